@@ -1,0 +1,55 @@
+# rtvirtio — build, test, demo, bench, install. Run as root on Debian 12.
+SHELL        := /bin/bash
+SWIFT        ?= swift
+CONFIG       ?= release
+PREFIX       ?= /usr/local
+ETC          ?= /etc/rtvirtio
+BIN           = .build/$(CONFIG)/rtvirtio
+# Debian packages each target needs; installed only when missing.
+BUILD_PKGS   := pkg-config libsystemd-dev libcgroup-dev
+RUNTIME_PKGS := fio util-linux
+APT_STAMP    := /tmp/.rtvirtio-apt-updated
+
+.PHONY: all deps build test demo bench install uninstall clean
+
+all: build
+
+# Installs only what `dpkg -s` says is missing; `apt-get update` once per boot.
+define apt_need
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  [ -f $(APT_STAMP) ] || { apt-get update -qq && touch $(APT_STAMP); }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+endef
+
+deps:
+	$(call apt_need,$(BUILD_PKGS) $(RUNTIME_PKGS))
+
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --no-parallel
+
+demo: build
+	./scripts/demo.sh $(BIN)
+
+bench: build
+	$(BIN) bench-plan --format json
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/rtvirtio
+	install -d $(DESTDIR)$(ETC)/models
+	install -m 0644 config/models/* $(DESTDIR)$(ETC)/models/
+	# an operator's edited targets file is never overwritten
+	[ -e $(DESTDIR)$(ETC)/targets.yaml ] || install -m 0644 config/targets.example.yaml $(DESTDIR)$(ETC)/targets.yaml
+	install -D -m 0644 systemd/rtvirtio.service $(DESTDIR)/etc/systemd/system/rtvirtio.service
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/rtvirtio $(DESTDIR)/etc/systemd/system/rtvirtio.service
+
+clean:
+	rm -rf .build

@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "rtvirtio",
+    products: [
+        .executable(name: "rtvirtio", targets: ["rtvirtio"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CCgroup", pkgConfig: "libcgroup", providers: [.apt(["libcgroup-dev"])]),
+        // Pure computation. Yams parses YAML *text*; reading files stays outside.
+        .target(name: "RTVirtIO", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "RTVirtIOHost", dependencies: [
+            "RTVirtIO", "CSystemd", "CCgroup",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "RTVirtIOLab", dependencies: ["RTVirtIO", "RTVirtIOHost"]),
+        .executableTarget(name: "rtvirtio", dependencies: [
+            "RTVirtIO", "RTVirtIOHost", "RTVirtIOLab",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "RTVirtIOTests", dependencies: ["RTVirtIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RTVirtIOHostTests", dependencies: ["RTVirtIO", "RTVirtIOHost"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,69 @@
+/// How good a setting is, compared lexicographically:
+/// 1. guests fully meeting their targets, most urgent first (meeting guest 1
+///    beats meeting every other guest: the paper's compromise);
+/// 2. then the number of tasks that meet;
+/// 3. then the smallest relative slack (target − predicted) / target.
+public struct Score: Comparable, Sendable, CustomStringConvertible {
+    public var guestsMet: [Bool]       // in urgency order
+    public var tasksMet: Int
+    public var minSlack: Double
+
+    public static func < (lhs: Score, rhs: Score) -> Bool {
+        for (l, r) in zip(lhs.guestsMet, rhs.guestsMet) where l != r { return r }
+        if lhs.tasksMet != rhs.tasksMet { return lhs.tasksMet < rhs.tasksMet }
+        return lhs.minSlack < rhs.minSlack
+    }
+
+    public static func == (lhs: Score, rhs: Score) -> Bool {
+        lhs.guestsMet == rhs.guestsMet && lhs.tasksMet == rhs.tasksMet && lhs.minSlack == rhs.minSlack
+    }
+
+    public var description: String {
+        "guests met \(guestsMet.map { $0 ? "1" : "0" }.joined()), tasks met \(tasksMet), min slack \(formatNumber(minSlack * 100))%"
+    }
+}
+
+/// Scores settings with a model; reuses one prediction buffer (a class, so
+/// the buffer is shared, not copied, and freed once).
+final class Evaluator {
+    let model: any LatencyModel
+    let scenario: Scenario
+    let order: [Int]
+    let buffer: UnsafeMutableBufferPointer<Double>
+
+    deinit { buffer.deallocate() }
+
+    init(model: any LatencyModel, scenario: Scenario) {
+        self.model = model
+        self.scenario = scenario
+        self.order = scenario.urgencyOrder
+        buffer = .allocate(capacity: max(1, scenario.guests.map(\.tasks.count).max() ?? 0))
+    }
+
+    /// Relative slack of each task of `guest` at `share`; returns whether all meet.
+    func guestMeets(_ guest: Int, share: Double, host: BfqSettings) -> Bool {
+        let tasks = scenario.guests[guest].tasks
+        model.predictGuest(scenario, guest: guest, share: share, host: host, into: buffer)
+        return tasks.indices.allSatisfy { buffer[$0] <= tasks[$0].targetMs }
+    }
+
+    func score(_ settings: Settings) -> Score {
+        let total = Double(settings.weights.reduce(0, +))
+        var guestsMet = [Bool](repeating: false, count: order.count)
+        var tasksMet = 0
+        var minSlack = Double.infinity
+        for (rank, guest) in order.enumerated() {
+            let tasks = scenario.guests[guest].tasks
+            let share = Double(settings.weights[guest]) / total
+            var all = true
+            model.predictGuest(scenario, guest: guest, share: share, host: settings.host, into: buffer)
+            for t in tasks.indices {
+                let slack = (tasks[t].targetMs - buffer[t]) / tasks[t].targetMs
+                minSlack = min(minSlack, slack.isNaN ? -.infinity : slack)
+                if buffer[t] <= tasks[t].targetMs { tasksMet += 1 } else { all = false }
+            }
+            guestsMet[rank] = all
+        }
+        return Score(guestsMet: guestsMet, tasksMet: tasksMet, minSlack: minSlack)
+    }
+}

@@ -1,0 +1,233 @@
+/// Searches host knobs and guest weights for the best `Score`.
+///
+/// The paper's local search, made systematic: for every host knob pair in the
+/// search space (inside the model's validity), find the smallest share of
+/// the device each guest needs to meet all its targets, hand out shares in
+/// order of urgency (a guest that does not fit is sacrificed, as the paper's
+/// compromise says), give the sacrificed guests what meets most of their
+/// tasks, spread what is left in proportion, turn shares into integer
+/// weights, and polish with a hill climb on the real model. The paper's
+/// start — equal weights — is always a candidate, so a plan is never worse
+/// than leaving the weights alone.
+public struct Optimizer: Sendable {
+    public var model: any LatencyModel
+    public var space: SearchSpace
+    /// Hill-climb the best knob pairs' weights for up to this many guests.
+    public var polishGuestLimit = 32
+    /// How many of the best knob pairs get polished.
+    public var polishCandidates = 2
+
+    public init(model: any LatencyModel, space: SearchSpace) {
+        self.model = model
+        self.space = space
+    }
+
+    public enum Failure: Error, CustomStringConvertible, Equatable {
+        case noKnobsInValidity(timeoutSyncMs: [Int], sliceIdleUs: [Int], model: String)
+
+        public var description: String {
+            switch self {
+            case let .noKnobsInValidity(ts, si, model):
+                "no host setting of the search space (timeout_sync \(ts) ms, slice_idle \(si.map { formatNumber(Double($0) / 1000, decimals: 3) }) ms) is inside the validity of model '\(model)'; widen search: in the targets file or use a model fitted for those values"
+            }
+        }
+    }
+
+    /// The host knob pairs the optimizer may propose.
+    public func knobCandidates() throws -> [BfqSettings] {
+        let all = space.hostTimeoutSyncMs.flatMap { ts in
+            space.hostSliceIdleUs.map { BfqSettings(timeoutSyncMs: ts, sliceIdleUs: $0) }
+        }
+        let valid = all.filter(model.validity.allows)
+        guard !valid.isEmpty else {
+            throw Failure.noKnobsInValidity(timeoutSyncMs: space.hostTimeoutSyncMs,
+                                            sliceIdleUs: space.hostSliceIdleUs, model: model.name)
+        }
+        return valid
+    }
+
+    public func plan(_ scenario: Scenario) throws -> Plan {
+        let evaluator = Evaluator(model: model, scenario: scenario)
+        var evaluated = 0
+        var ranked: [(settings: Settings, score: Score)] = []
+        for host in try knobCandidates() {
+            let equal = Settings(host: host, weights: scenario.guests.map { $0.pinnedWeight ?? 100 })
+            let built = Settings(host: host, weights: shareWeights(evaluator, host: host))
+            for candidate in [equal, built] {
+                ranked.append((candidate, evaluator.score(candidate)))
+                evaluated += 1
+            }
+        }
+        ranked.sort { $0.score > $1.score }
+        var best = ranked[0]
+        if scenario.guests.count <= polishGuestLimit {
+            var polished = Set<BfqSettings>()
+            for candidate in ranked where polished.count < polishCandidates && polished.insert(candidate.settings.host).inserted {
+                let start = rescale(candidate.settings, scenario: scenario)
+                let result = polish(evaluator, from: (start, evaluator.score(start)), evaluated: &evaluated)
+                if result.score > best.score { best = result }
+            }
+        }
+        let rescaled = rescale(best.settings, scenario: scenario)
+        let rescaledScore = evaluator.score(rescaled)
+        // Finer integer weights are worth 1% of the slack lost to rounding.
+        if rescaledScore.guestsMet == best.score.guestsMet, rescaledScore.tasksMet == best.score.tasksMet,
+           rescaledScore.minSlack >= best.score.minSlack - 0.01 * max(1, abs(best.score.minSlack)) {
+            best = (rescaled, rescaledScore)
+        }
+        let guests = Plan.predicted(model: model, scenario: scenario, settings: best.settings)
+        return Plan(model: model.name, host: best.settings.host, guests: guests,
+                    sacrificed: sacrifices(evaluator, guests: guests, settings: best.settings),
+                    warnings: model.validity.warnings(for: scenario), score: best.score,
+                    candidatesEvaluated: evaluated)
+    }
+
+    /// The smallest share in (0, 1] for which `meets` holds; infinity if even 1 fails.
+    /// Assumes predictions do not grow with a larger share (true of Eqs. 2–5).
+    static func minimalShare(_ meets: (Double) -> Bool) -> Double {
+        guard meets(1) else { return .infinity }
+        var low = 1e-4, high = 1.0
+        if meets(low) { return low }
+        for _ in 0..<22 {
+            let mid = (low * high).squareRoot()
+            if meets(mid) { high = mid } else { low = mid }
+        }
+        return high
+    }
+
+    /// Weights built from minimal shares, urgent guests first.
+    func shareWeights(_ evaluator: Evaluator, host: BfqSettings) -> [Int] {
+        let scenario = evaluator.scenario
+        let n = scenario.guests.count
+        let floorShare = 0.001
+        var share = [Double](repeating: 0, count: n)
+        var remaining = 1.0
+        var sacrificed: [Int] = []
+        for (rank, guest) in evaluator.order.enumerated() {
+            let need = Self.minimalShare { evaluator.guestMeets(guest, share: $0, host: host) }
+            let available = remaining - floorShare * Double(n - rank - 1)
+            if need <= available {
+                share[guest] = need
+                remaining -= need
+            } else {
+                sacrificed.append(guest)
+            }
+        }
+        // Sacrificed guests: meet as many single tasks as what is left allows, cheapest first.
+        var steps: [(guest: Int, needs: [Double])] = sacrificed.map { guest in
+            (guest, taskNeeds(evaluator, guest: guest, host: host).sorted())
+        }
+        while true {
+            var cheapest: (index: Int, cost: Double)?
+            for (index, step) in steps.enumerated() {
+                guard let next = step.needs.first, next.isFinite else { continue }
+                let cost = max(0, next - share[step.guest])
+                if cost <= remaining - floorShare * Double(sacrificed.count), cost < (cheapest?.cost ?? .infinity) {
+                    cheapest = (index, cost)
+                }
+            }
+            guard let pick = cheapest else { break }
+            let guest = steps[pick.index].guest
+            share[guest] += pick.cost
+            remaining -= pick.cost
+            steps[pick.index].needs.removeFirst()
+        }
+        for guest in 0..<n where share[guest] < floorShare { share[guest] = floorShare }
+        return weights(forShares: share, scenario: scenario)
+    }
+
+    /// The share each task of a guest needs on its own (infinity: never).
+    func taskNeeds(_ evaluator: Evaluator, guest: Int, host: BfqSettings) -> [Double] {
+        let tasks = evaluator.scenario.guests[guest].tasks
+        var buffer = [Double](repeating: 0, count: tasks.count)
+        let model = self.model, scenario = evaluator.scenario
+        return tasks.indices.map { task in
+            Self.minimalShare { share in
+                buffer.withUnsafeMutableBufferPointer {
+                    model.predictGuest(scenario, guest: guest, share: share, host: host, into: $0)
+                    return $0[task] <= tasks[task].targetMs
+                }
+            }
+        }
+    }
+
+    /// Integer weights in 1...1000 whose proportions follow `shares` (scaled
+    /// up so nothing is lost to rounding), keeping pinned weights as they are.
+    func weights(forShares shares: [Double], scenario: Scenario) -> [Int] {
+        let guests = scenario.guests
+        let total = shares.reduce(0, +)
+        let normalized = shares.map { $0 / total }
+        let pinnedWeight = guests.compactMap(\.pinnedWeight).reduce(0, +)
+        let pinnedShare = guests.indices.filter { guests[$0].pinnedWeight != nil }.map { normalized[$0] }.reduce(0, +)
+        let largestFree = guests.indices.filter { guests[$0].pinnedWeight == nil }.map { normalized[$0] }.max() ?? 0
+        var scale = pinnedWeight > 0 && pinnedShare > 0 ? Double(pinnedWeight) / pinnedShare : 1000 / max(largestFree, 1e-9)
+        if largestFree * scale > 1000 { scale = 1000 / largestFree }
+        return guests.indices.map { guest in
+            guests[guest].pinnedWeight ?? min(1000, max(1, Int((normalized[guest] * scale).rounded(.up))))
+        }
+    }
+
+    /// The same proportions with the largest free weight at 1000, so integer
+    /// weights lose the least to rounding (only without pinned weights, whose
+    /// shares depend on the total).
+    func rescale(_ settings: Settings, scenario: Scenario) -> Settings {
+        guard scenario.guests.allSatisfy({ $0.pinnedWeight == nil }), let largest = settings.weights.max(), largest > 0 else {
+            return settings
+        }
+        var result = settings
+        result.weights = settings.weights.map { min(1000, max(1, Int((Double($0) * 1000 / Double(largest)).rounded()))) }
+        return result
+    }
+
+    /// Hill climb over free weights on the real objective.
+    func polish(_ evaluator: Evaluator, from start: (settings: Settings, score: Score),
+                evaluated: inout Int) -> (settings: Settings, score: Score) {
+        let free = evaluator.scenario.guests.indices.filter { evaluator.scenario.guests[$0].pinnedWeight == nil }
+        let factors = [0.5, 0.8, 0.9, 0.97, 1.03, 1.1, 1.25, 2.0]
+        var current = start
+        for _ in 0..<64 {
+            var best = current
+            for guest in free {
+                let weight = current.settings.weights[guest]
+                var tried = Set<Int>()
+                for candidate in factors.map({ Int((Double(weight) * $0).rounded()) }) + [weight - 1, weight + 1] {
+                    let clamped = min(1000, max(1, candidate))
+                    guard clamped != weight, tried.insert(clamped).inserted else { continue }
+                    var settings = current.settings
+                    settings.weights[guest] = clamped
+                    let score = evaluator.score(settings)
+                    evaluated += 1
+                    if score > best.score { best = (settings, score) }
+                }
+            }
+            guard best.score > current.score else { break }
+            current = best
+        }
+        return current
+    }
+
+    /// Why each guest that misses at the chosen settings was given up.
+    func sacrifices(_ evaluator: Evaluator, guests: [Plan.Guest], settings: Settings) -> [Plan.Sacrifice] {
+        var heldByMoreUrgent = 0.0
+        var result: [Plan.Sacrifice] = []
+        for guest in evaluator.order {
+            let share = settings.share(of: guest)
+            defer { heldByMoreUrgent += share }
+            guard !guests[guest].meets else { continue }
+            let need = Self.minimalShare { evaluator.guestMeets(guest, share: $0, host: settings.host) }
+            let missing = guests[guest].tasks.filter { !$0.meets }
+                .map { "\($0.name) \(formatNumber($0.predictedMs)) ms > \(formatNumber($0.targetMs)) ms" }
+                .joined(separator: ", ")
+            let reason: String
+            if need.isInfinite {
+                reason = "cannot meet its targets even with the whole device at these host settings (\(missing))"
+            } else {
+                reason = "needs \(formatPercent(need)) of the device's weight; more urgent guests hold \(formatPercent(heldByMoreUrgent)), it got \(formatPercent(share)) (\(missing))"
+            }
+            result.append(Plan.Sacrifice(guest: guests[guest].name, reason: reason))
+        }
+        return result
+    }
+}
+
+func formatPercent(_ fraction: Double) -> String { "\(formatNumber(fraction * 100))%" }

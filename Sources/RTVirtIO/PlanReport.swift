@@ -1,0 +1,144 @@
+import Foundation
+
+/// What the host has now, to show an operator what a plan changes.
+public struct Baseline: Sendable {
+    public var label: String
+    public var host: BfqSettings
+    public var weights: [String: Int]
+
+    public init(label: String, host: BfqSettings, weights: [String: Int]) {
+        self.label = label
+        self.host = host
+        self.weights = weights
+    }
+
+    /// Kernel defaults, for a plan made without reading the host.
+    public static func kernelDefaults(guests: [String]) -> Baseline {
+        Baseline(label: "kernel default", host: .kernelDefault,
+                 weights: Dictionary(uniqueKeysWithValues: guests.map { ($0, 100) }))
+    }
+}
+
+/// The plan as an operator reads it: text, JSON or one self-contained HTML page.
+public struct PlanReport: Sendable {
+    public var plan: Plan
+    public var device: String
+    public var baseline: Baseline?
+
+    public init(plan: Plan, device: String, baseline: Baseline? = nil) {
+        self.plan = plan
+        self.device = device
+        self.baseline = baseline
+    }
+
+    var guestsMeeting: Int { plan.guests.filter(\.meets).count }
+
+    public var summary: String {
+        "\(guestsMeeting) of \(plan.guests.count) guests meet all targets; \(plan.tasksMet) of \(plan.taskCount) tasks meet"
+    }
+
+    // MARK: text
+
+    public func text() -> String {
+        var lines: [String] = []
+        lines.append("rtvirtio plan for \(device) — model \(plan.model)")
+        lines.append("")
+        let from = baseline.map { "\($0.label)" } ?? "now"
+        lines.append(Table(header: ["host bfq", from, "planned", ""], rows: [
+            ["timeout_sync", baseline.map { "\($0.host.timeoutSyncMs) ms" } ?? "?", "\(plan.host.timeoutSyncMs) ms",
+             baseline.map { $0.host.timeoutSyncMs == plan.host.timeoutSyncMs ? "" : "changes" } ?? ""],
+            ["slice_idle", baseline.map { "\(formatNumber($0.host.sliceIdleMs, decimals: 3)) ms" } ?? "?",
+             "\(formatNumber(plan.host.sliceIdleMs, decimals: 3)) ms",
+             baseline.map { $0.host.sliceIdleUs == plan.host.sliceIdleUs ? "" : "changes" } ?? ""],
+        ]).render(indent: 0))
+        lines.append("")
+        lines.append("Result: \(summary).")
+        let total = Double(plan.guests.reduce(0) { $0 + $1.weight })
+        for guest in plan.guests.sorted(by: { $0.criticality < $1.criticality }) {
+            lines.append("")
+            let before = baseline?.weights[guest.name].map(String.init) ?? "?"
+            let weightText = before == String(guest.weight) ? "weight \(guest.weight) (unchanged)" : "weight \(before) → \(guest.weight)"
+            lines.append("\(guest.name)  criticality \(guest.criticality)  \(weightText)\(guest.weightPinned ? " pinned" : "")  share \(formatPercent(Double(guest.weight) / total))  \(guest.meets ? "MEETS" : "MISSES")")
+            lines.append(Table(header: ["task", "target ms", "predicted ms", "slack", ""], rows: guest.tasks.map { task in
+                [task.name, formatNumber(task.targetMs), formatNumber(task.predictedMs),
+                 formatSlack(task), task.meets ? "ok" : "MISS by \(formatNumber(task.predictedMs - task.targetMs)) ms"]
+            }).render(indent: 2))
+        }
+        if !plan.sacrificed.isEmpty {
+            lines.append("")
+            lines.append("Sacrificed (more urgent guests come first):")
+            for item in plan.sacrificed { lines.append("  \(item.guest): \(item.reason)") }
+        }
+        if !plan.warnings.isEmpty {
+            lines.append("")
+            lines.append("Warnings:")
+            for warning in plan.warnings { lines.append("  \(warning)") }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func formatSlack(_ task: Plan.Task) -> String {
+        guard task.predictedMs.isFinite else { return "-inf" }
+        let slack = (task.targetMs - task.predictedMs) / task.targetMs * 100
+        return (slack >= 0 ? "+" : "") + formatNumber(slack) + "%"
+    }
+
+    // MARK: JSON
+
+    struct JSONPlan: Encodable {
+        struct Host: Encodable { var timeoutSyncMs: Int; var sliceIdleMs: Double }
+        struct Task: Encodable { var name: String; var targetMs: Double; var predictedMs: Double?; var meets: Bool }
+        struct Guest: Encodable { var name: String; var criticality: Int; var weight: Int; var weightPinned: Bool; var meets: Bool; var tasks: [Task] }
+        var model: String
+        var device: String
+        var host: Host
+        var guests: [Guest]
+        var sacrificed: [Plan.Sacrifice]
+        var warnings: [String]
+        var tasksMet: Int
+        var taskCount: Int
+    }
+
+    public func json() throws -> String {
+        let value = JSONPlan(
+            model: plan.model, device: device,
+            host: .init(timeoutSyncMs: plan.host.timeoutSyncMs, sliceIdleMs: plan.host.sliceIdleMs),
+            guests: plan.guests.map { guest in
+                .init(name: guest.name, criticality: guest.criticality, weight: guest.weight, weightPinned: guest.weightPinned,
+                      meets: guest.meets, tasks: guest.tasks.map {
+                          .init(name: $0.name, targetMs: $0.targetMs, predictedMs: $0.predictedMs.isFinite ? $0.predictedMs : nil, meets: $0.meets)
+                      })
+            },
+            sacrificed: plan.sacrificed, warnings: plan.warnings, tasksMet: plan.tasksMet, taskCount: plan.taskCount)
+        return try encodeJSON(value)
+    }
+}
+
+/// Pretty, key-sorted JSON text, newline-terminated.
+public func encodeJSON<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+}
+
+/// A plain text table with columns padded to their widest cell.
+public struct Table {
+    public var header: [String]
+    public var rows: [[String]]
+
+    public init(header: [String], rows: [[String]]) {
+        self.header = header
+        self.rows = rows
+    }
+
+    public func render(indent: Int) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
+        let pad = String(repeating: " ", count: indent)
+        return all.map { row in
+            pad + row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}

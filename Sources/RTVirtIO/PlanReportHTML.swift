@@ -1,0 +1,84 @@
+/// One self-contained HTML page: a table per guest and an inline SVG chart of
+/// predicted tail latency against target per task (like the paper's Fig. 7).
+extension PlanReport {
+    public func html() -> String {
+        let rows = plan.guests.sorted { $0.criticality < $1.criticality }.flatMap { guest in
+            guest.tasks.map { (guest: guest.name, task: $0) }
+        }
+        let finite = rows.flatMap { [$0.task.targetMs, $0.task.predictedMs] }.filter(\.isFinite)
+        let scaleMax = niceCeiling((finite.max() ?? 1) * 1.1)
+        let rowHeight = 26.0, left = 170.0, plotWidth = 560.0, top = 30.0
+        let height = top + rowHeight * Double(rows.count) + 40
+        func x(_ ms: Double) -> Double { left + plotWidth * min(ms, scaleMax) / scaleMax }
+        var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(Int(left + plotWidth + 130))' height='\(Int(height))' role='img' aria-label='predicted tail latency against target per task'>"
+        svg += "<style>text{font:12px sans-serif}.tick{fill:#555}</style>"
+        for step in 0...5 {
+            let ms = scaleMax * Double(step) / 5, xs = x(ms)
+            svg += "<line x1='\(xs)' y1='\(top - 6)' x2='\(xs)' y2='\(height - 34)' stroke='#ddd'/>"
+            svg += "<text class='tick' x='\(xs)' y='\(height - 18)' text-anchor='middle'>\(formatNumber(ms)) ms</text>"
+        }
+        for (index, row) in rows.enumerated() {
+            let y = top + rowHeight * Double(index)
+            let color = row.task.meets ? "#2e7d32" : "#c62828"
+            let predicted = row.task.predictedMs.isFinite ? row.task.predictedMs : scaleMax
+            svg += "<text x='\(left - 8)' y='\(y + 16)' text-anchor='end'>\(escapeHTML(row.guest))/\(escapeHTML(row.task.name))</text>"
+            svg += "<rect x='\(left)' y='\(y + 4)' width='\(x(predicted) - left)' height='16' fill='\(color)' opacity='0.8'><title>predicted \(formatNumber(row.task.predictedMs)) ms, target \(formatNumber(row.task.targetMs)) ms</title></rect>"
+            svg += "<line x1='\(x(row.task.targetMs))' y1='\(y + 1)' x2='\(x(row.task.targetMs))' y2='\(y + 23)' stroke='#000' stroke-width='2' stroke-dasharray='4 2'/>"
+            svg += "<text x='\(x(predicted) + 6)' y='\(y + 16)'>\(formatNumber(row.task.predictedMs)) / \(formatNumber(row.task.targetMs)) ms</text>"
+        }
+        svg += "<text x='\(left)' y='16'>bar: predicted p\(formatNumber(99.99, decimals: 2)) latency · dashed line: target · green meets, red misses</text></svg>"
+
+        var body = "<h1>rtvirtio plan for \(escapeHTML(device))</h1>"
+        body += "<p>Model <b>\(escapeHTML(plan.model))</b>. \(escapeHTML(summary)).</p>"
+        body += "<p>Host bfq: timeout_sync <b>\(plan.host.timeoutSyncMs) ms</b>, slice_idle <b>\(formatNumber(plan.host.sliceIdleMs, decimals: 3)) ms</b>"
+        if let baseline {
+            body += " (\(escapeHTML(baseline.label)): \(baseline.host.timeoutSyncMs) ms, \(formatNumber(baseline.host.sliceIdleMs, decimals: 3)) ms)"
+        }
+        body += ".</p>" + svg
+        body += "<table><tr><th>guest</th><th>criticality</th><th>weight</th><th>task</th><th>target ms</th><th>predicted ms</th><th></th></tr>"
+        for guest in plan.guests.sorted(by: { $0.criticality < $1.criticality }) {
+            for task in guest.tasks {
+                body += "<tr class='\(task.meets ? "ok" : "miss")'><td>\(escapeHTML(guest.name))</td><td>\(guest.criticality)</td><td>\(guest.weight)</td><td>\(escapeHTML(task.name))</td><td>\(formatNumber(task.targetMs))</td><td>\(formatNumber(task.predictedMs))</td><td>\(task.meets ? "meets" : "misses")</td></tr>"
+            }
+        }
+        body += "</table>"
+        if !plan.sacrificed.isEmpty {
+            body += "<h2>Sacrificed</h2><ul>" + plan.sacrificed.map { "<li><b>\(escapeHTML($0.guest))</b>: \(escapeHTML($0.reason))</li>" }.joined() + "</ul>"
+        }
+        if !plan.warnings.isEmpty {
+            body += "<h2>Warnings</h2><ul>" + plan.warnings.map { "<li>\(escapeHTML($0))</li>" }.joined() + "</ul>"
+        }
+        return """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>rtvirtio plan</title>
+        <style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin-top:1em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}tr.miss td{background:#fdecea}tr.ok td{background:#edf7ed}</style>
+        </head><body>\(body)</body></html>
+
+        """
+    }
+}
+
+/// 1, 2 or 5 times a power of ten, at least `value`: readable axis ends.
+func niceCeiling(_ value: Double) -> Double {
+    guard value > 0, value.isFinite else { return 1 }
+    var power = 1.0
+    while power * 10 <= value { power *= 10 }
+    while power > value { power /= 10 }
+    for step in [1.0, 2, 5, 10] where power * step >= value { return power * step }
+    return power * 10
+}
+
+public func escapeHTML(_ text: String) -> String {
+    var out = ""
+    for character in text {
+        switch character {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&#39;"
+        default: out.append(character)
+        }
+    }
+    return out
+}

@@ -1,0 +1,68 @@
+/// The model's view of a host: guests and tasks with their loads, ready for
+/// many predictions (sums precomputed once, not per prediction).
+public struct Scenario: Sendable {
+    public struct Guest: Sendable {
+        public var name: String
+        public var criticality: Int
+        public var pinnedWeight: Int?
+        public var guestBfq: BfqSettings
+        public var tasks: [TaskSpec]
+        /// A^{G_i}: KB per second over all tasks.
+        public let demandKBps: Double
+        /// L_min^{G_i}: the smallest request of the guest's tasks.
+        public let minRequestKB: Double
+        /// φ_j = u_j / Σu within the guest.
+        public let taskShares: [Double]
+
+        public init(name: String, criticality: Int, pinnedWeight: Int?, guestBfq: BfqSettings, tasks: [TaskSpec]) {
+            self.name = name
+            self.criticality = criticality
+            self.pinnedWeight = pinnedWeight
+            self.guestBfq = guestBfq
+            self.tasks = tasks
+            demandKBps = tasks.reduce(0) { $0 + $1.demandKBps }
+            minRequestKB = tasks.map(\.requestKB).min() ?? 0
+            let totalWeight = Double(tasks.reduce(0) { $0 + $1.weight })
+            taskShares = tasks.map { Double($0.weight) / totalWeight }
+        }
+    }
+
+    public let guests: [Guest]
+    /// Σ A over all guests, KB per second.
+    public let totalDemandKBps: Double
+    public let taskCount: Int
+
+    public init(guests: [Guest]) {
+        self.guests = guests
+        totalDemandKBps = guests.reduce(0) { $0 + $1.demandKBps }
+        taskCount = guests.reduce(0) { $0 + $1.tasks.count }
+    }
+
+    public init(targets: Targets) {
+        self.init(guests: targets.guests.map {
+            Guest(name: $0.name, criticality: $0.criticality, pinnedWeight: $0.weight,
+                  guestBfq: $0.guestBfq, tasks: $0.tasks)
+        })
+    }
+
+    /// Guest indices, most urgent first (criticality, then position).
+    public var urgencyOrder: [Int] {
+        guests.indices.sorted { (guests[$0].criticality, $0) < (guests[$1].criticality, $1) }
+    }
+}
+
+/// One candidate setting of everything rtvirtio controls.
+public struct Settings: Sendable, Equatable, Hashable {
+    public var host: BfqSettings
+    public var weights: [Int]
+
+    public init(host: BfqSettings, weights: [Int]) {
+        self.host = host
+        self.weights = weights
+    }
+
+    /// φ_i = w_i / Σ w_k.
+    public func share(of guest: Int) -> Double {
+        Double(weights[guest]) / Double(weights.reduce(0, +))
+    }
+}

@@ -1,0 +1,143 @@
+/// What an operator declares: one shared device, the guests on it, each
+/// guest's tasks and their tail-latency targets.
+public struct Targets: Sendable, Equatable {
+    public var device: String
+    public var percentile: Double
+    public var model: ModelChoice
+    public var modelParams: String?
+    public var search: SearchSpace
+    public var onStop: OnStop
+    public var guests: [GuestSpec]
+
+    public init(device: String, percentile: Double = 99.99, model: ModelChoice = .analytical,
+                modelParams: String? = nil, search: SearchSpace = .paper, onStop: OnStop = .restore,
+                guests: [GuestSpec]) {
+        self.device = device
+        self.percentile = percentile
+        self.model = model
+        self.modelParams = modelParams
+        self.search = search
+        self.onStop = onStop
+        self.guests = guests
+    }
+
+    /// Guests in order of urgency: criticality 1 first, file order breaking ties.
+    public var guestsByUrgency: [GuestSpec] {
+        guests.enumerated().sorted { ($0.element.criticality, $0.offset) < ($1.element.criticality, $1.offset) }
+            .map(\.element)
+    }
+}
+
+public enum ModelChoice: Sendable, Equatable {
+    case analytical
+    case mlp
+    case file(String)
+
+    public init(_ text: String) {
+        switch text {
+        case "analytical": self = .analytical
+        case "mlp": self = .mlp
+        default: self = .file(text)
+        }
+    }
+
+    public var text: String {
+        switch self {
+        case .analytical: "analytical"
+        case .mlp: "mlp"
+        case .file(let path): path
+        }
+    }
+}
+
+public enum OnStop: String, Sendable, Equatable { case restore, keep }
+
+/// The host knobs the optimizer may choose from.
+public struct SearchSpace: Sendable, Equatable {
+    public var hostTimeoutSyncMs: [Int]
+    public var hostSliceIdleUs: [Int]
+
+    public init(hostTimeoutSyncMs: [Int], hostSliceIdleUs: [Int]) {
+        self.hostTimeoutSyncMs = hostTimeoutSyncMs
+        self.hostSliceIdleUs = hostSliceIdleUs
+    }
+
+    /// The paper's Table II: timeout_sync {32,64,124} ms, slice_idle {1,2,4,6,8} ms.
+    public static let paper = SearchSpace(hostTimeoutSyncMs: [32, 64, 124],
+                                          hostSliceIdleUs: [1000, 2000, 4000, 6000, 8000])
+}
+
+/// bfq knobs of one scheduler instance. slice_idle is kept in µs so that the
+/// sub-millisecond and zero values `slice_idle_us` allows stay exact.
+public struct BfqSettings: Sendable, Equatable, Hashable, Codable {
+    public var timeoutSyncMs: Int
+    public var sliceIdleUs: Int
+
+    public init(timeoutSyncMs: Int, sliceIdleUs: Int) {
+        self.timeoutSyncMs = timeoutSyncMs
+        self.sliceIdleUs = sliceIdleUs
+    }
+
+    public var sliceIdleMs: Double { Double(sliceIdleUs) / 1000 }
+
+    /// The kernel's defaults: timeout_sync 124 ms (HZ/8), slice_idle 8 ms.
+    public static let kernelDefault = BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000)
+}
+
+/// How rtvirtio finds a guest's cgroup on the host.
+public enum GuestMatch: Sendable, Equatable {
+    case libvirt(String)
+    case cgroup(String)
+    case pid(Int32)
+    case pidfile(String)
+
+    public var description: String {
+        switch self {
+        case .libvirt(let name): "libvirt: \(name)"
+        case .cgroup(let path): "cgroup: \(path)"
+        case .pid(let pid): "pid: \(pid)"
+        case .pidfile(let path): "pidfile: \(path)"
+        }
+    }
+}
+
+public struct GuestSpec: Sendable, Equatable {
+    public var name: String
+    public var criticality: Int
+    public var match: GuestMatch?
+    public var weight: Int?
+    public var guestBfq: BfqSettings
+    public var tasks: [TaskSpec]
+
+    public init(name: String, criticality: Int, match: GuestMatch? = nil, weight: Int? = nil,
+                guestBfq: BfqSettings = .kernelDefault, tasks: [TaskSpec]) {
+        self.name = name
+        self.criticality = criticality
+        self.match = match
+        self.weight = weight
+        self.guestBfq = guestBfq
+        self.tasks = tasks
+    }
+
+    /// Bytes per second this guest asks for, in KB (the paper's A^{G_i}).
+    public var demandKBps: Double { tasks.reduce(0) { $0 + $1.demandKBps } }
+}
+
+public struct TaskSpec: Sendable, Equatable {
+    public var name: String
+    public var iops: Double
+    public var requestKB: Double
+    public var targetMs: Double
+    public var weight: Int
+
+    public init(name: String, iops: Double, requestKB: Double = 4, targetMs: Double, weight: Int = 100) {
+        self.name = name
+        self.iops = iops
+        self.requestKB = requestKB
+        self.targetMs = targetMs
+        self.weight = weight
+    }
+
+    /// The paper's A^{τ_j}: KB requested in one second.
+    public var demandKBps: Double { iops * requestKB }
+}

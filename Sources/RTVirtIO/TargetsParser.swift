@@ -1,0 +1,179 @@
+import Yams
+
+/// Reads targets.yaml text. Every rejection names file, line, column and key.
+public enum TargetsParser {
+    static let topKeys = ["device", "percentile", "model", "modelParams", "search", "guests", "onStop"]
+    static let guestKeys = ["name", "criticality", "match", "weight", "guestBfq", "tasks"]
+    static let taskKeys = ["name", "iops", "requestKB", "targetMs", "weight"]
+    static let matchKeys = ["libvirt", "cgroup", "pid", "pidfile"]
+
+    public static func parse(_ text: String, file: String = "<targets>") throws -> Targets {
+        let reader = YAMLReader(file: file)
+        let top = try reader.mapping(try reader.root(text), "", allowed: topKeys)
+        let device = try top.string("device")
+        guard device.hasPrefix("/") else {
+            throw reader.error(top.values["device"], "device", "must be an absolute path such as /dev/sdb")
+        }
+        var percentile = 99.99
+        if top.has("percentile") {
+            percentile = try top.double("percentile")
+            guard percentile > 0, percentile < 100 else {
+                throw reader.error(top.values["percentile"], "percentile", "must be between 0 and 100 (exclusive), found \(percentile)")
+            }
+        }
+        let model = try top.optionalString("model").map(ModelChoice.init) ?? .analytical
+        let onStopText = try top.optionalString("onStop") ?? "restore"
+        guard let onStop = OnStop(rawValue: onStopText) else {
+            throw reader.error(top.values["onStop"], "onStop", "must be 'restore' or 'keep', found '\(onStopText)'")
+        }
+        let search = top.has("search") ? try parseSearch(reader, try top.node("search")) : .paper
+        let guestNodes = try top.list("guests")
+        guard !guestNodes.isEmpty else {
+            throw reader.error(top.values["guests"], "guests", "needs at least one guest")
+        }
+        var guests: [GuestSpec] = []
+        var seen: [String: Int] = [:]
+        for (index, node) in guestNodes.enumerated() {
+            let guest = try parseGuest(reader, node, index: index)
+            if let first = seen[guest.name] {
+                throw reader.error(node, "guests[\(index)].name",
+                                   "duplicate guest name '\(guest.name)'", hint: "also used by guests[\(first)]")
+            }
+            seen[guest.name] = index
+            guests.append(guest)
+        }
+        return Targets(device: device, percentile: percentile, model: model,
+                       modelParams: try top.optionalString("modelParams"), search: search,
+                       onStop: onStop, guests: guests)
+    }
+
+    static func parseSearch(_ reader: YAMLReader, _ node: Node) throws -> SearchSpace {
+        let fields = try reader.mapping(node, "search", allowed: ["hostTimeoutSyncMs", "hostSliceIdleMs"])
+        var space = SearchSpace.paper
+        if fields.has("hostTimeoutSyncMs") {
+            space.hostTimeoutSyncMs = try fields.numbers("hostTimeoutSyncMs").map { value in
+                guard value >= 1, value <= 10_000, value == value.rounded() else {
+                    throw reader.error(fields.values["hostTimeoutSyncMs"], "search.hostTimeoutSyncMs",
+                                       "values must be whole milliseconds in 1...10000, found \(value)")
+                }
+                return Int(value)
+            }
+        }
+        if fields.has("hostSliceIdleMs") {
+            space.hostSliceIdleUs = try fields.numbers("hostSliceIdleMs").map { value in
+                guard value >= 0, value <= 1000 else {
+                    throw reader.error(fields.values["hostSliceIdleMs"], "search.hostSliceIdleMs",
+                                       "values must be in 0...1000 ms, found \(value)")
+                }
+                return Int((value * 1000).rounded())
+            }
+        }
+        for (key, count) in [("hostTimeoutSyncMs", space.hostTimeoutSyncMs.count),
+                             ("hostSliceIdleMs", space.hostSliceIdleUs.count)] where count == 0 {
+            throw reader.error(fields.values[key], "search.\(key)", "needs at least one value")
+        }
+        return space
+    }
+
+    static func parseGuest(_ reader: YAMLReader, _ node: Node, index: Int) throws -> GuestSpec {
+        let path = "guests[\(index)]"
+        let fields = try reader.mapping(node, path, allowed: guestKeys)
+        let name = try fields.string("name")
+        try checkName(reader, name, fields.values["name"], "\(path).name")
+        let criticality = fields.has("criticality") ? try fields.int("criticality", in: 1...1_000_000) : index + 1
+        let weight = fields.has("weight") ? try fields.int("weight", in: 1...1000) : nil
+        let match = fields.has("match") ? try parseMatch(reader, try fields.node("match"), "\(path).match") : nil
+        var guestBfq = BfqSettings.kernelDefault
+        if fields.has("guestBfq") {
+            let bfq = try reader.mapping(try fields.node("guestBfq"), "\(path).guestBfq",
+                                         allowed: ["timeoutSyncMs", "sliceIdleMs"])
+            if bfq.has("timeoutSyncMs") { guestBfq.timeoutSyncMs = try bfq.int("timeoutSyncMs", in: 1...10_000) }
+            if bfq.has("sliceIdleMs") {
+                let ms = try bfq.double("sliceIdleMs")
+                guard ms >= 0, ms <= 1000 else {
+                    throw reader.error(bfq.values["sliceIdleMs"], "\(path).guestBfq.sliceIdleMs", "must be in 0...1000, found \(ms)")
+                }
+                guestBfq.sliceIdleUs = Int((ms * 1000).rounded())
+            }
+        }
+        let taskNodes = try fields.list("tasks")
+        guard !taskNodes.isEmpty else {
+            throw reader.error(fields.values["tasks"], "\(path).tasks", "needs at least one task")
+        }
+        var tasks: [TaskSpec] = []
+        for (taskIndex, taskNode) in taskNodes.enumerated() {
+            let taskPath = "\(path).tasks[\(taskIndex)]"
+            let task = try reader.mapping(taskNode, taskPath, allowed: taskKeys)
+            let taskName = try task.string("name")
+            try checkName(reader, taskName, task.values["name"], "\(taskPath).name")
+            if tasks.contains(where: { $0.name == taskName }) {
+                throw reader.error(taskNode, "\(taskPath).name", "duplicate task name '\(taskName)' in guest '\(name)'")
+            }
+            tasks.append(TaskSpec(
+                name: taskName,
+                iops: try task.positive("iops"),
+                requestKB: task.has("requestKB") ? try task.positive("requestKB") : 4,
+                targetMs: try task.positive("targetMs"),
+                weight: task.has("weight") ? try task.int("weight", in: 1...1000) : 100))
+        }
+        return GuestSpec(name: name, criticality: criticality, match: match, weight: weight,
+                         guestBfq: guestBfq, tasks: tasks)
+    }
+
+    static func parseMatch(_ reader: YAMLReader, _ node: Node, _ path: String) throws -> GuestMatch {
+        let fields = try reader.mapping(node, path, allowed: matchKeys)
+        let given = matchKeys.filter(fields.has)
+        guard given.count == 1, let kind = given.first else {
+            throw reader.error(node, path, given.isEmpty ? "needs one of: \(matchKeys.joined(separator: ", "))"
+                                                         : "has \(given.joined(separator: " and ")); give exactly one")
+        }
+        switch kind {
+        case "libvirt":
+            let name = try fields.string(kind)
+            try checkName(reader, name, fields.values[kind], "\(path).libvirt")
+            return .libvirt(name)
+        case "cgroup":
+            let cgroupPath = try fields.string(kind)
+            guard let normalized = normalizeCgroupPath(cgroupPath) else {
+                throw reader.error(fields.values[kind], "\(path).cgroup",
+                                   "'\(cgroupPath)' leaves the io controller's root",
+                                   hint: "give a path below the controller root, e.g. machine.slice/vm0.scope")
+            }
+            return .cgroup(normalized)
+        case "pid":
+            let pid = try fields.int(kind, in: 1...Int(Int32.max))
+            return .pid(Int32(pid))
+        default:
+            return .pidfile(try fields.string(kind))
+        }
+    }
+
+    /// Names become cgroup path components and file names: keep them plain.
+    static func checkName(_ reader: YAMLReader, _ name: String, _ node: Node?, _ key: String) throws {
+        let allowed = name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0)
+        }
+        guard allowed, !name.contains(".."), name.count <= 128 else {
+            throw reader.error(node, key, "invalid name '\(name.debugDescription.dropFirst().dropLast())'",
+                               hint: "use letters, digits, '_', '.', '-' (no '/', '..' or control characters), at most 128")
+        }
+    }
+}
+
+/// A cgroup path relative to the controller root, with '.' and '..' resolved;
+/// nil when it would leave the root.
+public func normalizeCgroupPath(_ path: String) -> String? {
+    var parts: [Substring] = []
+    for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+        switch part {
+        case ".": continue
+        case "..":
+            guard !parts.isEmpty else { return nil }
+            parts.removeLast()
+        default:
+            guard !part.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return nil }
+            parts.append(part)
+        }
+    }
+    return parts.isEmpty ? nil : parts.joined(separator: "/")
+}

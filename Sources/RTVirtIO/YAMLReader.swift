@@ -1,0 +1,147 @@
+import Yams
+
+/// Walks a composed YAML tree with the positions libyaml recorded, so every
+/// error names the file, line, column and key path. Shared by every file
+/// format rtvirtio reads (targets, model parameters).
+struct YAMLReader {
+    let file: String
+
+    /// Parses YAML 1.2 text (JSON included) into a node tree.
+    func root(_ text: String) throws -> Node {
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw InputError(file: file, message: "the file is empty", hint: "see config/targets.example.yaml")
+            }
+            return node
+        } catch let error as YamlError {
+            throw syntaxError(error)
+        }
+    }
+
+    private func syntaxError(_ error: YamlError) -> InputError {
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
+             let .composer(context, problem, mark, _):
+            let detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+            return InputError(file: file, line: mark.line, column: mark.column,
+                              message: "YAML syntax error: \(detail)")
+        default:
+            return InputError(file: file, message: "YAML syntax error: \(error)")
+        }
+    }
+
+    func error(_ node: Node?, _ key: String, _ message: String, hint: String? = nil) -> InputError {
+        InputError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key,
+                   message: message, hint: hint)
+    }
+
+    /// A mapping whose keys are checked against `allowed`: unknown keys are an
+    /// error with the nearest allowed key suggested, duplicates are an error.
+    func mapping(_ node: Node, _ path: String, allowed: [String]) throws -> Fields {
+        guard let mapping = node.mapping else {
+            throw error(node, path, "expected a mapping (key: value), found \(kind(node))")
+        }
+        var fields = Fields(reader: self, path: path, node: node)
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else { throw error(keyNode, path, "keys must be strings") }
+            let keyPath = path.isEmpty ? key : "\(path).\(key)"
+            guard allowed.contains(key) else {
+                let suggestion = nearest(key, among: allowed).map { "did you mean '\($0)'?" }
+                throw error(keyNode, keyPath, "unknown key",
+                            hint: [suggestion, "allowed: \(allowed.joined(separator: ", "))"]
+                                .compactMap { $0 }.joined(separator: "; "))
+            }
+            if fields.values[key] != nil { throw error(keyNode, keyPath, "duplicate key") }
+            fields.values[key] = value
+        }
+        return fields
+    }
+
+    func kind(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar): return scalar.string.isEmpty ? "nothing" : "'\(scalar.string)'"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+
+    struct Fields {
+        let reader: YAMLReader
+        let path: String
+        let node: Node
+        var values: [String: Node] = [:]
+
+        func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+        func has(_ key: String) -> Bool { values[key] != nil }
+
+        func node(_ key: String) throws -> Node {
+            guard let value = values[key] else {
+                throw reader.error(node, keyPath(key), "missing required key")
+            }
+            return value
+        }
+
+        func string(_ key: String) throws -> String {
+            let value = try node(key)
+            guard case .scalar(let scalar) = value, value.null == nil, !scalar.string.isEmpty else {
+                throw reader.error(value, keyPath(key), "expected a string, found \(reader.kind(value))")
+            }
+            return scalar.string
+        }
+
+        func optionalString(_ key: String) throws -> String? { has(key) ? try string(key) : nil }
+
+        func double(_ key: String) throws -> Double {
+            let value = try node(key)
+            guard case .scalar = value, let number = value.float ?? value.int.map(Double.init),
+                  number.isFinite else {
+                throw reader.error(value, keyPath(key), "expected a number, found \(reader.kind(value))")
+            }
+            return number
+        }
+
+        func int(_ key: String) throws -> Int {
+            let value = try node(key)
+            guard case .scalar = value, let number = value.int else {
+                throw reader.error(value, keyPath(key), "expected a whole number, found \(reader.kind(value))")
+            }
+            return number
+        }
+
+        func positive(_ key: String) throws -> Double {
+            let number = try double(key)
+            guard number > 0 else {
+                throw reader.error(values[key], keyPath(key), "must be greater than 0, found \(number)")
+            }
+            return number
+        }
+
+        func int(_ key: String, in range: ClosedRange<Int>) throws -> Int {
+            let number = try int(key)
+            guard range.contains(number) else {
+                throw reader.error(values[key], keyPath(key),
+                                   "must be in \(range.lowerBound)...\(range.upperBound), found \(number)")
+            }
+            return number
+        }
+
+        func list(_ key: String) throws -> [Node] {
+            let value = try node(key)
+            guard case .sequence(let sequence) = value else {
+                throw reader.error(value, keyPath(key), "expected a list, found \(reader.kind(value))")
+            }
+            return Array(sequence)
+        }
+
+        func numbers(_ key: String) throws -> [Double] {
+            try list(key).map { item in
+                guard case .scalar = item, let number = item.float ?? item.int.map(Double.init), number.isFinite else {
+                    throw reader.error(item, keyPath(key), "expected a number, found \(reader.kind(item))")
+                }
+                return number
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import RTVirtIO
+
+/// Reads the operator's files (targets, model parameters) from disk and hands
+/// their text to the pure parsers; a missing or unreadable file is an
+/// `InputError` like any other bad input.
+public enum ConfigFiles {
+    public static func readText(_ path: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw InputError(file: path, message: "no such file", hint: "check the path; see config/targets.example.yaml")
+        }
+        guard !isDirectory.boolValue else { throw InputError(file: path, message: "is a directory, not a file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputError(file: path, message: "cannot be read (\(String(cString: strerror(errno))))",
+                             hint: "check its permissions")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw InputError(file: path, message: "is not UTF-8 text")
+        }
+        return text
+    }
+
+    public static func loadTargets(_ path: String) throws -> Targets {
+        try TargetsParser.parse(try readText(path), file: path)
+    }
+
+    /// Where bundled model files are looked for, first match wins.
+    public static func modelDirectories() -> [String] {
+        var directories: [String] = []
+        if let fromEnvironment = ProcessInfo.processInfo.environment["RTVIRTIO_MODELS"] { directories.append(fromEnvironment) }
+        directories.append("/etc/rtvirtio/models")
+        // A binary run from the build tree (.build/<config>/rtvirtio) finds the checkout's models.
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        directories.append(executable.deletingLastPathComponent().appendingPathComponent("../../config/models").standardized.path)
+        directories.append(FileManager.default.currentDirectoryPath + "/config/models")
+        return directories
+    }
+
+    static func bundled(_ name: String) -> String? {
+        modelDirectories().map { "\($0)/\(name)" }.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// The model a targets file (or a flag) asks for.
+    /// - analytical: `params` or the bundled analytical-paper.yaml
+    /// - mlp: the bundled mlp-fast.json
+    /// - a path: `.json` is an MLP file, anything else analytical parameters.
+    public static func loadModel(_ choice: ModelChoice, params: String?) throws -> any LatencyModel {
+        switch choice {
+        case .analytical:
+            let path = try params ?? bundledOrFail("analytical-paper.yaml", what: "analytical parameters")
+            return AnalyticalModel(parameters: try ModelFiles.parseAnalytical(try readText(path), file: path))
+        case .mlp:
+            let path = try params ?? bundledOrFail("mlp-fast.json", what: "MLP model")
+            return try loadMLP(path, name: "mlp")
+        case .file(let path):
+            if path.hasSuffix(".json") { return try loadMLP(path, name: path) }
+            return AnalyticalModel(parameters: try ModelFiles.parseAnalytical(try readText(path), file: path), name: path)
+        }
+    }
+
+    static func loadMLP(_ path: String, name: String) throws -> MLPModel {
+        try MLPModel(json: Data(try readText(path).utf8), file: path, name: name)
+    }
+
+    static func bundledOrFail(_ name: String, what: String) throws -> String {
+        guard let path = bundled(name) else {
+            throw InputError(file: name, message: "no bundled \(what) found in \(modelDirectories().joined(separator: ", "))",
+                             hint: "give a model file with --model FILE or modelParams:, or set RTVIRTIO_MODELS")
+        }
+        return path
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import RTVirtIO
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Search the best bfq settings and weights and explain them (a dry run: nothing is written).",
+        discussion: "Example: rtvirtio plan --targets targets.yaml --format html --output plan.html")
+
+    @OptionGroup var planning: PlanningOptions
+    @Option(help: "text, json or html.") var format: ReportFormat = .text
+    @Option(help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file"))
+    var output: String?
+
+    func run() throws {
+        let (targets, model) = try planning.load()
+        let plan = try Optimizer(model: model, space: targets.search).plan(Scenario(targets: targets))
+        let report = PlanReport(plan: plan, device: targets.device,
+                                baseline: .kernelDefaults(guests: targets.guests.map(\.name)))
+        try emit(report.render(format), to: output)
+    }
+}
+
+extension PlanReport {
+    func render(_ format: ReportFormat) throws -> String {
+        switch format {
+        case .text: text()
+        case .json: try json()
+        case .html: html()
+        }
+    }
+}
+
+/// Writes a report to a file (atomically) or to standard output.
+func emit(_ text: String, to path: String?) throws {
+    guard let path else { print(text, terminator: ""); return }
+    do {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    } catch {
+        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+    }
+}

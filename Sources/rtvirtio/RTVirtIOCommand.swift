@@ -1,0 +1,14 @@
+import ArgumentParser
+
+struct RTVirtIOCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rtvirtio",
+        abstract: "Predictable tail latency of VM disk reads on a KVM host, through bfq and cgroup weights.",
+        discussion: """
+        Declare per-guest, per-task tail-latency targets in a targets file; rtvirtio predicts each \
+        task's 99.99th-percentile latency for candidate bfq settings and cgroup weights, picks the \
+        settings that meet the most urgent targets first, and writes them to the kernel. \
+        `rtvirtio restore` always puts the host back as it was.
+        """,
+        subcommands: [PredictCommand.self, PlanCommand.self])
+}
