@@ -13,9 +13,25 @@ struct YAMLReader {
                 throw InputError(file: file, message: "the file is empty", hint: "see config/targets.example.yaml")
             }
             return node
+        } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
+            let key = duplicates.sorted().first ?? ""
+            throw InputError(file: file, line: secondLine(defining: key, in: text, from: context.mark.line) ?? context.mark.line,
+                             key: key, message: "duplicate key")
         } catch let error as YamlError {
             throw syntaxError(error)
         }
+    }
+
+    /// libyaml reports a duplicate key at its mapping; find the repeated line itself.
+    private func secondLine(defining key: String, in text: String, from line: Int) -> Int? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let hits = lines.indices.filter { index in
+            guard index + 1 >= line else { return false }
+            var trimmed = lines[index].drop { $0 == " " }
+            if trimmed.hasPrefix("- ") { trimmed = trimmed.dropFirst(2).drop { $0 == " " } }
+            return trimmed.hasPrefix("\(key):") || trimmed.hasPrefix("\"\(key)\":")
+        }
+        return hits.count >= 2 ? hits[1] + 1 : nil
     }
 
     private func syntaxError(_ error: YamlError) -> InputError {

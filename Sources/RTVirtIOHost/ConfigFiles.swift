@@ -30,9 +30,15 @@ public enum ConfigFiles {
         var directories: [String] = []
         if let fromEnvironment = ProcessInfo.processInfo.environment["RTVIRTIO_MODELS"] { directories.append(fromEnvironment) }
         directories.append("/etc/rtvirtio/models")
-        // A binary run from the build tree (.build/<config>/rtvirtio) finds the checkout's models.
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        directories.append(executable.deletingLastPathComponent().appendingPathComponent("../../config/models").standardized.path)
+        // A binary run from the build tree (.build/<triple>/<config>/rtvirtio) finds the checkout's models.
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            directory = directory.deletingLastPathComponent()
+            if directory.lastPathComponent != ".build" && !directory.path.contains("/.build") {
+                directories.append(directory.appendingPathComponent("config/models").path)
+                break
+            }
+        }
         directories.append(FileManager.default.currentDirectoryPath + "/config/models")
         return directories
     }

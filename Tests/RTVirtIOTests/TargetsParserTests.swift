@@ -1,0 +1,220 @@
+import Testing
+@testable import RTVirtIO
+
+struct TargetsParserTests {
+    static let valid = """
+    device: /dev/sdb
+    percentile: 99.9
+    model: mlp
+    search:
+      hostTimeoutSyncMs: [32, 64]
+      hostSliceIdleMs: [0, 0.5, 2]
+    guests:
+      - name: vm0
+        criticality: 2
+        match: {libvirt: vm0}
+        weight: 300
+        guestBfq: {timeoutSyncMs: 64, sliceIdleMs: 4}
+        tasks:
+          - {name: db, iops: 500, requestKB: 8, targetMs: 300, weight: 200}
+      - name: vm1
+        match: {cgroup: machine.slice/./vm1.scope}
+        tasks:
+          - {name: web, iops: 100, targetMs: 800}
+    """
+
+    @Test func parsesEveryKey() throws {
+        let targets = try TargetsParser.parse(Self.valid, file: "t.yaml")
+        #expect(targets.device == "/dev/sdb")
+        #expect(targets.percentile == 99.9)
+        #expect(targets.model == .mlp)
+        #expect(targets.search == SearchSpace(hostTimeoutSyncMs: [32, 64], hostSliceIdleUs: [0, 500, 2000]))
+        #expect(targets.guests.count == 2)
+        let vm0 = targets.guests[0]
+        #expect(vm0.criticality == 2 && vm0.weight == 300 && vm0.match == .libvirt("vm0"))
+        #expect(vm0.guestBfq == BfqSettings(timeoutSyncMs: 64, sliceIdleUs: 4000))
+        #expect(vm0.tasks == [TaskSpec(name: "db", iops: 500, requestKB: 8, targetMs: 300, weight: 200)])
+        let vm1 = targets.guests[1]
+        #expect(vm1.criticality == 2, "default criticality is the position in the file")
+        #expect(vm1.match == .cgroup("machine.slice/vm1.scope"))
+        #expect(vm1.tasks[0].requestKB == 4 && vm1.tasks[0].weight == 100)
+        #expect(vm1.guestBfq == .kernelDefault)
+        #expect(targets.guestsByUrgency.map(\.name) == ["vm0", "vm1"], "ties keep file order")
+        #expect(targets.onStop == .restore)
+    }
+
+    @Test func defaultsToThePapersSearchSpace() throws {
+        let targets = try TargetsParser.parse("device: /dev/sda\nguests: [{name: a, tasks: [{name: t, iops: 1, targetMs: 1}]}]")
+        #expect(targets.search == .paper)
+        #expect(targets.model == .analytical)
+        #expect(targets.percentile == 99.99)
+    }
+
+    @Test func jsonIsAccepted() throws {
+        let targets = try TargetsParser.parse(#"{"device": "/dev/sda", "guests": [{"name": "a", "match": {"pid": 42}, "tasks": [{"name": "t", "iops": 10, "targetMs": 5}]}]}"#)
+        #expect(targets.guests[0].match == .pid(42))
+    }
+
+    /// One bad input: the error must carry line, key and a message fragment.
+    static func rejects(_ yaml: String, line: Int?, key: String, _ fragment: String,
+                        sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try TargetsParser.parse(yaml, file: "bad.yaml")
+            Issue.record("accepted: \(yaml)", sourceLocation: sourceLocation)
+        } catch let error as InputError {
+            #expect(error.file == "bad.yaml", sourceLocation: sourceLocation)
+            #expect(error.line == line, "\(error)", sourceLocation: sourceLocation)
+            #expect((error.key ?? "") == key, "\(error)", sourceLocation: sourceLocation)
+            #expect(error.description.contains(fragment), "\(error)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("wrong error type: \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    static func guest(_ body: String) -> String {
+        "device: /dev/sdb\nguests:\n  - name: vm0\n" + body
+    }
+    static let task = "    tasks:\n      - {name: t, iops: 10, targetMs: 100}\n"
+
+    @Test func unknownKeySuggestsTheNearOne() {
+        Self.rejects("device: /dev/sdb\npercentil: 99\nguests: []", line: 2, key: "percentil", "did you mean 'percentile'?")
+        Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: 10, targetMS: 100}\n"), line: 5,
+                     key: "guests[0].tasks[0].targetMS", "did you mean 'targetMs'?")
+    }
+
+    @Test func wrongTypes() {
+        Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: many, targetMs: 100}\n"), line: 5,
+                     key: "guests[0].tasks[0].iops", "expected a number, found 'many'")
+        Self.rejects(Self.guest("    weight: [1]\n" + Self.task), line: 4, key: "guests[0].weight", "expected a whole number")
+        Self.rejects("device: /dev/sdb\nguests: {a: 1}", line: 2, key: "guests", "expected a list")
+        Self.rejects("- a\n- b", line: 1, key: "", "expected a mapping")
+    }
+
+    @Test func missingKeys() {
+        Self.rejects("guests: []", line: 1, key: "device", "missing required key")
+        Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: 10}\n"), line: 5, key: "guests[0].tasks[0].targetMs", "missing required key")
+        Self.rejects(Self.guest(""), line: 3, key: "guests[0].tasks", "missing required key")
+    }
+
+    @Test func nonPositiveNumbers() {
+        for (field, value) in [("iops", "0"), ("requestKB", "-4"), ("targetMs", "0")] {
+            let base = ["iops": "10", "targetMs": "100", "requestKB": "4"]
+            let fields = base.merging([field: value]) { $1 }.map { "\($0.key): \($0.value)" }.sorted().joined(separator: ", ")
+            Self.rejects(Self.guest("    tasks:\n      - {name: t, \(fields)}\n"), line: 5,
+                         key: "guests[0].tasks[0].\(field)", "must be greater than 0")
+        }
+    }
+
+    @Test func weightsOutsideTheKernelsRange() {
+        Self.rejects(Self.guest("    weight: 0\n" + Self.task), line: 4, key: "guests[0].weight", "must be in 1...1000, found 0")
+        Self.rejects(Self.guest("    weight: 1001\n" + Self.task), line: 4, key: "guests[0].weight", "found 1001")
+        Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: 10, targetMs: 100, weight: 5000}\n"), line: 5,
+                     key: "guests[0].tasks[0].weight", "must be in 1...1000")
+    }
+
+    @Test func duplicateNames() {
+        Self.rejects("device: /dev/sdb\nguests:\n  - {name: a, tasks: [{name: t, iops: 1, targetMs: 1}]}\n  - {name: a, tasks: [{name: t, iops: 1, targetMs: 1}]}",
+                     line: 4, key: "guests[1].name", "duplicate guest name 'a'")
+        Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: 1, targetMs: 1}\n      - {name: t, iops: 2, targetMs: 1}\n"),
+                     line: 6, key: "guests[0].tasks[1].name", "duplicate task name 't'")
+        Self.rejects("device: /dev/sdb\ndevice: /dev/sdc\nguests: []", line: 2, key: "device", "duplicate key")
+    }
+
+    @Test func unsafeNames() {
+        for name in ["a/b", "..", "x..y", "\"tab\\there\"", "\"nl\\nx\""] {
+            Self.rejects("device: /dev/sdb\nguests:\n  - name: \(name)\n" + Self.task, line: 3, key: "guests[0].name", "invalid name")
+        }
+        Self.rejects(Self.guest("    match: {libvirt: ../etc}\n" + Self.task), line: 4, key: "guests[0].match.libvirt", "invalid name")
+    }
+
+    @Test func cgroupPathsThatLeaveTheRoot() {
+        for path in ["../other", "a/../../b", "/..", "."] {
+            Self.rejects(Self.guest("    match: {cgroup: '\(path)'}\n" + Self.task), line: 4, key: "guests[0].match.cgroup",
+                         "leaves the io controller's root")
+        }
+        #expect(normalizeCgroupPath("/machine.slice//vm0.scope/") == "machine.slice/vm0.scope")
+        #expect(normalizeCgroupPath("a/b/../c") == "a/c")
+    }
+
+    @Test func exactlyOneMatchKind() {
+        Self.rejects(Self.guest("    match: {}\n" + Self.task), line: 4, key: "guests[0].match", "needs one of: libvirt, cgroup, pid, pidfile")
+        Self.rejects(Self.guest("    match: {libvirt: a, pid: 3}\n" + Self.task), line: 4, key: "guests[0].match", "has libvirt and pid; give exactly one")
+        Self.rejects(Self.guest("    match: {pid: 0}\n" + Self.task), line: 4, key: "guests[0].match.pid", "must be in 1...")
+    }
+
+    @Test func emptyGuestsAndTasks() {
+        Self.rejects("device: /dev/sdb\nguests: []", line: 2, key: "guests", "needs at least one guest")
+        Self.rejects(Self.guest("    tasks: []\n"), line: 4, key: "guests[0].tasks", "needs at least one task")
+    }
+
+    @Test func yamlSyntaxErrorsKeepTheirPosition() {
+        Self.rejects("device: /dev/sdb\nguests: [\n  {name: a", line: 4, key: "", "YAML syntax error")
+        Self.rejects("device: /dev/sdb\n  bad: indentation: here", line: 2, key: "", "YAML syntax error")
+        Self.rejects("", line: nil, key: "", "the file is empty")
+    }
+
+    @Test func otherRanges() {
+        Self.rejects("device: sdb\nguests: []", line: 1, key: "device", "absolute path")
+        Self.rejects("device: /dev/sdb\npercentile: 100\nguests: []", line: 2, key: "percentile", "between 0 and 100")
+        Self.rejects("device: /dev/sdb\nonStop: forget\nguests: []", line: 2, key: "onStop", "'restore' or 'keep'")
+        Self.rejects("device: /dev/sdb\nsearch: {hostSliceIdleMs: []}\nguests: []", line: 2, key: "search.hostSliceIdleMs", "at least one value")
+        Self.rejects("device: /dev/sdb\nsearch: {hostTimeoutSyncMs: [1.5]}\nguests: []", line: 2, key: "search.hostTimeoutSyncMs", "whole milliseconds")
+    }
+
+    @Test func errorTextNamesFileLineColumnKeyAndHint() throws {
+        let error = try #require(throws: InputError.self) {
+            try TargetsParser.parse("device: /dev/sdb\nguest: []", file: "/etc/rtvirtio/targets.yaml")
+        }
+        #expect(error.description == "/etc/rtvirtio/targets.yaml:2:1: guest: unknown key (did you mean 'guests'?; allowed: device, percentile, model, modelParams, search, guests, onStop)")
+    }
+}
+
+struct ModelFileTests {
+    static let text = """
+    kind: analytical
+    lambdaPhi: 1
+    host: {lambdaTimeoutSync: 1000, lambdaSliceIdle: 0.5}
+    guest: {lambdaTimeoutSync: 0, lambdaSliceIdle: 0}
+    sliceIdleDefaultMs: 8
+    switchMs: {intercept: 0.1, perEntity: 0.05}
+    hostThroughputKBps: 245000
+    maxBudgetKB: 8192
+    validity: {hostTimeoutSyncMs: [32, 124], hostSliceIdleMs: [1, 8]}
+    provenance: {note: test}
+    """
+
+    @Test func parsesAnalyticalParameters() throws {
+        let parameters = try ModelFiles.parseAnalytical(Self.text, file: "a.yaml")
+        #expect(parameters == AnalyticalModelTests.parameters.with(validity: Validity(hostTimeoutSyncMs: 32...124, hostSliceIdleMs: 1...8),
+                                                                  provenance: parameters.provenance))
+        #expect(parameters.provenance?.contains("note: test") == true)
+    }
+
+    @Test func aLambdaThatMakesTheSliceIdleEffectNonPositiveIsAnInputError() throws {
+        let text = Self.text.replacingOccurrences(of: "lambdaSliceIdle: 0.5", with: "lambdaSliceIdle: 1.0")
+        let error = try #require(throws: InputError.self) { try ModelFiles.parseAnalytical(text, file: "a.yaml") }
+        #expect(error.key == "host.lambdaSliceIdle")
+        #expect(error.line == 3)
+        #expect(error.message.contains("E(SI) = 0 ≤ 0"))
+    }
+
+    @Test func wrongKindAndMissingKeys() throws {
+        let kind = try #require(throws: InputError.self) {
+            try ModelFiles.parseAnalytical(Self.text.replacingOccurrences(of: "kind: analytical", with: "kind: mlp"), file: "a.yaml")
+        }
+        #expect(kind.key == "kind")
+        let missing = try #require(throws: InputError.self) {
+            try ModelFiles.parseAnalytical(Self.text.replacingOccurrences(of: "maxBudgetKB: 8192\n", with: ""), file: "a.yaml")
+        }
+        #expect(missing.key == "maxBudgetKB" && missing.message == "missing required key")
+    }
+}
+
+extension AnalyticalParameters {
+    func with(validity: Validity, provenance: String?) -> AnalyticalParameters {
+        var copy = self
+        copy.validity = validity
+        copy.provenance = provenance
+        return copy
+    }
+}
