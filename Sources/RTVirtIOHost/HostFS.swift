@@ -1,1 +1,110 @@
-import RTVirtIO
+import Foundation
+import Glibc
+
+/// A failed kernel-file operation: what, where, errno, and what to do.
+public struct HostError: Error, CustomStringConvertible, Equatable {
+    public var operation: String
+    public var path: String
+    public var errno: Int32?
+    public var detail: String?
+
+    public init(_ operation: String, path: String, errno: Int32? = nil, detail: String? = nil) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+        self.detail = detail
+    }
+
+    public var description: String {
+        var text = "\(operation) \(path)"
+        if let errno { text += ": \(String(cString: strerror(errno))) (errno \(errno))" }
+        if let detail { text += ": \(detail)" }
+        if errno == EACCES || errno == EPERM { text += "; run as root" }
+        return text
+    }
+}
+
+/// Every read and write of sysfs, cgroupfs and procfs goes through here, so a
+/// test can root it in a fixture tree (cgroup v2 cannot be mounted live on
+/// the development machines) and make the Nth write fail with an errno to
+/// prove the rollback.
+public final class HostFS: @unchecked Sendable {
+    /// Fault injection for tests: the write with this 1-based number fails.
+    public struct Fault: Sendable {
+        public var writeNumber: Int
+        public var errno: Int32
+        public init(writeNumber: Int, errno: Int32) {
+            self.writeNumber = writeNumber
+            self.errno = errno
+        }
+    }
+
+    public var fault: Fault?
+    /// Test hook: after this many successful writes the process kills itself
+    /// with SIGKILL (from RTVIRTIO_TEST_KILL_AFTER_WRITE), to prove a crash at
+    /// any point leaves a journal `restore` completes.
+    public var killAfterWrite: Int?
+    public private(set) var writes = 0
+
+    public init(fault: Fault? = nil) {
+        self.fault = fault
+        killAfterWrite = ProcessInfo.processInfo.environment["RTVIRTIO_TEST_KILL_AFTER_WRITE"].flatMap(Int.init)
+    }
+
+    public func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public func read(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw HostError("read", path: path, errno: errno) }
+        defer { close(fd) }
+        var data = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 4096) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw HostError("read", path: path, errno: errno)
+            }
+            if count == 0 { break }
+            data += chunk[0..<count]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The trimmed content of a one-value file.
+    public func readValue(_ path: String) throws -> String {
+        try read(path).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// One write(2) of `value`, as sysfs and cgroupfs expect.
+    public func write(_ path: String, _ value: String) throws {
+        writes += 1
+        if let fault, fault.writeNumber == writes {
+            throw HostError("write '\(value)' to", path: path, errno: fault.errno, detail: "injected fault")
+        }
+        let fd = open(path, O_WRONLY | O_CLOEXEC | (isRegularFile(path) ? O_TRUNC : 0))
+        guard fd >= 0 else { throw HostError("write '\(value)' to", path: path, errno: errno) }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, bytes.count) }
+        guard written == bytes.count else {
+            throw HostError("write '\(value)' to", path: path, errno: written < 0 ? errno : EIO)
+        }
+        if let killAfterWrite, writes >= killAfterWrite { kill(getpid(), SIGKILL) }
+    }
+
+    /// Regular files (fixture trees) are truncated on write; kernel files are not.
+    private func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && !path.hasPrefix("/sys/") && !path.hasPrefix("/proc/")
+    }
+
+    public func list(_ path: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    }
+}

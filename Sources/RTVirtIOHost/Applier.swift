@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+import RTVirtIO
+
+/// Writes settings to the kernel transactionally: originals journaled
+/// before the first write, every write read back, and on any failure what
+/// this run changed is put back in reverse order.
+public struct Applier: Sendable {
+    public var fs: HostFS
+    public var state: StateDirectory
+    public var logger: Logger
+
+    public init(fs: HostFS = HostFS(), state: StateDirectory, logger: Logger = Logger(label: "rtvirtio")) {
+        self.fs = fs
+        self.state = state
+        self.logger = logger
+    }
+
+    /// A write `apply` would make: (path, current, new).
+    public struct Change: Sendable, Equatable, Codable {
+        public var path: String
+        public var current: String?
+        public var new: String
+        public var guest: String?
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case writeFailed(HostError, rolledBack: Bool, rollbackErrors: [String])
+        case restoreIncomplete([String])
+
+        public var description: String {
+            switch self {
+            case let .writeFailed(error, rolledBack, rollbackErrors):
+                "\(error); " + (rolledBack ? "every value this run changed was put back"
+                    : "putting values back also failed (\(rollbackErrors.joined(separator: "; "))); the journal is kept: run `rtvirtio restore`")
+            case let .restoreIncomplete(errors):
+                "restore incomplete, the journal is kept for another try: \(errors.joined(separator: "; "))"
+            }
+        }
+    }
+
+    /// The writes `desired` needs, with originals carried over from an existing journal.
+    public func entries(for desired: [JournalEntry], device: BlockDevice) throws -> (entries: [JournalEntry], changes: [Change]) {
+        let previous = try state.loadJournal()
+        if let previous, previous.majMin != device.majMin {
+            throw StateDirectory.Failure.otherDevice(path: state.journalPath, journal: "\(previous.device) (\(previous.majMin))",
+                                                    wanted: "\(device.devicePath) (\(device.majMin))")
+        }
+        var entries = previous?.entries ?? []
+        var changes: [Change] = []
+        for var entry in desired {
+            let current = try entry.current(fs)
+            if let index = entries.firstIndex(where: { $0.sameTarget(entry) }) {
+                entries[index].applied = entry.applied      // keep the first original
+                entries[index].guest = entry.guest
+            } else {
+                entry.original = current
+                entries.append(entry)
+            }
+            if current != entry.applied { changes.append(Change(path: entry.path, current: current, new: entry.applied, guest: entry.guest)) }
+        }
+        return (entries, changes)
+    }
+
+    /// Applies `desired` under the lock; returns the writes made.
+    @discardableResult
+    public func apply(_ desired: [JournalEntry], device: BlockDevice) throws -> [Change] {
+        let lock = try state.lock()
+        defer { state.unlock(lock) }
+        let previous = try state.loadJournal()
+        let (entries, changes) = try self.entries(for: desired, device: device)
+        guard !changes.isEmpty else { return [] }
+        try state.save(Journal(device: device.devicePath, majMin: device.majMin, entries: entries))
+        var done: [(entry: JournalEntry, before: String?)] = []
+        for entry in desired {
+            let before = try entry.current(fs)
+            guard before != entry.applied else { continue }
+            do {
+                try entry.write(entry.applied, fs)
+                done.append((entry, before))
+                logger.info("wrote \(entry.applied) to \(entry.path) (was \(before ?? "absent"))")
+            } catch let error as HostError {
+                var rollbackErrors: [String] = []
+                for (changed, before) in done.reversed() {
+                    do { try changed.write(before, fs) } catch { rollbackErrors.append("\(error)") }
+                }
+                if rollbackErrors.isEmpty {
+                    if let previous { try state.save(previous) } else { try state.removeJournal() }
+                }
+                throw Failure.writeFailed(error, rolledBack: rollbackErrors.isEmpty, rollbackErrors: rollbackErrors)
+            }
+        }
+        return changes
+    }
+
+    /// Puts back every original in the journal, newest first; removes the journal when all are back.
+    @discardableResult
+    public func restore() throws -> [Change] {
+        let lock = try state.lock()
+        defer { state.unlock(lock) }
+        guard let journal = try state.loadJournal() else { return [] }
+        var changes: [Change] = []
+        var errors: [String] = []
+        var remaining: [JournalEntry] = []
+        for entry in journal.entries.reversed() {
+            do {
+                // A cgroup that is gone (VM shut down) has nothing left to restore.
+                if entry.kind == .deviceWeight || entry.kind == .subtreeControl, !fs.exists(entry.path) {
+                    logger.notice("\(entry.path) is gone; nothing to restore there")
+                    continue
+                }
+                let current = try entry.current(fs)
+                if current == entry.original || (entry.kind == .value && entry.original == nil) { continue }
+                try entry.write(entry.original, fs)
+                changes.append(Change(path: entry.path, current: current, new: entry.original ?? "(absent)", guest: entry.guest))
+            } catch {
+                errors.append("\(error)")
+                remaining.insert(entry, at: 0)
+            }
+        }
+        if errors.isEmpty {
+            try state.removeJournal()
+        } else {
+            var kept = journal
+            kept.entries = remaining
+            try state.save(kept)
+            throw Failure.restoreIncomplete(errors)
+        }
+        return changes
+    }
+
+    /// original / applied / current per managed value, with drift flagged.
+    public struct Status: Sendable, Codable, Equatable {
+        public var path: String
+        public var guest: String?
+        public var original: String?
+        public var applied: String
+        public var current: String?
+        public var drift: Bool
+    }
+
+    public func status() throws -> (journal: Journal?, values: [Status]) {
+        guard let journal = try state.loadJournal() else { return (nil, []) }
+        let values = journal.entries.map { entry in
+            let current = (try? entry.current(fs)) ?? nil
+            return Status(path: entry.kind == .deviceWeight ? "\(entry.path) [\(entry.majMin ?? "")]" : entry.path,
+                          guest: entry.guest, original: entry.original, applied: entry.applied, current: current,
+                          drift: current != entry.applied)
+        }
+        return (journal, values)
+    }
+}

@@ -1,0 +1,124 @@
+import CCgroup
+import RTVirtIO
+import Foundation
+
+/// The io controller's hierarchy: v2 (`io.bfq.weight`) or v1 `blkio`
+/// (`blkio.bfq.weight_device`), and the subtree rtvirtio may touch.
+public struct CgroupHierarchy: Sendable, Equatable {
+    public enum Version: String, Sendable, Codable { case v1, v2 }
+
+    public var version: Version
+    /// Where the controller is mounted, e.g. /sys/fs/cgroup/blkio.
+    public var mountPoint: String
+    /// The subtree discovery searches and writes stay in (mountPoint by default).
+    public var root: String
+
+    public init(version: Version, mountPoint: String, root: String? = nil) {
+        self.version = version
+        self.mountPoint = mountPoint
+        self.root = root ?? mountPoint
+    }
+
+    /// Per-device weight lines ("MAJ:MIN W") live here.
+    public var weightFileName: String { version == .v2 ? "io.bfq.weight" : "blkio.bfq.weight_device" }
+
+    public func weightFile(_ cgroup: String) -> String { "\(cgroup)/\(weightFileName)" }
+
+    /// Finds the io controller: libcgroup's mount table first, /proc/self/mountinfo as the check and fallback.
+    /// `root` is relative to the controller mount, or absolute inside it.
+    public static func detect(root: String? = nil, mountinfo: String = "/proc/self/mountinfo") throws -> CgroupHierarchy {
+        let table = (try? HostFS().read(mountinfo)) ?? ""
+        var found: CgroupHierarchy?
+        if let v1 = libcgroupMountPoint("blkio") ?? mountPoint(in: table, v1Controller: "blkio") {
+            found = CgroupHierarchy(version: .v1, mountPoint: v1)
+        } else if let v2 = mountPoint(in: table, v1Controller: nil),
+                  ((try? HostFS().read("\(v2)/cgroup.controllers")) ?? "").split(separator: " ").contains(where: { $0.hasPrefix("io") }) {
+            found = CgroupHierarchy(version: .v2, mountPoint: v2)
+        }
+        guard var hierarchy = found else {
+            throw HostError("find the io cgroup controller in", path: mountinfo,
+                            detail: "neither a v1 blkio mount nor a cgroup2 mount with the io controller")
+        }
+        if let root { hierarchy.root = try hierarchy.resolveRoot(root) }
+        return hierarchy
+    }
+
+    func resolveRoot(_ root: String) throws -> String {
+        let relative = root.hasPrefix(mountPoint + "/") ? String(root.dropFirst(mountPoint.count + 1)) : root
+        guard let normalized = normalizeCgroupPathAllowingRoot(relative) else {
+            throw HostError("use cgroup root", path: root, detail: "it leaves \(mountPoint)")
+        }
+        return normalized.isEmpty ? mountPoint : "\(mountPoint)/\(normalized)"
+    }
+
+    /// libcgroup's view of where a v1 controller is mounted (nil on v2-only hosts).
+    static func libcgroupMountPoint(_ controller: String) -> String? {
+        guard cgroup_init() == 0 else { return nil }
+        var path: UnsafeMutablePointer<CChar>?
+        guard cgroup_get_subsys_mount_point(controller, &path) == 0, let path else { return nil }
+        defer { free(path) }
+        return String(cString: path)
+    }
+
+    /// A mount point from mountinfo: a v1 cgroup with `controller` in its
+    /// super options, or (nil) the cgroup2 mount.
+    static func mountPoint(in mountinfo: String, v1Controller controller: String?) -> String? {
+        for line in mountinfo.split(separator: "\n") {
+            let halves = line.components(separatedBy: " - ")
+            guard halves.count == 2 else { continue }
+            let fields = halves[0].split(separator: " "), tail = halves[1].split(separator: " ")
+            guard fields.count >= 5, tail.count >= 3 else { continue }
+            if let controller {
+                if tail[0] == "cgroup", tail[2].split(separator: ",").contains(Substring(controller)) { return String(fields[4]) }
+            } else if tail[0] == "cgroup2" {
+                return String(fields[4])
+            }
+        }
+        return nil
+    }
+
+    /// The absolute cgroup directory for a path relative to `root`; nil if it escapes.
+    public func directory(relative path: String) -> String? {
+        guard let normalized = normalizeCgroupPath(path) else { return nil }
+        return "\(root)/\(normalized)"
+    }
+
+    /// v2 only: ancestors from the mount point down to the parent of `cgroup`,
+    /// each of which must list `io` in cgroup.subtree_control.
+    public func ancestors(of cgroup: String) -> [String] {
+        guard version == .v2, cgroup.hasPrefix(mountPoint + "/") else { return [] }
+        var result = [mountPoint]
+        var current = mountPoint
+        let parts = cgroup.dropFirst(mountPoint.count + 1).split(separator: "/").dropLast()
+        for part in parts {
+            current += "/\(part)"
+            result.append(current)
+        }
+        return result
+    }
+}
+
+/// Like `normalizeCgroupPath`, but "" (the root itself) is allowed.
+func normalizeCgroupPathAllowingRoot(_ path: String) -> String? {
+    let trimmed = path.split(separator: "/").filter { $0 != "." }
+    if trimmed.isEmpty { return "" }
+    return normalizeCgroupPath(path)
+}
+
+/// Reads and edits the per-device lines of a weight file ("default 100",
+/// "7:0 300"). Tolerant of what a fixture file holds after a write
+/// ("7:0 default" means no line), so v2 writers test against plain files.
+public enum WeightLines {
+    public static func weight(for majMin: String, in text: String) -> Int? {
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == majMin { return Int(parts[1]) }
+        }
+        return nil
+    }
+
+    /// `cgroup.subtree_control` lists controllers; a fixture may hold "+io".
+    public static func controllerEnabled(_ controller: String, in text: String) -> Bool {
+        text.split(whereSeparator: \.isWhitespace).contains { $0 == controller || $0 == "+\(controller)" }
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import RTVirtIO
+
+/// Turns a plan into the kernel values that realise it, in the order they
+/// must be written: scheduler, bfq knobs, v2 controller enabling, weights.
+public enum HostSettings {
+    public static func desired(plan: Plan, device: BlockDevice, hierarchy: CgroupHierarchy,
+                               cgroups: [String: String], fs: HostFS) -> [JournalEntry] {
+        var entries = [
+            JournalEntry(kind: .scheduler, path: device.schedulerPath, original: nil, applied: "bfq"),
+            JournalEntry(kind: .value, path: "\(device.ioschedPath)/timeout_sync", original: nil,
+                         applied: String(plan.host.timeoutSyncMs)),
+        ]
+        let sliceIdle = device.sliceIdle(fs)
+        entries.append(JournalEntry(kind: .value, path: sliceIdle.path, original: nil,
+                                    applied: String(plan.host.sliceIdleUs * sliceIdle.perMs / 1000)))
+        var enabled = Set<String>()
+        for guest in plan.guests {
+            guard let cgroup = cgroups[guest.name] else { continue }
+            for ancestor in hierarchy.ancestors(of: cgroup) where enabled.insert(ancestor).inserted {
+                entries.append(JournalEntry(kind: .subtreeControl, path: "\(ancestor)/cgroup.subtree_control",
+                                            original: nil, applied: "io"))
+            }
+            entries.append(JournalEntry(kind: .deviceWeight, path: hierarchy.weightFile(cgroup), original: nil,
+                                        applied: String(guest.weight), majMin: device.majMin, guest: guest.name))
+        }
+        return entries
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Glibc
+
+/// One kernel value rtvirtio manages: where it is, what it was before
+/// rtvirtio first touched it, and what rtvirtio wants it to be.
+public struct JournalEntry: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+        case scheduler        // queue/scheduler: the selected name
+        case value            // a one-value file (iosched knobs, a default weight)
+        case deviceWeight     // a "MAJ:MIN W" line of a weight file
+        case subtreeControl   // "io" listed in a v2 cgroup.subtree_control
+    }
+
+    public var kind: Kind
+    public var path: String
+    /// nil: it did not exist (an iosched file before bfq, no per-device line, controller off).
+    public var original: String?
+    public var applied: String
+    public var majMin: String?
+    public var guest: String?
+
+    public init(kind: Kind, path: String, original: String?, applied: String, majMin: String? = nil, guest: String? = nil) {
+        self.kind = kind
+        self.path = path
+        self.original = original
+        self.applied = applied
+        self.majMin = majMin
+        self.guest = guest
+    }
+
+    func sameTarget(_ other: JournalEntry) -> Bool { kind == other.kind && path == other.path && majMin == other.majMin }
+}
+
+/// The record that lets `restore` put a host back exactly, even after a
+/// crash mid-apply. Written (fsynced) before the first kernel write.
+public struct Journal: Codable, Equatable, Sendable {
+    public static let currentVersion = 1
+    public var version = Journal.currentVersion
+    public var device: String
+    public var majMin: String
+    public var createdAt: String
+    public var entries: [JournalEntry]
+
+    public init(device: String, majMin: String, entries: [JournalEntry], createdAt: Date = Date()) {
+        self.device = device
+        self.majMin = majMin
+        self.entries = entries
+        self.createdAt = ISO8601DateFormatter().string(from: createdAt)
+    }
+}
+
+/// The state directory: journal.json and the lock that keeps a second
+/// rtvirtio from changing the host at the same time.
+public struct StateDirectory: Sendable {
+    public var path: String
+    public var journalPath: String { "\(path)/journal.json" }
+    public var lockPath: String { "\(path)/lock" }
+
+    public init(path: String) { self.path = path }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case locked(path: String, holder: String)
+        case corruptJournal(path: String, detail: String)
+        case otherDevice(path: String, journal: String, wanted: String)
+
+        public var description: String {
+            switch self {
+            case let .locked(path, holder):
+                "another rtvirtio is changing this host (lock \(path) held by \(holder)); wait for it or stop it"
+            case let .corruptJournal(path, detail):
+                "journal \(path) cannot be read (\(detail)); it is not replayed. Inspect it, put values back by hand, then remove it"
+            case let .otherDevice(path, journal, wanted):
+                "journal \(path) is for device \(journal), not \(wanted); run `rtvirtio restore --state-dir \((path as NSString).deletingLastPathComponent)` first"
+            }
+        }
+    }
+
+    func create() throws {
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw HostError("create state directory", path: path, errno: errno)
+        }
+    }
+
+    /// An exclusive lock held until the returned descriptor is closed (or the process dies).
+    public func lock() throws -> Int32 {
+        try create()
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HostError("open lock", path: lockPath, errno: errno) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? HostFS().readValue(lockPath)).map { "pid \($0)" } ?? "another process"
+            close(fd)
+            throw Failure.locked(path: lockPath, holder: holder)
+        }
+        ftruncate(fd, 0)
+        let pid = "\(getpid())\n"
+        _ = pid.withCString { Glibc.write(fd, $0, strlen($0)) }
+        return fd
+    }
+
+    public func unlock(_ fd: Int32) { close(fd) }
+
+    public func loadJournal() throws -> Journal? {
+        guard FileManager.default.fileExists(atPath: journalPath) else { return nil }
+        do {
+            let journal = try JSONDecoder().decode(Journal.self, from: Data(contentsOf: URL(fileURLWithPath: journalPath)))
+            guard journal.version == Journal.currentVersion else {
+                throw Failure.corruptJournal(path: journalPath, detail: "version \(journal.version), this rtvirtio reads \(Journal.currentVersion)")
+            }
+            return journal
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure.corruptJournal(path: journalPath, detail: "\(error)")
+        }
+    }
+
+    /// Atomic and durable: temp file, fsync, rename, fsync the directory.
+    public func save(_ journal: Journal) throws {
+        try create()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(journal)
+        let temporary = journalPath + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HostError("write journal", path: temporary, errno: errno) }
+        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, data.count) }
+        guard written == data.count, fsync(fd) == 0 else {
+            let code = errno
+            close(fd)
+            throw HostError("write journal", path: temporary, errno: code)
+        }
+        close(fd)
+        guard rename(temporary, journalPath) == 0 else { throw HostError("rename journal to", path: journalPath, errno: errno) }
+        syncDirectory()
+    }
+
+    public func removeJournal() throws {
+        guard unlink(journalPath) == 0 || errno == ENOENT else { throw HostError("remove journal", path: journalPath, errno: errno) }
+        syncDirectory()
+    }
+
+    private func syncDirectory() {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}
