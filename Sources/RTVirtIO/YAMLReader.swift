@@ -129,7 +129,7 @@ struct YAMLReader {
         func positive(_ key: String) throws -> Double {
             let number = try double(key)
             guard number > 0 else {
-                throw reader.error(values[key], keyPath(key), "must be greater than 0, found \(number)")
+                throw reader.error(values[key], keyPath(key), "must be greater than 0, found \(formatNumber(number))")
             }
             return number
         }

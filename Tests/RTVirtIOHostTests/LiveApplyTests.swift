@@ -1,0 +1,188 @@
+import Foundation
+import Glibc
+import Testing
+@testable import RTVirtIO
+@testable import RTVirtIOHost
+
+/// apply / restore / status against a real loop device with bfq and real v1
+/// blkio cgroups. Every test makes its own device and cgroups.
+@Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
+struct LiveApplyTests {
+    struct Fixture {
+        let device: LoopDevice
+        let cgroups: TestCgroups
+        let state: StateDirectory
+        let block: BlockDevice
+        let hierarchy: CgroupHierarchy
+
+        init() throws {
+            device = try LoopDevice()
+            cgroups = try TestCgroups()
+            try cgroups.make("vm0")
+            try cgroups.make("vm1")
+            state = StateDirectory(path: device.directory + "/state")
+            block = try BlockDevice.resolve(device.path)
+            hierarchy = try CgroupHierarchy.detect(root: cgroups.relativeRoot)
+        }
+
+        func plan(weights: [Int] = [700, 200], host: BfqSettings = BfqSettings(timeoutSyncMs: 64, sliceIdleUs: 2500)) -> Plan {
+            Plan(model: "test", host: host, guests: ["vm0", "vm1"].enumerated().map { index, name in
+                Plan.Guest(name: name, criticality: index + 1, weight: weights[index], weightPinned: false, tasks: [])
+            }, sacrificed: [], warnings: [], score: Score(guestsMet: [], tasksMet: 0, minSlack: 0), candidatesEvaluated: 0)
+        }
+
+        func desired(_ plan: Plan, fs: HostFS = HostFS()) -> [JournalEntry] {
+            HostSettings.desired(plan: plan, device: block, hierarchy: hierarchy,
+                                 cgroups: ["vm0": "\(cgroups.root)/vm0", "vm1": "\(cgroups.root)/vm1"], fs: fs)
+        }
+
+        func weight(_ guest: String) throws -> Int? {
+            WeightLines.weight(for: block.majMin, in: try HostFS().read("\(cgroups.root)/\(guest)/blkio.bfq.weight_device"))
+        }
+
+        func iosched(_ name: String) throws -> String { try HostFS().readValue("\(block.ioschedPath)/\(name)") }
+
+        /// The host exactly as a fresh loop device and fresh cgroups are.
+        func expectPristine(sourceLocation: SourceLocation = #_sourceLocation) throws {
+            #expect(try device.scheduler() == "[none] mq-deadline kyber bfq", sourceLocation: sourceLocation)
+            #expect(try weight("vm0") == nil, sourceLocation: sourceLocation)
+            #expect(try weight("vm1") == nil, sourceLocation: sourceLocation)
+            #expect(!FileManager.default.fileExists(atPath: state.journalPath), sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("needs root: apply writes bfq, knobs and per-device weights; restore puts back the scheduler and removes the lines")
+    func rootApplyThenRestore() throws {
+        let f = try Fixture()
+        try f.expectPristine()
+        let changes = try Applier(state: f.state).apply(f.desired(f.plan()), device: f.block)
+        #expect(changes.count == 5)
+        #expect(try f.device.scheduler() == "[none] mq-deadline kyber [bfq]".replacingOccurrences(of: "[none]", with: "none"))
+        #expect(try f.iosched("timeout_sync") == "64")
+        #expect(try f.iosched("slice_idle_us") == "2500")
+        #expect(try f.weight("vm0") == 700)
+        #expect(try f.weight("vm1") == 200)
+        // the default weight is not touched: other disks of the guest keep theirs
+        #expect(try HostFS().readValue("\(f.cgroups.root)/vm0/blkio.bfq.weight") == "100")
+        let status = try Applier(state: f.state).status()
+        #expect(status.values.count == 5 && status.values.allSatisfy { !$0.drift })
+        let restored = try Applier(state: f.state).restore()
+        #expect(restored.count == 3, "two weight lines and the scheduler; iosched files go with bfq")
+        try f.expectPristine()
+    }
+
+    @Test("needs root: an unchanged value is not rewritten and a second apply keeps the first originals")
+    func rootSecondApplyKeepsOriginals() throws {
+        let f = try Fixture()
+        let applier = Applier(state: f.state)
+        try applier.apply(f.desired(f.plan()), device: f.block)
+        let again = try applier.apply(f.desired(f.plan()), device: f.block)
+        #expect(again.isEmpty)
+        let second = try applier.apply(f.desired(f.plan(weights: [300, 600])), device: f.block)
+        #expect(second.map(\.new) == ["300", "600"])
+        let journal = try #require(try f.state.loadJournal())
+        #expect(journal.entries.first { $0.kind == .scheduler }?.original == "none")
+        #expect(journal.entries.filter { $0.kind == .deviceWeight }.map(\.original) == [nil, nil])
+        #expect(journal.entries.filter { $0.kind == .deviceWeight }.map(\.applied) == ["300", "600"])
+        try applier.restore()
+        try f.expectPristine()
+    }
+
+    @Test("needs root: drift is flagged when someone else changes a value", .timeLimit(.minutes(1)))
+    func rootStatusFlagsDrift() throws {
+        let f = try Fixture()
+        let applier = Applier(state: f.state)
+        try applier.apply(f.desired(f.plan()), device: f.block)
+        try HostFS().write("\(f.block.ioschedPath)/timeout_sync", "100")
+        let drifted = try applier.status().values.filter(\.drift)
+        #expect(drifted.map(\.path) == ["\(f.block.ioschedPath)/timeout_sync"])
+        #expect(drifted.first?.current == "100" && drifted.first?.applied == "64")
+        try applier.restore()
+        try f.expectPristine()
+    }
+
+    @Test("needs root: a failed write at any position rolls back every earlier write", arguments: 1...5)
+    func rootInjectedFaultRollsBack(failing write: Int) throws {
+        let f = try Fixture()
+        let fs = HostFS(fault: .init(writeNumber: write, errno: EACCES))
+        let error = try #require(throws: Applier.Failure.self) {
+            try Applier(fs: fs, state: f.state).apply(f.desired(f.plan(), fs: fs), device: f.block)
+        }
+        #expect(error.description.contains("Permission denied (errno 13)"))
+        #expect(error.description.contains("every value this run changed was put back"))
+        try f.expectPristine()
+    }
+
+    @Test("needs root: a value the kernel refuses (ERANGE) is reported with path and errno, and rolled back")
+    func rootKernelRefusalRollsBack() throws {
+        let f = try Fixture()
+        var desired = f.desired(f.plan())
+        desired[desired.count - 1].applied = "5000"     // bfq weights end at 1000
+        let error = try #require(throws: Applier.Failure.self) { try Applier(state: f.state).apply(desired, device: f.block) }
+        #expect(error.description.contains("\(f.cgroups.root)/vm1/blkio.bfq.weight_device"))
+        #expect(error.description.contains("errno 34"))
+        try f.expectPristine()
+    }
+
+    @Test("needs root: a second rtvirtio is refused while the lock is held")
+    func rootLockIsExclusive() throws {
+        let f = try Fixture()
+        let fd = try f.state.lock()
+        defer { f.state.unlock(fd) }
+        let error = try #require(throws: StateDirectory.Failure.self) { try Applier(state: f.state).apply(f.desired(f.plan()), device: f.block) }
+        #expect(error.description.contains("another rtvirtio is changing this host"))
+        #expect(error.description.contains("pid \(getpid())"))
+        try f.expectPristine()
+    }
+
+    @Test("needs root: a corrupt journal or one for another device is refused, never replayed")
+    func rootBadJournalsAreRefused() throws {
+        let f = try Fixture()
+        try f.state.create()
+        try "{ not json".write(toFile: f.state.journalPath, atomically: true, encoding: .utf8)
+        let corrupt = try #require(throws: StateDirectory.Failure.self) { try Applier(state: f.state).restore() }
+        #expect(corrupt.description.contains("cannot be read"))
+        #expect(try f.device.scheduler() == "[none] mq-deadline kyber bfq")
+        try f.state.save(Journal(device: "/dev/sdz", majMin: "8:250", entries: []))
+        let other = try #require(throws: StateDirectory.Failure.self) { try Applier(state: f.state).apply(f.desired(f.plan()), device: f.block) }
+        #expect(other.description.contains("is for device /dev/sdz (8:250), not \(f.device.path)"))
+        try f.state.removeJournal()
+        try f.expectPristine()
+    }
+
+    @Test("needs root: a cgroup that vanished before restore is skipped, the rest restored")
+    func rootVanishedCgroupOnRestore() throws {
+        let f = try Fixture()
+        try Applier(state: f.state).apply(f.desired(f.plan()), device: f.block)
+        rmdir("\(f.cgroups.root)/vm1")
+        try Applier(state: f.state).restore()
+        #expect(try f.device.scheduler() == "[none] mq-deadline kyber bfq")
+        #expect(try f.weight("vm0") == nil)
+        try f.cgroups.make("vm1")
+    }
+
+    @Test("needs root: a cgroup that vanishes between plan and write fails cleanly and rolls back")
+    func rootVanishedCgroupOnApply() throws {
+        let f = try Fixture()
+        let desired = f.desired(f.plan())
+        rmdir("\(f.cgroups.root)/vm1")
+        defer { _ = try? f.cgroups.make("vm1") }
+        let error = try #require(throws: (any Error).self) { try Applier(state: f.state).apply(desired, device: f.block) }
+        #expect("\(error)".contains("\(f.cgroups.root)/vm1/blkio.bfq.weight_device"))
+        #expect(try f.device.scheduler() == "[none] mq-deadline kyber bfq")
+        #expect(try f.weight("vm0") == nil)
+    }
+
+    @Test("needs root: partitions and by-path links resolve to the whole disk; non-devices are refused")
+    func rootDeviceResolution() throws {
+        let f = try Fixture()
+        let link = f.device.directory + "/by-id-link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: f.device.path)
+        #expect(try BlockDevice.resolve(link).majMin == f.block.majMin)
+        #expect(f.block.name == f.device.name)
+        let notBlock = try #require(throws: HostError.self) { try BlockDevice.resolve("/dev/null") }
+        #expect(notBlock.description == "find device /dev/null: not a block device")
+        let missing = try #require(throws: HostError.self) { try BlockDevice.resolve("/dev/rtvirtio-no-such") }
+        #expect(missing.description.contains("No such file or directory (errno 2)"))
+    }
+}

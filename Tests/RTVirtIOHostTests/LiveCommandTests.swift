@@ -1,0 +1,148 @@
+import Foundation
+import Glibc
+import Testing
+import RTVirtIO
+@testable import RTVirtIOHost
+
+/// The rtvirtio binary itself against a real loop device and v1 cgroups.
+@Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
+struct LiveCommandTests {
+    static func targets(_ device: LoopDevice, extra: String = "") -> String {
+        """
+        device: \(device.path)
+        guests:
+          - {name: vm0, match: {cgroup: vm0}, tasks: [{name: db, iops: 500, targetMs: 300}]}
+          - {name: vm1, match: {cgroup: vm1}, tasks: [{name: web, iops: 500, targetMs: 900}]}
+        \(extra)
+        """
+    }
+
+    struct Setup {
+        let device: LoopDevice
+        let cgroups: TestCgroups
+        let targetsPath: String
+        let stateDir: String
+        init(extra: String = "") throws {
+            device = try LoopDevice()
+            cgroups = try TestCgroups()
+            try cgroups.make("vm0")
+            try cgroups.make("vm1")
+            targetsPath = device.directory + "/targets.yaml"
+            stateDir = device.directory + "/state"
+            try LiveCommandTests.targets(device, extra: extra).write(toFile: targetsPath, atomically: true, encoding: .utf8)
+        }
+        var hostArguments: [String] { ["--state-dir", stateDir, "--cgroup-root", cgroups.relativeRoot] }
+        func weightLines(_ guest: String) throws -> String { try HostFS().read("\(cgroups.root)/\(guest)/blkio.bfq.weight_device") }
+        func expectPristine(sourceLocation: SourceLocation = #_sourceLocation) throws {
+            #expect(try device.scheduler() == "[none] mq-deadline kyber bfq", sourceLocation: sourceLocation)
+            #expect(try weightLines("vm0") == "default 100\n", sourceLocation: sourceLocation)
+            #expect(try weightLines("vm1") == "default 100\n", sourceLocation: sourceLocation)
+            #expect(!FileManager.default.fileExists(atPath: stateDir + "/journal.json"), sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("needs root: SIGKILL after any write leaves a journal that restore completes exactly", arguments: 1...5)
+    func rootKilledApplyIsRestored(afterWrite count: Int) throws {
+        let s = try Setup()
+        let killed = Live.run(Live.binary, ["apply", "--targets", s.targetsPath] + s.hostArguments,
+                              environment: ["RTVIRTIO_TEST_KILL_AFTER_WRITE": String(count)])
+        #expect(killed.status == 128 + SIGKILL, "\(killed.stderr)")
+        #expect(FileManager.default.fileExists(atPath: s.stateDir + "/journal.json"))
+        let restored = Live.run(Live.binary, ["restore"] + s.hostArguments)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        try s.expectPristine()
+    }
+
+    @Test("needs root: dry run lists (path, current, new) and writes nothing; apply then status then restore")
+    func rootDryRunApplyStatusRestore() throws {
+        let s = try Setup()
+        let dry = Live.run(Live.binary, ["apply", "--dry-run", "--format", "json", "--targets", s.targetsPath] + s.hostArguments)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
+        let changes = try #require(object["changes"] as? [[String: Any]])
+        #expect(changes.first?["path"] as? String == "/sys/block/\(s.device.name)/queue/scheduler".replacingOccurrences(of: "/sys/block/\(s.device.name)", with: try BlockDevice.resolve(s.device.path).sysfsPath))
+        #expect(changes.first?["current"] as? String == "none" && changes.first?["new"] as? String == "bfq")
+        #expect(changes.count == 5)
+        try s.expectPristine()
+
+        let apply = Live.run(Live.binary, ["apply", "--targets", s.targetsPath] + s.hostArguments)
+        #expect(apply.status == 0, "\(apply.stderr)")
+        #expect(try s.device.scheduler().contains("[bfq]"))
+        let status = Live.run(Live.binary, ["status", "--format", "json"] + s.hostArguments)
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("\"drift\" : false") && !status.stdout.contains("\"drift\" : true"))
+        let restore = Live.run(Live.binary, ["restore"] + s.hostArguments)
+        #expect(restore.status == 0)
+        try s.expectPristine()
+    }
+
+    @Test("needs root: a guest whose cgroup is missing is skipped with a warning, the rest applied, exit 3")
+    func rootMissingGuestIsPartial() throws {
+        let s = try Setup()
+        rmdir("\(s.cgroups.root)/vm1")
+        defer { _ = try? s.cgroups.make("vm1") }
+        let apply = Live.run(Live.binary, ["apply", "--targets", s.targetsPath] + s.hostArguments)
+        #expect(apply.status == 3)
+        #expect(apply.stderr.contains("guest 'vm1' (cgroup: vm1): no cgroup found"))
+        #expect(try WeightLines.weight(for: try BlockDevice.resolve(s.device.path).majMin, in: s.weightLines("vm0")) != nil)
+        #expect(Live.run(Live.binary, ["restore"] + s.hostArguments).status == 0)
+    }
+
+    @Test("needs root: a device without bfq, and not a block device, are named errors that change nothing")
+    func rootBadDevices() throws {
+        let s = try Setup()
+        let path = s.device.directory + "/t.yaml"
+        try LiveCommandTests.targets(s.device).replacingOccurrences(of: s.device.path, with: "/dev/null")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let result = Live.run(Live.binary, ["apply", "--targets", path] + s.hostArguments)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("find device /dev/null: not a block device"))
+        try s.expectPristine()
+    }
+}
+
+/// The binary's input handling; no root needed.
+struct CommandLineTests {
+    static func write(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "rtvirtio-cli-\(UUID().uuidString.prefix(8)).yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func badTargetsExitTwoWithFileLineAndKey() throws {
+        let path = try Self.write("device: /dev/sdb\nguests:\n  - name: vm0\n    tasks: [{name: t, iops: -1, targetMs: 5}]\n")
+        defer { unlink(path) }
+        let result = Live.run(Live.binary, ["plan", "--targets", path])
+        #expect(result.status == 2)
+        #expect(result.stderr == "rtvirtio: error: \(path):4:29: guests[0].tasks[0].iops: must be greater than 0, found -1\n")
+        #expect(result.stdout.isEmpty, "no plan on bad input")
+        let missing = Live.run(Live.binary, ["plan", "--targets", "/nonexistent/targets.yaml"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("/nonexistent/targets.yaml: no such file"))
+    }
+
+    @Test func predictJSONHasTheDocumentedKeys() throws {
+        let path = try Self.write("device: /dev/sdb\nguests:\n  - {name: vm0, tasks: [{name: t, iops: 100, targetMs: 500}]}\n")
+        defer { unlink(path) }
+        let result = Live.run(Live.binary, ["predict", "--targets", path, "--format", "json", "--weight", "vm0=300", "--host-slice-idle-ms", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["model"] as? String == "analytical")
+        let task = try #require((object["tasks"] as? [[String: Any]])?.first)
+        #expect(task["guest"] as? String == "vm0" && task["task"] as? String == "t" && task["targetMs"] as? Double == 500)
+        #expect((task["predictedMs"] as? Double ?? 0) > 0)
+        let unknown = Live.run(Live.binary, ["predict", "--targets", path, "--weight", "vm9=3"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("'vm9', which is not a guest"))
+        let range = Live.run(Live.binary, ["predict", "--targets", path, "--weight", "vm0=0"])
+        #expect(range.status != 0 && range.stderr.contains("W in 1...1000"))
+    }
+
+    @Test func planWritesHTMLToAFile() throws {
+        let path = try Self.write("device: /dev/sdb\nguests:\n  - {name: vm0, tasks: [{name: t, iops: 100, targetMs: 500}]}\n")
+        let output = path + ".html"
+        defer { unlink(path); unlink(output) }
+        let result = Live.run(Live.binary, ["plan", "--targets", path, "--format", "html", "--output", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try String(contentsOfFile: output, encoding: .utf8).contains("<svg"))
+    }
+}

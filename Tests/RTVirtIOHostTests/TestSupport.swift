@@ -1,0 +1,115 @@
+import Foundation
+import Glibc
+@testable import RTVirtIOHost
+
+/// Helpers for tests that touch the live kernel. Everything they make is
+/// named for the project and removed in `deinit`/`defer`, failure or not.
+enum Live {
+    static let blkioRoot = "/sys/fs/cgroup/blkio"
+
+    /// Why live tests cannot run here, or nil when they can.
+    static let skipReason: String? = {
+        if geteuid() != 0 { return "needs root" }
+        if !FileManager.default.fileExists(atPath: "\(blkioRoot)/blkio.bfq.weight_device")
+            && !FileManager.default.fileExists(atPath: blkioRoot) { return "no v1 blkio hierarchy at \(blkioRoot)" }
+        if (try? HostFS().read("/sys/block/loop0/queue/scheduler"))?.contains("bfq") == false { return "loop devices offer no bfq" }
+        if run("/sbin/losetup", ["--version"]).status != 0 { return "losetup (util-linux) is missing" }
+        return nil
+    }()
+
+    static var available: Bool {
+        if let skipReason { print("skipping live-kernel test: \(skipReason)") }
+        return skipReason == nil
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        do { try process.run() } catch { return (127, "", "\(error)") }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return (status, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// The rtvirtio binary `swift build` made beside the tests.
+    static var binary: String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/rtvirtio").path
+    }
+}
+
+/// A loop device over a file in a temp dir, with --direct-io=on; detached and deleted on deinit.
+final class LoopDevice {
+    let directory: String
+    let path: String
+    var name: String { (path as NSString).lastPathComponent }
+
+    init(sizeMB: Int = 64) throws {
+        directory = NSTemporaryDirectory() + "rtvirtio-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let image = "\(directory)/disk.img"
+        FileManager.default.createFile(atPath: image, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: image))
+        try handle.truncate(atOffset: UInt64(sizeMB) << 20)
+        try handle.close()
+        let result = Live.run("/sbin/losetup", ["-f", "--show", "--direct-io=on", image])
+        guard result.status == 0 else {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw HostError("losetup", path: image, detail: result.stderr)
+        }
+        path = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func scheduler() throws -> String { try HostFS().read("/sys/block/\(name)/queue/scheduler").trimmingCharacters(in: .whitespacesAndNewlines) }
+
+    deinit {
+        Live.run("/sbin/losetup", ["-d", path])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Cgroups under /sys/fs/cgroup/blkio/rtvirtio-test-XXXX; processes moved in
+/// are killed and every directory removed (deepest first) on deinit.
+final class TestCgroups {
+    let root: String
+    var relativeRoot: String { String(root.dropFirst(Live.blkioRoot.count + 1)) }
+    private var made: [String] = []
+    private var processes: [Process] = []
+
+    init() throws {
+        root = "\(Live.blkioRoot)/rtvirtio-test-\(UUID().uuidString.prefix(8))"
+        try make("")
+    }
+
+    @discardableResult
+    func make(_ relative: String) throws -> String {
+        let path = relative.isEmpty ? root : "\(root)/\(relative)"
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw HostError("mkdir", path: path, errno: errno) }
+        made.append(path)
+        return path
+    }
+
+    /// Starts `sleep` (named as given via exec -a) inside a cgroup; returns its pid.
+    func spawn(in relative: String, name: String = "sleep") throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", "exec -a \(name) sleep 600"]
+        try process.run()
+        processes.append(process)
+        try HostFS().write("\(root)/\(relative)/cgroup.procs", String(process.processIdentifier))
+        return process.processIdentifier
+    }
+
+    deinit {
+        for process in processes { process.terminate(); process.waitUntilExit() }
+        for path in made.reversed() { rmdir(path) }
+    }
+}
