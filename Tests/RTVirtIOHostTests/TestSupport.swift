@@ -104,12 +104,19 @@ final class TestCgroups {
         process.arguments = ["-c", "exec -a \(name) sleep 600"]
         try process.run()
         processes.append(process)
-        try HostFS().write("\(root)/\(relative)/cgroup.procs", String(process.processIdentifier))
-        return process.processIdentifier
+        let pid = process.processIdentifier
+        try HostFS().write("\(root)/\(relative)/cgroup.procs", String(pid))
+        // wait for the exec, so /proc/PID/cmdline shows `name`, not bash
+        for _ in 0..<200 {
+            if (try? HostFS().read("/proc/\(pid)/cmdline"))?.hasPrefix(name + "\0") == true { break }
+            usleep(10_000)
+        }
+        return pid
     }
 
     deinit {
-        for process in processes { process.terminate(); process.waitUntilExit() }
+        // SIGKILL: a child may inherit a blocked SIGTERM from the test runner
+        for process in processes { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
         for path in made.reversed() { rmdir(path) }
     }
 }

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import RTVirtIO
+@testable import RTVirtIOHost
+
+/// cgroup v2 cannot be mounted live on this machine: these tests run the v2
+/// writers against a directory tree shaped like /sys/fs/cgroup on a v2 host.
+struct CgroupV2FixtureTests {
+    final class Tree {
+        let mount: String
+        init() throws {
+            mount = NSTemporaryDirectory() + "rtvirtio-v2-\(UUID().uuidString.prefix(8))"
+            let files = [
+                "cgroup.controllers": "cpuset cpu io memory pids\n",
+                "cgroup.subtree_control": "cpu memory\n",
+                "machine.slice/cgroup.controllers": "cpu memory\n",
+                "machine.slice/cgroup.subtree_control": "\n",
+                "machine.slice/machine-qemu\\x2d1\\x2dvm0.scope/io.bfq.weight": "default 100\n",
+                "machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.bfq.weight": "default 100\n8:16 250\n",
+            ]
+            for (path, content) in files {
+                let full = "\(mount)/\(path)"
+                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try content.write(toFile: full, atomically: false, encoding: .utf8)
+            }
+        }
+        func read(_ path: String) throws -> String { try String(contentsOfFile: "\(mount)/\(path)", encoding: .utf8) }
+        deinit { try? FileManager.default.removeItem(atPath: mount) }
+    }
+
+    @Test func enablesIoInAncestorsWritesDeviceLinesAndRestores() throws {
+        let tree = try Tree()
+        let hierarchy = CgroupHierarchy(version: .v2, mountPoint: tree.mount)
+        #expect(hierarchy.weightFileName == "io.bfq.weight")
+        let vm0 = try GuestLocator(hierarchy: hierarchy).locate(
+            GuestSpec(name: "vm0", criticality: 1, match: .libvirt("vm0"), tasks: []), fs: HostFS()).cgroup
+        #expect(hierarchy.ancestors(of: vm0) == [tree.mount, "\(tree.mount)/machine.slice"])
+
+        let device = BlockDevice(devicePath: "/dev/sdb", name: "sdb", major: 8, minor: 16, sysfsPath: "/nonexistent")
+        let plan = Plan(model: "t", host: .kernelDefault, guests: [
+            Plan.Guest(name: "vm0", criticality: 1, weight: 800, weightPinned: false, tasks: []),
+            Plan.Guest(name: "vm1", criticality: 2, weight: 100, weightPinned: false, tasks: []),
+        ], sacrificed: [], warnings: [], score: Score(guestsMet: [], tasksMet: 0, minSlack: 0), candidatesEvaluated: 0)
+        let cgroups = ["vm0": vm0, "vm1": "\(tree.mount)/machine.slice/machine-qemu\\x2d2\\x2dvm1.scope"]
+        let desired = HostSettings.desired(plan: plan, device: device, hierarchy: hierarchy, cgroups: cgroups, fs: HostFS())
+            .filter { $0.kind == .deviceWeight || $0.kind == .subtreeControl }     // the fixture has no block device
+        #expect(desired.map(\.kind) == [.subtreeControl, .subtreeControl, .deviceWeight, .deviceWeight])
+
+        let state = StateDirectory(path: tree.mount + "-state")
+        defer { try? FileManager.default.removeItem(atPath: state.path) }
+        let changes = try Applier(state: state).apply(desired, device: device)
+        #expect(changes.map(\.new) == ["io", "io", "800", "100"])
+        #expect(changes.map(\.current) == [nil, nil, nil, "250"])
+        // exactly what the kernel expects written to each file
+        #expect(try tree.read("cgroup.subtree_control") == "+io")
+        #expect(try tree.read("machine.slice/cgroup.subtree_control") == "+io")
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d1\\x2dvm0.scope/io.bfq.weight") == "8:16 800")
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.bfq.weight") == "8:16 100")
+
+        let journal = try #require(try state.loadJournal())
+        #expect(journal.entries.map(\.original) == [nil, nil, nil, "250"])
+        try Applier(state: state).restore()
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.bfq.weight") == "8:16 250")
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d1\\x2dvm0.scope/io.bfq.weight") == "8:16 default")
+        #expect(try tree.read("machine.slice/cgroup.subtree_control") == "-io")
+        #expect(try tree.read("cgroup.subtree_control") == "-io")
+        #expect(try state.loadJournal() == nil)
+    }
+
+    @Test func anAlreadyEnabledControllerIsLeftAlone() throws {
+        let tree = try Tree()
+        try "cpu io memory\n".write(toFile: "\(tree.mount)/cgroup.subtree_control", atomically: false, encoding: .utf8)
+        let entry = JournalEntry(kind: .subtreeControl, path: "\(tree.mount)/cgroup.subtree_control", original: nil, applied: "io")
+        #expect(try entry.current(HostFS()) == "io")
+        let state = StateDirectory(path: tree.mount + "-state")
+        defer { try? FileManager.default.removeItem(atPath: state.path) }
+        #expect(try Applier(state: state).apply([entry], device: BlockDevice(devicePath: "/dev/x", name: "x", major: 1, minor: 1, sysfsPath: "/x")).isEmpty)
+        #expect(try tree.read("cgroup.subtree_control") == "cpu io memory\n")
+    }
+}
