@@ -7,7 +7,7 @@ ETC          ?= /etc/rtvirtio
 BIN           = .build/$(CONFIG)/rtvirtio
 # Debian packages each target needs; installed only when missing.
 BUILD_PKGS   := pkg-config libsystemd-dev libcgroup-dev
-RUNTIME_PKGS := fio util-linux
+RUNTIME_PKGS := fio util-linux jq
 APT_STAMP    := /tmp/.rtvirtio-apt-updated
 
 .PHONY: all deps build test demo bench install uninstall clean
@@ -38,7 +38,7 @@ demo: build
 	./scripts/demo.sh $(BIN)
 
 bench: build
-	$(BIN) bench-plan --format json
+	mkdir -p out && $(BIN) lab bench-planner --format json | tee out/bench-planner.json
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/rtvirtio

@@ -123,14 +123,55 @@ public struct MLPModel: LatencyModel {
         }
     }
 
+    /// Rows evaluated together in `predictBatch`: a block's activations are
+    /// stored unit-major (all rows of unit 0, then unit 1, ...), so the inner
+    /// loop runs over rows, contiguous, and vectorises.
+
     /// Evaluates rows of raw (unnormalised) features: `inputs` holds
     /// `count × featureCount` values, `out` receives `count` latencies in ms.
     public func predictBatch(_ inputs: UnsafeBufferPointer<Double>, count: Int, into out: UnsafeMutableBufferPointer<Double>) {
         precondition(inputs.count >= count * featureCount && out.count >= count)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * widest + featureCount) { scratch in
-            for row in 0..<count {
-                out[row] = evaluate(inputs.baseAddress! + row * featureCount, scratch.baseAddress!)
-            }
+        let n = featureCount
+        let block = 32   // a literal, so the row loops unroll and vectorise
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: (n + 2 * widest) * block) { scratch in
+            let x0 = scratch.baseAddress!, a0 = x0 + n * block, b0 = a0 + widest * block
+            inputMean.withUnsafeBufferPointer { mean in
+            inputScale.withUnsafeBufferPointer { scale in
+            parameters.withUnsafeBufferPointer { p in
+                var start = 0
+                while start < count {
+                    let rows = min(block, count - start)
+                    for r in 0..<rows {
+                        let raw = inputs.baseAddress! + (start + r) * n
+                        for f in 0..<n { x0[f * block + r] = (Float(raw[f]) - mean[f]) * scale[f] }
+                    }
+                    for r in 0..<rows { out[start + r] = 0 }
+                    for layers in members {
+                        var x = x0, a = a0, b = b0
+                        for layer in layers {
+                            let w = p.baseAddress! + layer.weightOffset, bias = p.baseAddress! + layer.biasOffset
+                            for o in 0..<layer.outputs {
+                                let acc = a + o * block
+                                let initial = bias[o]
+                                for r in 0..<block { acc[r] = initial }
+                                for k in 0..<layer.inputs {
+                                    let weight = w[o * layer.inputs + k], column = x + k * block
+                                    for r in 0..<block { acc[r] += weight * column[r] }
+                                }
+                                if layer.relu { for r in 0..<block { acc[r] = max(acc[r], 0) } }
+                            }
+                            x = a
+                            swap(&a, &b)
+                        }
+                        for r in 0..<rows {
+                            let y = outputMean + outputStd * Double(x[r])
+                            out[start + r] += outputLog ? expm1(y) : y
+                        }
+                    }
+                    for r in 0..<rows { out[start + r] /= Double(members.count) }
+                    start += rows
+                }
+            }}}
         }
     }
 

@@ -47,6 +47,24 @@ final class Evaluator {
         return tasks.indices.allSatisfy { buffer[$0] <= tasks[$0].targetMs }
     }
 
+    /// The guest's predictions (ms) at `share`, copied out of the buffer.
+    func predictions(_ guest: Int, share: Double, host: BfqSettings) -> [Double] {
+        model.predictGuest(scenario, guest: guest, share: share, host: host, into: buffer)
+        return Array(buffer[0..<scenario.guests[guest].tasks.count])
+    }
+
+    /// Whether every task of `guest` has relative slack ≥ `level` (≥ max(level, 0)
+    /// where `required`), ignoring tasks marked `skip`.
+    func guestReaches(_ guest: Int, share: Double, host: BfqSettings, level: Double, required: [Bool], skip: [Bool]) -> Bool {
+        let tasks = scenario.guests[guest].tasks
+        model.predictGuest(scenario, guest: guest, share: share, host: host, into: buffer)
+        for t in tasks.indices where !skip[t] {
+            let floor = required[t] ? max(level, 0) : level
+            if buffer[t] > tasks[t].targetMs * (1 - floor) { return false }
+        }
+        return true
+    }
+
     func score(_ settings: Settings) -> Score {
         let total = Double(settings.weights.reduce(0, +))
         var guestsMet = [Bool](repeating: false, count: order.count)

@@ -14,8 +14,13 @@ public struct Optimizer: Sendable {
     public var space: SearchSpace
     /// Hill-climb the best knob pairs' weights for up to this many guests.
     public var polishGuestLimit = 32
-    /// How many of the best knob pairs get polished.
-    public var polishCandidates = 2
+    /// How many of the best knob pairs get polished: all of them for small
+    /// scenarios (cheap, and a knob pair that starts second may climb higher),
+    /// the best two otherwise.
+    public var polishEveryKnobPairUpToGuests = 0
+    /// Water-fill the slack for every knob pair up to this many guests (the
+    /// best two otherwise): it decides which knob pair gets polished.
+    public var waterFillEveryKnobPairUpToGuests = 16
 
     public init(model: any LatencyModel, space: SearchSpace) {
         self.model = model
@@ -52,7 +57,11 @@ public struct Optimizer: Sendable {
         var ranked: [(settings: Settings, score: Score)] = []
         for host in try knobCandidates() {
             let equal = Settings(host: host, weights: scenario.guests.map { $0.pinnedWeight ?? 100 })
-            let built = Settings(host: host, weights: shareWeights(evaluator, host: host))
+            let allocation = allocate(evaluator, host: host)
+            let filled = scenario.guests.count <= waterFillEveryKnobPairUpToGuests
+                ? waterFill(evaluator, host: host, required: allocation.required) : nil
+            let built = repair(evaluator, Settings(host: host, weights: weights(forShares: filled ?? allocation.shares, scenario: scenario)),
+                               required: allocation.required)
             for candidate in [equal, built] {
                 ranked.append((candidate, evaluator.score(candidate)))
                 evaluated += 1
@@ -62,10 +71,20 @@ public struct Optimizer: Sendable {
         var best = ranked[0]
         if scenario.guests.count <= polishGuestLimit {
             var polished = Set<BfqSettings>()
-            for candidate in ranked where polished.count < polishCandidates && polished.insert(candidate.settings.host).inserted {
-                let start = rescale(candidate.settings, scenario: scenario)
-                let result = polish(evaluator, from: (start, evaluator.score(start)), evaluated: &evaluated)
-                if result.score > best.score { best = result }
+            let polishCount = scenario.guests.count <= polishEveryKnobPairUpToGuests ? Int.max : 2
+            for candidate in ranked where polished.count < polishCount && polished.insert(candidate.settings.host).inserted {
+                var starts = [rescale(candidate.settings, scenario: scenario)]
+                if scenario.guests.count > waterFillEveryKnobPairUpToGuests {
+                    let allocation = allocate(evaluator, host: candidate.settings.host)
+                    if let filled = waterFill(evaluator, host: candidate.settings.host, required: allocation.required) {
+                        starts.append(repair(evaluator, Settings(host: candidate.settings.host, weights: weights(forShares: filled, scenario: scenario)),
+                                             required: allocation.required))
+                    }
+                }
+                for start in starts {
+                    let result = polish(evaluator, from: (start, evaluator.score(start)), evaluated: &evaluated)
+                    if result.score > best.score { best = result }
+                }
             }
         }
         let rescaled = rescale(best.settings, scenario: scenario)
@@ -88,41 +107,43 @@ public struct Optimizer: Sendable {
         guard meets(1) else { return .infinity }
         var low = 1e-4, high = 1.0
         if meets(low) { return low }
-        for _ in 0..<22 {
+        for _ in 0..<16 {   // share within a factor 1.00014 (1e4^(1/2^16))
             let mid = (low * high).squareRoot()
             if meets(mid) { high = mid } else { low = mid }
         }
         return high
     }
 
-    /// Weights built from minimal shares, urgent guests first.
-    func shareWeights(_ evaluator: Evaluator, host: BfqSettings) -> [Int] {
+    /// Shares from minimal needs, urgent guests first, and which tasks those
+    /// shares are meant to meet (`required[guest][task]`).
+    func allocate(_ evaluator: Evaluator, host: BfqSettings) -> (shares: [Double], required: [[Bool]]) {
         let scenario = evaluator.scenario
         let n = scenario.guests.count
-        let floorShare = 0.001
         var share = [Double](repeating: 0, count: n)
+        var required = scenario.guests.map { [Bool](repeating: false, count: $0.tasks.count) }
         var remaining = 1.0
         var sacrificed: [Int] = []
         for (rank, guest) in evaluator.order.enumerated() {
             let need = Self.minimalShare { evaluator.guestMeets(guest, share: $0, host: host) }
-            let available = remaining - floorShare * Double(n - rank - 1)
+            let available = remaining - Self.floorShare * Double(n - rank - 1)
             if need <= available {
                 share[guest] = need
                 remaining -= need
+                required[guest] = required[guest].map { _ in true }
             } else {
                 sacrificed.append(guest)
             }
         }
         // Sacrificed guests: meet as many single tasks as what is left allows, cheapest first.
-        var steps: [(guest: Int, needs: [Double])] = sacrificed.map { guest in
-            (guest, taskNeeds(evaluator, guest: guest, host: host).sorted())
+        var steps: [(guest: Int, needs: [(share: Double, task: Int)])] = sacrificed.map { guest in
+            (guest, taskNeeds(evaluator, guest: guest, host: host).enumerated().map { ($1, $0) }.sorted { $0.share < $1.share })
         }
         while true {
             var cheapest: (index: Int, cost: Double)?
             for (index, step) in steps.enumerated() {
-                guard let next = step.needs.first, next.isFinite else { continue }
-                let cost = max(0, next - share[step.guest])
-                if cost <= remaining - floorShare * Double(sacrificed.count), cost < (cheapest?.cost ?? .infinity) {
+                guard let next = step.needs.first, next.share.isFinite else { continue }
+                let cost = max(0, next.share - share[step.guest])
+                if cost <= remaining - Self.floorShare * Double(sacrificed.count), cost < (cheapest?.cost ?? .infinity) {
                     cheapest = (index, cost)
                 }
             }
@@ -130,10 +151,50 @@ public struct Optimizer: Sendable {
             let guest = steps[pick.index].guest
             share[guest] += pick.cost
             remaining -= pick.cost
-            steps[pick.index].needs.removeFirst()
+            required[guest][steps[pick.index].needs.removeFirst().task] = true
         }
-        for guest in 0..<n where share[guest] < floorShare { share[guest] = floorShare }
-        return weights(forShares: share, scenario: scenario)
+        for guest in 0..<n where share[guest] < Self.floorShare { share[guest] = Self.floorShare }
+        return (share, required)
+    }
+
+    static let floorShare = 0.001
+
+    /// Raises the smallest relative slack as far as the device allows while
+    /// keeping every required task met: bisection on the slack level s, where
+    /// each guest needs the share that gives its tasks slack ≥ s (≥ max(s, 0)
+    /// for required tasks) and the needs must fit in the whole device.
+    /// Tasks no share can serve are left out of the level.
+    func waterFill(_ evaluator: Evaluator, host: BfqSettings, required: [[Bool]]) -> [Double]? {
+        let n = evaluator.scenario.guests.count
+        let hopeless = (0..<n).map { guest in evaluator.predictions(guest, share: 1, host: host).map { !$0.isFinite } }
+        func needs(_ level: Double) -> [Double]? {
+            var total = 0.0
+            var result = [Double](repeating: 0, count: n)
+            for guest in 0..<n {
+                let need = Self.minimalShare {
+                    evaluator.guestReaches(guest, share: $0, host: host, level: level, required: required[guest], skip: hopeless[guest])
+                }
+                guard need.isFinite else { return nil }
+                result[guest] = max(need, Self.floorShare)
+                total += result[guest]
+                if total > 1 { return nil }
+            }
+            return result
+        }
+        var low = -1.0
+        var feasible = needs(low)
+        while feasible == nil, low > -1e4 {
+            low *= 10
+            feasible = needs(low)
+        }
+        guard var best = feasible else { return nil }
+        var high = 1.0
+        for _ in 0..<14 {   // slack level within (1 − low) / 16384
+            let mid = (low + high) / 2
+            if let result = needs(mid) { low = mid; best = result } else { high = mid }
+        }
+        let total = best.reduce(0, +)
+        return best.map { $0 / total }
     }
 
     /// The share each task of a guest needs on its own (infinity: never).
@@ -167,6 +228,27 @@ public struct Optimizer: Sendable {
         }
     }
 
+    /// Integer weights can round a guest's share just below its need: nudge
+    /// the most urgent guest whose required tasks miss up by 1% (or everyone
+    /// else down, when it is at 1000) until they meet or nothing moves.
+    func repair(_ evaluator: Evaluator, _ settings: Settings, required: [[Bool]]) -> Settings {
+        let scenario = evaluator.scenario
+        var result = settings
+        for _ in 0..<50 {
+            let total = Double(result.weights.reduce(0, +))
+            guard let guest = evaluator.order.first(where: { guest in
+                guard required[guest].contains(true) else { return false }
+                let predictions = evaluator.predictions(guest, share: Double(result.weights[guest]) / total, host: settings.host)
+                return zip(predictions, scenario.guests[guest].tasks).enumerated()
+                    .contains { required[guest][$0.offset] && $0.element.0 > $0.element.1.targetMs }
+            }), scenario.guests[guest].pinnedWeight == nil else { break }
+            let next = scaled(result, guest: guest, by: 1.01, free: scenario.guests.indices.filter { scenario.guests[$0].pinnedWeight == nil })
+            if next.weights == result.weights { break }
+            result = next
+        }
+        return result
+    }
+
     /// The same proportions with the largest free weight at 1000, so integer
     /// weights lose the least to rounding (only without pinned weights, whose
     /// shares depend on the total).
@@ -179,7 +261,9 @@ public struct Optimizer: Sendable {
         return result
     }
 
-    /// Hill climb over free weights on the real objective.
+    /// Hill climb over free weights on the real objective. A move scales one
+    /// guest's weight; a guest already at 1000 gains share by scaling every
+    /// other free weight down instead, so the cap is no local optimum.
     func polish(_ evaluator: Evaluator, from start: (settings: Settings, score: Score),
                 evaluated: inout Int) -> (settings: Settings, score: Score) {
         let free = evaluator.scenario.guests.indices.filter { evaluator.scenario.guests[$0].pinnedWeight == nil }
@@ -187,14 +271,11 @@ public struct Optimizer: Sendable {
         var current = start
         for _ in 0..<64 {
             var best = current
+            var tried = Set<[Int]>()
             for guest in free {
-                let weight = current.settings.weights[guest]
-                var tried = Set<Int>()
-                for candidate in factors.map({ Int((Double(weight) * $0).rounded()) }) + [weight - 1, weight + 1] {
-                    let clamped = min(1000, max(1, candidate))
-                    guard clamped != weight, tried.insert(clamped).inserted else { continue }
-                    var settings = current.settings
-                    settings.weights[guest] = clamped
+                for factor in factors {
+                    let settings = scaled(current.settings, guest: guest, by: factor, free: free)
+                    guard settings.weights != current.settings.weights, tried.insert(settings.weights).inserted else { continue }
                     let score = evaluator.score(settings)
                     evaluated += 1
                     if score > best.score { best = (settings, score) }
@@ -204,6 +285,25 @@ public struct Optimizer: Sendable {
             current = best
         }
         return current
+    }
+
+    /// `guest`'s weight times `factor`; past 1000 the other free weights shrink instead.
+    func scaled(_ settings: Settings, guest: Int, by factor: Double, free: [Int]) -> Settings {
+        var result = settings
+        let wanted = Double(settings.weights[guest]) * factor
+        if wanted <= 1000 {
+            result.weights[guest] = max(1, Int(wanted.rounded()))
+            if result.weights[guest] == settings.weights[guest] {
+                result.weights[guest] = max(1, min(1000, settings.weights[guest] + (factor > 1 ? 1 : -1)))
+            }
+        } else {
+            result.weights[guest] = 1000
+            let shrink = 1000 / wanted
+            for other in free where other != guest {
+                result.weights[other] = max(1, Int((Double(settings.weights[other]) * shrink).rounded()))
+            }
+        }
+        return result
     }
 
     /// Why each guest that misses at the chosen settings was given up.

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+struct LabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "Testbed, calibration and benchmarks (for developers of rtvirtio's models).",
+        subcommands: [LabBenchPlannerCommand.self])
+}
