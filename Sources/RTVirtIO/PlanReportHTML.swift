@@ -24,7 +24,7 @@ extension PlanReport {
             svg += "<text x='\(left - 8)' y='\(y + 16)' text-anchor='end'>\(escapeHTML(row.guest))/\(escapeHTML(row.task.name))</text>"
             svg += "<rect x='\(left)' y='\(y + 4)' width='\(x(predicted) - left)' height='16' fill='\(color)' opacity='0.8'><title>predicted \(formatNumber(row.task.predictedMs)) ms, target \(formatNumber(row.task.targetMs)) ms</title></rect>"
             svg += "<line x1='\(x(row.task.targetMs))' y1='\(y + 1)' x2='\(x(row.task.targetMs))' y2='\(y + 23)' stroke='#000' stroke-width='2' stroke-dasharray='4 2'/>"
-            svg += "<text x='\(x(predicted) + 6)' y='\(y + 16)'>\(formatNumber(row.task.predictedMs)) / \(formatNumber(row.task.targetMs)) ms</text>"
+            svg += "<text x='\(max(x(predicted), x(row.task.targetMs)) + 6)' y='\(y + 16)'>\(formatNumber(row.task.predictedMs)) / \(formatNumber(row.task.targetMs)) ms</text>"
         }
         svg += "<text x='\(left)' y='16'>bar: predicted p\(formatNumber(99.99, decimals: 2)) latency · dashed line: target · green meets, red misses</text></svg>"
 
@@ -58,13 +58,13 @@ extension PlanReport {
     }
 }
 
-/// 1, 2 or 5 times a power of ten, at least `value`: readable axis ends.
+/// 1, 2, 2.5 or 5 times a power of ten, at least `value`: readable axis ends.
 func niceCeiling(_ value: Double) -> Double {
     guard value > 0, value.isFinite else { return 1 }
     var power = 1.0
     while power * 10 <= value { power *= 10 }
     while power > value { power /= 10 }
-    for step in [1.0, 2, 5, 10] where power * step >= value { return power * step }
+    for step in [1.0, 2, 2.5, 5, 10] where power * step >= value { return power * step }
     return power * 10
 }
 

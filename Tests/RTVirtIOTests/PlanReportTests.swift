@@ -55,6 +55,7 @@ struct PlanReportTests {
         #expect(formatNumber(.infinity) == "inf")
         #expect(niceCeiling(730) == 1000)
         #expect(niceCeiling(120) == 200)
+        #expect(niceCeiling(2340) == 2500)
         #expect(niceCeiling(0.3) == 0.5)
         #expect(editDistance("targetMS", "targetMs") == 0)
         #expect(editDistance("percentil", "percentile") == 1)
