@@ -38,7 +38,7 @@ struct ApplyCommand: ParsableCommand {
         guard dryRun || geteuid() == 0 else {
             throw ValidationError("apply writes sysfs and cgroup files: run it as root (or use --dry-run)")
         }
-        let view = try HostView.observe(targets, options: host, fs: fs)
+        let view = try host.observe(targets, fs: fs)
         for warning in view.warnings { printError("warning: \(warning)") }
         let present = view.present(targets)
         guard !present.guests.isEmpty else { throw ValidationError("none of the guests was found; nothing to apply") }

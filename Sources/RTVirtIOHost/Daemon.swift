@@ -1,0 +1,223 @@
+import Foundation
+import Logging
+import RTVirtIO
+import ServiceLifecycle
+import UnixSignals
+
+/// What the daemon needs to know to run.
+public struct DaemonConfiguration: Sendable {
+    public var targetsPath: String
+    public var modelOverride: String?
+    public var paramsOverride: String?
+    public var cgroupRoot: String?
+    public var state: StateDirectory
+    public var interval: Duration
+    public var metricsTextfile: String?
+
+    public init(targetsPath: String, modelOverride: String?, paramsOverride: String?, cgroupRoot: String?,
+                state: StateDirectory, interval: Duration, metricsTextfile: String?) {
+        self.targetsPath = targetsPath
+        self.modelOverride = modelOverride
+        self.paramsOverride = paramsOverride
+        self.cgroupRoot = cgroupRoot
+        self.state = state
+        self.interval = interval
+        self.metricsTextfile = metricsTextfile
+    }
+}
+
+/// The daemon's state and one observe → plan → apply step. An actor, so a
+/// SIGHUP reload and the loop never interleave.
+public actor DaemonCore {
+    let configuration: DaemonConfiguration
+    let notifier = SystemdNotifier()
+    let logger: Logger
+    public nonisolated let metrics = DaemonMetrics()
+    let fs = HostFS()
+    var targets: Targets
+    var model: any LatencyModel
+    var applied: Plan?
+    var counters: [String: (ReadCounters, ContinuousClock.Instant)] = [:]
+    var failures = 0
+    var retryAt: ContinuousClock.Instant?
+    var ready = false
+    var lastTick = ContinuousClock.now
+    var lastChange = "none yet"
+    let hysteresis = PlanHysteresis()
+
+    public init(configuration: DaemonConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        (targets, model) = try Self.load(configuration)
+    }
+
+    static func load(_ configuration: DaemonConfiguration) throws -> (Targets, any LatencyModel) {
+        let targets = try ConfigFiles.loadTargets(configuration.targetsPath)
+        let model = try ConfigFiles.loadModel(configuration.modelOverride.map(ModelChoice.init) ?? targets.model,
+                                              params: configuration.paramsOverride ?? targets.modelParams)
+        return (targets, model)
+    }
+
+    /// Alive when the loop finished a step recently (the watchdog's condition).
+    public func isAlive() -> Bool {
+        ContinuousClock.now - lastTick < max(configuration.interval * 3, .seconds(10))
+    }
+
+    /// Measured read load per guest since the previous step.
+    func measure(_ view: HostView) -> [String: MeasuredLoad] {
+        var loads: [String: MeasuredLoad] = [:]
+        let now = ContinuousClock.now
+        var seen = Set<String>()
+        for (guest, cgroup) in view.cgroups {
+            seen.insert(guest)
+            guard let current = try? ReadCounters.read(cgroup: cgroup, majMin: view.device.majMin, hierarchy: view.hierarchy, fs: fs) else { continue }
+            if let (previous, at) = counters[guest], current.ios >= previous.ios, current.bytes >= previous.bytes {
+                let seconds = Double((now - at).components.seconds) + Double((now - at).components.attoseconds) / 1e18
+                loads[guest] = MeasuredLoad(readIos: current.ios - previous.ios, readBytes: current.bytes - previous.bytes, seconds: seconds)
+            }
+            counters[guest] = (current, now)
+        }
+        counters = counters.filter { seen.contains($0.key) }    // a guest that went away starts afresh
+        return loads
+    }
+
+    public func tick() {
+        defer { lastTick = .now }
+        let view: HostView
+        do {
+            view = try HostView.observe(targets, cgroupRoot: configuration.cgroupRoot, fs: fs)
+        } catch {
+            logger.error("cannot observe the host: \(error)")
+            notifier.status("error: \(error)")
+            return
+        }
+        for warning in view.warnings { logger.warning("\(warning)") }
+        let present = view.present(targets)
+        guard !present.guests.isEmpty else {
+            notifier.status("no guest found; waiting")
+            return
+        }
+        let measured = measure(view)
+        let scenario = Scenario(targets: LoadScaling.scaled(present, measured: measured))
+        let started = ContinuousClock.now
+        let plan: Plan
+        do {
+            plan = try Optimizer(model: model, space: present.search).plan(scenario)
+        } catch {
+            logger.error("cannot plan: \(error)")
+            notifier.status("error: \(error)")
+            return
+        }
+        let planTime = ContinuousClock.now - started
+        metrics.record(plan: plan, planSeconds: Double(planTime.components.attoseconds) / 1e18 + Double(planTime.components.seconds), measured: measured)
+        let applier = Applier(fs: fs, state: configuration.state, logger: logger)
+        let drifted = ((try? applier.status().values) ?? []).contains(where: \.drift)
+        if let retryAt, ContinuousClock.now < retryAt {
+            // backing off after a failure
+        } else if hysteresis.matters(from: applied, to: plan) || drifted {
+            do {
+                let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy, cgroups: view.cgroups, fs: fs)
+                let changes = try applier.apply(desired, device: view.device)
+                applied = plan
+                failures = 0
+                retryAt = nil
+                metrics.applied()
+                if !changes.isEmpty {
+                    lastChange = "\(Date().formatted(.iso8601)) \(changes.count) values"
+                    logger.notice("applied plan: timeout_sync \(plan.host.timeoutSyncMs) ms, slice_idle \(formatNumber(plan.host.sliceIdleMs, decimals: 3)) ms, weights \(plan.guests.map { "\($0.name)=\($0.weight)" }.joined(separator: " "))")
+                }
+                for guest in plan.guests { for task in guest.tasks where !task.meets {
+                    logger.warning("predicted to miss", metadata: ["guest": "\(guest.name)", "task": "\(task.name)",
+                        "predictedMs": "\(formatNumber(task.predictedMs))", "targetMs": "\(formatNumber(task.targetMs))"])
+                } }
+            } catch {
+                failures += 1
+                metrics.failed()
+                let backoff = min(configuration.interval * (1 << min(failures, 8)), .seconds(300))
+                retryAt = ContinuousClock.now + backoff
+                logger.error("apply failed (attempt \(failures), next in \(backoff)): \(error)")
+            }
+        }
+        let shown = applied ?? plan
+        let status = "\(shown.guests.count) guests, \(shown.tasksMet)/\(shown.taskCount) tasks predicted to meet, last change: \(lastChange)"
+            + (view.skipped.isEmpty ? "" : ", missing: \(view.skipped.joined(separator: ","))")
+            + (failures > 0 ? ", apply failing (\(failures))" : "")
+        if !ready && applied != nil {
+            ready = true
+            notifier.ready(status: status)
+        } else {
+            notifier.status(status)
+        }
+        if let path = configuration.metricsTextfile {
+            do { try metrics.writeTextfile(path) } catch { logger.warning("metrics textfile: \(error)") }
+        }
+    }
+
+    /// SIGHUP: re-read the targets file and the model; a broken file keeps the old ones.
+    public func reload() {
+        notifier.reloading()
+        do {
+            (targets, model) = try Self.load(configuration)
+            logger.notice("reloaded \(configuration.targetsPath)")
+        } catch {
+            logger.error("reload of \(configuration.targetsPath) failed, keeping the previous targets: \(error)")
+        }
+        tick()
+        notifier.notify("READY=1")
+    }
+
+    /// SIGTERM/SIGINT: STOPPING=1, then restore unless the targets say keep.
+    public func stop() {
+        notifier.stopping()
+        guard targets.onStop == .restore else {
+            logger.notice("stopping; onStop: keep leaves the applied settings in place")
+            return
+        }
+        do {
+            let restored = try Applier(fs: fs, state: configuration.state, logger: logger).restore()
+            logger.notice("stopping; restored \(restored.count) values")
+        } catch {
+            logger.error("stopping; restore failed: \(error); run `rtvirtio restore`")
+        }
+    }
+}
+
+/// The daemon as a swift-service-lifecycle Service: the loop, SIGHUP
+/// reloads, the watchdog; graceful shutdown (SIGTERM/SIGINT) comes from the
+/// ServiceGroup.
+public struct DaemonService: Service {
+    let core: DaemonCore
+    let interval: Duration
+
+    public init(core: DaemonCore, interval: Duration) {
+        self.core = core
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        let notifier = SystemdNotifier()
+        let core = self.core, interval = self.interval
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    await core.tick()
+                    try? await Task.sleep(for: interval)
+                }
+            }
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sighup) { await core.reload() }
+            }
+            if let pace = notifier.watchdogInterval() {
+                group.addTask {
+                    while !Task.isCancelled {
+                        if await core.isAlive() { notifier.watchdog() }
+                        try? await Task.sleep(for: pace)
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        await core.stop()
+    }
+}

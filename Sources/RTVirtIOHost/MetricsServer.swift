@@ -1,0 +1,89 @@
+import Foundation
+import Glibc
+
+/// A minimal HTTP/1.0 responder for GET /metrics, bound to a loopback
+/// address only (an operator's metrics must not leak to the network).
+public final class MetricsServer: @unchecked Sendable {
+    let socketFD: Int32
+    let body: @Sendable () -> String
+    public let port: UInt16
+
+    /// `address` is "127.0.0.1:9464" (IPv4 loopback) or "[::1]:9464"; port 0 picks a free one.
+    public init(address: String, body: @escaping @Sendable () -> String) throws {
+        self.body = body
+        let (host, portText) = try Self.split(address)
+        guard let port = UInt16(portText) else { throw HostError("serve metrics on", path: address, detail: "bad port") }
+        let ipv6 = host.contains(":")
+        guard (ipv6 && host == "::1") || host.hasPrefix("127.") else {
+            throw HostError("serve metrics on", path: address, detail: "only loopback addresses (127.0.0.0/8, ::1) are allowed")
+        }
+        let socketFD = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        self.socketFD = socketFD
+        guard socketFD >= 0 else { throw HostError("open metrics socket for", path: address, errno: errno) }
+        var yes: Int32 = 1
+        setsockopt(socketFD, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var result: Int32
+        if ipv6 {
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_port = port.bigEndian
+            inet_pton(AF_INET6, host, &sin6.sin6_addr)
+            result = withUnsafePointer(to: &sin6) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        } else {
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = port.bigEndian
+            inet_pton(AF_INET, host, &sin.sin_addr)
+            result = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        }
+        guard result == 0, listen(socketFD, 16) == 0 else {
+            let code = errno
+            close(socketFD)
+            throw HostError("listen for metrics on", path: address, errno: code)
+        }
+        var bound = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) } }
+        self.port = withUnsafePointer(to: &bound) { pointer in
+            ipv6 ? UInt16(bigEndian: pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port })
+                 : UInt16(bigEndian: pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port })
+        }
+    }
+
+    static func split(_ address: String) throws -> (String, String) {
+        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+            return (String(address[address.index(after: address.startIndex)..<close]), String(address[address.index(close, offsetBy: 2)...]))
+        }
+        guard let colon = address.lastIndex(of: ":") else {
+            throw HostError("serve metrics on", path: address, detail: "expected HOST:PORT, e.g. 127.0.0.1:9464")
+        }
+        return (String(address[..<colon]), String(address[address.index(after: colon)...]))
+    }
+
+    /// Serves on a thread of its own until the process ends.
+    public func start() {
+        let thread = Thread { [self] in
+            while true {
+                let client = accept(socketFD, nil, nil)
+                if client < 0 { if errno == EINTR { continue } else { return } }
+                handle(client)
+            }
+        }
+        thread.name = "rtvirtio-metrics"
+        thread.start()
+    }
+
+    func handle(_ client: Int32) {
+        defer { close(client) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        let count = recv(client, &buffer, buffer.count, 0)
+        guard count > 0 else { return }
+        let requestLine = String(decoding: buffer[0..<count], as: UTF8.self).split(separator: "\r\n").first ?? ""
+        let ok = requestLine.hasPrefix("GET /metrics ") || requestLine == "GET /metrics"
+        let content = ok ? body() : "not found; try /metrics\n"
+        let response = "HTTP/1.0 \(ok ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(content.utf8.count)\r\nConnection: close\r\n\r\n" + content
+        _ = response.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    }
+}

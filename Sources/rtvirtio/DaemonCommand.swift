@@ -1,0 +1,48 @@
+import ArgumentParser
+import Logging
+import RTVirtIO
+import RTVirtIOHost
+import ServiceLifecycle
+
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "Observe, re-plan and apply continuously; restore on stop (the systemd service).",
+        discussion: """
+        Every interval: measure each guest's reads from its cgroup, scale its tasks' load, re-plan, and apply \
+        only when the plan changes enough to matter. Speaks sd_notify (READY, STATUS, WATCHDOG, RELOADING, \
+        STOPPING); SIGHUP re-reads the targets file; SIGTERM restores the host (onStop: restore).
+        Example: rtvirtio daemon --targets /etc/rtvirtio/targets.yaml --metrics 127.0.0.1:9464
+        """)
+
+    @OptionGroup var planning: PlanningOptions
+    @OptionGroup var host: HostOptions
+    @Option(help: "Seconds between steps.") var intervalS = 5.0
+    @Option(help: ArgumentHelp("Serve Prometheus metrics on this loopback HOST:PORT (off by default).", valueName: "addr"))
+    var metrics: String?
+    @Option(help: ArgumentHelp("Also write the metrics to this node-exporter textfile each step.", valueName: "file"))
+    var metricsTextfile: String?
+
+    func validate() throws {
+        guard intervalS >= 0.1, intervalS <= 3600 else { throw ValidationError("--interval-s must be in 0.1...3600") }
+    }
+
+    func run() async throws {
+        RTVirtIOLogging.bootstrap()
+        let logger = Logger(label: "rtvirtio")
+        let interval = Duration.milliseconds(Int64(intervalS * 1000))
+        let core = try DaemonCore(configuration: DaemonConfiguration(
+            targetsPath: planning.targets, modelOverride: planning.model, paramsOverride: planning.params,
+            cgroupRoot: host.cgroupRoot, state: host.state, interval: interval, metricsTextfile: metricsTextfile),
+            logger: logger)
+        if let metrics {
+            let server = try MetricsServer(address: metrics) { core.metrics.text() }
+            server.start()
+            logger.notice("metrics on http://\(metrics)/metrics")
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [DaemonService(core: core, interval: interval)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Glibc
+import Testing
+@testable import RTVirtIOHost
+
+/// A unix datagram socket standing in for systemd's NOTIFY_SOCKET.
+final class NotifySocket {
+    let path: String
+    let fd: Int32
+    private(set) var received: [(at: Date, message: String)] = []
+
+    init(directory: String) throws {
+        path = directory + "/notify.sock"
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        _ = withUnsafeMutableBytes(of: &address.sun_path) { buffer in path.utf8CString.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+        let result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard result == 0 else { throw HostError("bind", path: path, errno: errno) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Reads datagrams until `predicate` holds for one of them or `seconds` pass.
+    @discardableResult
+    func wait(seconds: Double, for predicate: (String) -> Bool) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { continue }
+            let message = String(decoding: buffer[0..<count], as: UTF8.self)
+            received.append((Date(), message))
+            if predicate(message) { return message }
+        }
+        return nil
+    }
+
+    deinit { close(fd); unlink(path) }
+}
+
+/// The real daemon binary against a real loop device and v1 cgroups.
+@Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
+struct LiveDaemonTests {
+    final class Running {
+        let process = Process()
+        let log: String
+        init(arguments: [String], environment: [String: String], log: String) throws {
+            self.log = log
+            FileManager.default.createFile(atPath: log, contents: nil)
+            process.executableURL = URL(fileURLWithPath: Live.binary)
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+        }
+        func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+        var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        }
+    }
+
+    static func targets(_ device: LoopDevice, vm1TargetMs: Int) -> String {
+        """
+        device: \(device.path)
+        guests:
+          - {name: vm0, match: {cgroup: vm0}, tasks: [{name: db, iops: 500, targetMs: 300}]}
+          - {name: vm1, match: {cgroup: vm1}, tasks: [{name: web, iops: 500, targetMs: \(vm1TargetMs)}]}
+        """
+    }
+
+    @Test("needs root: READY after the first apply, WATCHDOG at half WATCHDOG_USEC, RELOADING/READY on SIGHUP with new weights, STOPPING and restore on SIGTERM",
+          .timeLimit(.minutes(1)))
+    func rootDaemonLifecycle() throws {
+        let s = try LiveCommandTests.Setup()
+        try Self.targets(s.device, vm1TargetMs: 900).write(toFile: s.targetsPath, atomically: true, encoding: .utf8)
+        let notify = try NotifySocket(directory: s.device.directory)
+        let daemon = try Running(arguments: ["daemon", "--targets", s.targetsPath, "--interval-s", "0.3"] + s.hostArguments,
+                                 environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"],
+                                 log: s.device.directory + "/daemon.log")
+        let ready = notify.wait(seconds: 10) { $0.contains("READY=1") }
+        #expect(ready?.contains("STATUS=2 guests") == true, "\(daemon.output)")
+        let majMin = try BlockDevice.resolve(s.device.path).majMin
+        let before = try #require(WeightLines.weight(for: majMin, in: try s.weightLines("vm1")))
+        #expect(try s.device.scheduler().contains("[bfq]"))
+
+        // WATCHDOG=1 every 200 ms: count them over 1.5 s
+        let start = Date()
+        notify.wait(seconds: 1.5) { _ in false }
+        let pings = notify.received.filter { $0.at >= start && $0.message.contains("WATCHDOG=1") }.count
+        #expect((4...12).contains(pings), "\(pings) watchdog pings in 1.5 s")
+
+        // a tighter target for vm1 needs a larger weight
+        try Self.targets(s.device, vm1TargetMs: 450).write(toFile: s.targetsPath, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        let reloading = notify.wait(seconds: 5) { $0.contains("RELOADING=1") }
+        #expect(reloading?.contains("MONOTONIC_USEC=") == true)
+        #expect(notify.wait(seconds: 5) { $0.contains("READY=1") } != nil)
+        let after = try #require(WeightLines.weight(for: majMin, in: try s.weightLines("vm1")))
+        #expect(after > before, "vm1 weight \(before) → \(after)")
+
+        // a broken file keeps the old targets
+        try "device: [".write(toFile: s.targetsPath, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(notify.wait(seconds: 5) { $0.contains("READY=1") } != nil)
+        #expect(daemon.output.contains("failed, keeping the previous targets"))
+        #expect(try WeightLines.weight(for: majMin, in: try s.weightLines("vm1")) == after)
+
+        daemon.signal(SIGTERM)
+        #expect(notify.wait(seconds: 5) { $0.contains("STOPPING=1") } != nil)
+        daemon.process.waitUntilExit()
+        #expect(daemon.process.terminationStatus == 0, "\(daemon.output)")
+        try s.expectPristine()
+    }
+
+    @Test("needs root: a load change measured in a real cgroup (fio) leads to a new plan within two intervals",
+          .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/fio"), "needs fio"), .timeLimit(.minutes(1)))
+    func rootDaemonFollowsMeasuredLoad() throws {
+        let s = try LiveCommandTests.Setup()
+        try Self.targets(s.device, vm1TargetMs: 900).write(toFile: s.targetsPath, atomically: true, encoding: .utf8)
+        let notify = try NotifySocket(directory: s.device.directory)
+        let daemon = try Running(arguments: ["daemon", "--targets", s.targetsPath, "--interval-s", "1"] + s.hostArguments,
+                                 environment: ["NOTIFY_SOCKET": notify.path], log: s.device.directory + "/daemon.log")
+        #expect(notify.wait(seconds: 10) { $0.contains("READY=1") } != nil, "\(daemon.output)")
+        let majMin = try BlockDevice.resolve(s.device.path).majMin
+        let before = try #require(WeightLines.weight(for: majMin, in: try s.weightLines("vm1")))
+        // vm1 reads 3× what it declared: its tasks' load scales, its share must grow
+        let fio = Live.run("/bin/sh", ["-c", "echo $$ > \(s.cgroups.root)/vm1/cgroup.procs; exec fio --name=rtvirtio-test --filename=\(s.device.path) --rw=randread --bs=4k --direct=1 --ioengine=psync --rate_iops=1500 --time_based --runtime=3 --output=/dev/null"])
+        #expect(fio.status == 0, "\(fio.stderr)")
+        let after = try #require(WeightLines.weight(for: majMin, in: try s.weightLines("vm1")))
+        #expect(after > before, "vm1 weight \(before) → \(after) after 3 s of 1500 IOPS; log:\n\(daemon.output)")
+        daemon.signal(SIGTERM)
+        daemon.process.waitUntilExit()
+        try s.expectPristine()
+    }
+}
