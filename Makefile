@@ -6,7 +6,7 @@ PREFIX       ?= /usr/local
 ETC          ?= /etc/rtvirtio
 BIN           = .build/$(CONFIG)/rtvirtio
 # Debian packages each target needs; installed only when missing.
-BUILD_PKGS   := pkg-config libsystemd-dev libcgroup-dev
+BUILD_PKGS   := pkg-config libsystemd-dev libcgroup-dev systemd
 RUNTIME_PKGS := fio util-linux jq
 APT_STAMP    := /tmp/.rtvirtio-apt-updated
 
@@ -47,6 +47,8 @@ install: build
 	# an operator's edited targets file is never overwritten
 	[ -e $(DESTDIR)$(ETC)/targets.yaml ] || install -m 0644 config/targets.example.yaml $(DESTDIR)$(ETC)/targets.yaml
 	install -D -m 0644 systemd/rtvirtio.service $(DESTDIR)/etc/systemd/system/rtvirtio.service
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/rtvirtio/README.md
+	@echo "installed; edit $(ETC)/targets.yaml, then: systemctl daemon-reload && systemctl enable --now rtvirtio"
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/rtvirtio $(DESTDIR)/etc/systemd/system/rtvirtio.service
