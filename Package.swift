@@ -25,7 +25,7 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        .target(name: "RTVirtIOLab", dependencies: ["RTVirtIO", "RTVirtIOHost"]),
+        .target(name: "RTVirtIOLab", dependencies: ["RTVirtIO", "RTVirtIOHost", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "rtvirtio", dependencies: [
             "RTVirtIO", "RTVirtIOHost", "RTVirtIOLab",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -13,6 +13,8 @@ public struct DaemonConfiguration: Sendable {
     public var state: StateDirectory
     public var interval: Duration
     public var metricsTextfile: String?
+    /// A cgroup tree to use instead of the live one (benchmarks on a v2 fixture).
+    public var hierarchy: CgroupHierarchy?
 
     public init(targetsPath: String, modelOverride: String?, paramsOverride: String?, cgroupRoot: String?,
                 state: StateDirectory, interval: Duration, metricsTextfile: String?) {
@@ -23,6 +25,12 @@ public struct DaemonConfiguration: Sendable {
         self.state = state
         self.interval = interval
         self.metricsTextfile = metricsTextfile
+    }
+
+    public func with(hierarchy: CgroupHierarchy?) -> DaemonConfiguration {
+        var copy = self
+        copy.hierarchy = hierarchy
+        return copy
     }
 }
 
@@ -37,6 +45,13 @@ public actor DaemonCore {
     var targets: Targets
     var model: any LatencyModel
     var applied: Plan?
+    /// The kernel values of the applied plan, to check for drift without re-reading the journal.
+    var appliedEntries: [JournalEntry] = []
+    /// The loads the last plan was made for, and whether targets changed since.
+    var plannedLoads: [String: MeasuredLoad]?
+    var lastPlan: Plan?
+    /// Loads within this fraction of the planned ones are not worth a new plan.
+    let loadTolerance = 0.05
     var counters: [String: (ReadCounters, ContinuousClock.Instant)] = [:]
     var failures = 0
     var retryAt: ContinuousClock.Instant?
@@ -85,7 +100,7 @@ public actor DaemonCore {
         defer { lastTick = .now }
         let view: HostView
         do {
-            view = try HostView.observe(targets, cgroupRoot: configuration.cgroupRoot, fs: fs)
+            view = try HostView.observe(targets, cgroupRoot: configuration.cgroupRoot, fs: fs, hierarchy: configuration.hierarchy)
         } catch {
             logger.error("cannot observe the host: \(error)")
             notifier.status("error: \(error)")
@@ -98,6 +113,15 @@ public actor DaemonCore {
             return
         }
         let measured = measure(view)
+        let drifted = appliedEntries.contains { entry in
+            guard let current = try? entry.current(fs) else { return false }   // a vanished cgroup is not drift
+            return current != entry.applied
+        }
+        if let lastPlan, let plannedLoads, !drifted, Self.close(measured, plannedLoads, tolerance: loadTolerance),
+           Set(lastPlan.guests.map(\.name)) == Set(present.guests.map(\.name)), retryAt == nil {
+            report(view: view, plan: lastPlan)
+            return
+        }
         let scenario = Scenario(targets: LoadScaling.scaled(present, measured: measured))
         let started = ContinuousClock.now
         let plan: Plan
@@ -108,10 +132,11 @@ public actor DaemonCore {
             notifier.status("error: \(error)")
             return
         }
+        lastPlan = plan
+        plannedLoads = measured
         let planTime = ContinuousClock.now - started
         metrics.record(plan: plan, planSeconds: Double(planTime.components.attoseconds) / 1e18 + Double(planTime.components.seconds), measured: measured)
         let applier = Applier(fs: fs, state: configuration.state, logger: logger)
-        let drifted = ((try? applier.status().values) ?? []).contains(where: \.drift)
         if let retryAt, ContinuousClock.now < retryAt {
             // backing off after a failure
         } else if hysteresis.matters(from: applied, to: plan) || drifted {
@@ -119,6 +144,7 @@ public actor DaemonCore {
                 let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy, cgroups: view.cgroups, fs: fs)
                 let changes = try applier.apply(desired, device: view.device)
                 applied = plan
+                appliedEntries = desired
                 failures = 0
                 retryAt = nil
                 metrics.applied()
@@ -138,6 +164,21 @@ public actor DaemonCore {
                 logger.error("apply failed (attempt \(failures), next in \(backoff)): \(error)")
             }
         }
+        report(view: view, plan: plan)
+    }
+
+    /// Whether every guest's load is within `tolerance` of the planned one (same guests measured).
+    static func close(_ now: [String: MeasuredLoad], _ planned: [String: MeasuredLoad], tolerance: Double) -> Bool {
+        guard Set(now.keys) == Set(planned.keys) else { return false }
+        return now.allSatisfy { name, load in
+            let before = planned[name]!
+            return abs(load.iops - before.iops) <= tolerance * before.iops
+                && abs(load.requestKB - before.requestKB) <= tolerance * before.requestKB
+        }
+    }
+
+    /// STATUS= (READY=1 the first time a plan is in place) and the metrics textfile.
+    func report(view: HostView, plan: Plan) {
         let shown = applied ?? plan
         let status = "\(shown.guests.count) guests, \(shown.tasksMet)/\(shown.taskCount) tasks predicted to meet, last change: \(lastChange)"
             + (view.skipped.isEmpty ? "" : ", missing: \(view.skipped.joined(separator: ","))")
@@ -158,6 +199,7 @@ public actor DaemonCore {
         notifier.reloading()
         do {
             (targets, model) = try Self.load(configuration)
+            plannedLoads = nil
             logger.notice("reloaded \(configuration.targetsPath)")
         } catch {
             logger.error("reload of \(configuration.targetsPath) failed, keeping the previous targets: \(error)")

@@ -8,10 +8,11 @@ public struct HostView: Sendable {
     public var warnings: [String]
     public var skipped: [String]
 
-    public static func observe(_ targets: Targets, cgroupRoot: String?, fs: HostFS) throws -> HostView {
+    public static func observe(_ targets: Targets, cgroupRoot: String?, fs: HostFS,
+                               hierarchy given: CgroupHierarchy? = nil) throws -> HostView {
         let device = try BlockDevice.resolve(targets.device)
         _ = try device.scheduler(fs)     // fails early, naming what the device offers, when bfq is missing
-        let hierarchy = try CgroupHierarchy.detect(root: cgroupRoot)
+        let hierarchy = try given ?? CgroupHierarchy.detect(root: cgroupRoot)
         let locator = GuestLocator(hierarchy: hierarchy)
         var view = HostView(device: device, hierarchy: hierarchy, cgroups: [:], warnings: [], skipped: [])
         for guest in targets.guests {

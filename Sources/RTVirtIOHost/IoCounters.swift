@@ -5,6 +5,11 @@ public struct ReadCounters: Sendable, Equatable {
     public var ios: UInt64
     public var bytes: UInt64
 
+    public init(ios: UInt64, bytes: UInt64) {
+        self.ios = ios
+        self.bytes = bytes
+    }
+
     /// v2 io.stat: "7:0 rbytes=N wbytes=N rios=N wios=N ...".
     public static func parseV2(_ text: String, majMin: String) -> ReadCounters? {
         for line in text.split(separator: "\n") {

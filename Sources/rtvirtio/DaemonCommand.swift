@@ -22,6 +22,7 @@ struct DaemonCommand: AsyncParsableCommand {
     var metrics: String?
     @Option(help: ArgumentHelp("Also write the metrics to this node-exporter textfile each step.", valueName: "file"))
     var metricsTextfile: String?
+    @Option(help: .hidden) var cgroupV2Fixture: String?   // benchmarks: a v2 tree in a plain directory
 
     func validate() throws {
         guard intervalS >= 0.1, intervalS <= 3600 else { throw ValidationError("--interval-s must be in 0.1...3600") }
@@ -33,7 +34,8 @@ struct DaemonCommand: AsyncParsableCommand {
         let interval = Duration.milliseconds(Int64(intervalS * 1000))
         let core = try DaemonCore(configuration: DaemonConfiguration(
             targetsPath: planning.targets, modelOverride: planning.model, paramsOverride: planning.params,
-            cgroupRoot: host.cgroupRoot, state: host.state, interval: interval, metricsTextfile: metricsTextfile),
+            cgroupRoot: host.cgroupRoot, state: host.state, interval: interval, metricsTextfile: metricsTextfile)
+                .with(hierarchy: cgroupV2Fixture.map { CgroupHierarchy(version: .v2, mountPoint: $0) }),
             logger: logger)
         if let metrics {
             let server = try MetricsServer(address: metrics) { core.metrics.text() }

@@ -1,8 +1,8 @@
 import ArgumentParser
 
-struct LabCommand: ParsableCommand {
+struct LabCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "Testbed, calibration and benchmarks (for developers of rtvirtio's models).",
-        subcommands: [LabBenchPlannerCommand.self])
+        subcommands: [LabBenchPlannerCommand.self, LabBenchDaemonCommand.self])
 }

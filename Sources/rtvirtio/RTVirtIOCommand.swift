@@ -1,6 +1,6 @@
 import ArgumentParser
 
-struct RTVirtIOCommand: ParsableCommand {
+struct RTVirtIOCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtvirtio",
         abstract: "Predictable tail latency of VM disk reads on a KVM host, through bfq and cgroup weights.",

@@ -1,0 +1,74 @@
+import Foundation
+import Glibc
+import RTVirtIOHost
+
+/// Throw-away pieces of a testbed: loop devices over files in a work
+/// directory. Never touches anything it did not make.
+public final class ScratchDirectory: @unchecked Sendable {
+    public let path: String
+    private var loops: [String] = []
+
+    public init(prefix: String) throws {
+        var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw HostError("make work directory", path: "/tmp/\(prefix).XXXXXX", errno: errno) }
+        path = String(cString: made)
+    }
+
+    /// A loop device with --direct-io=on over a new file of `sizeMB`.
+    public func loopDevice(sizeMB: Int) throws -> String {
+        let image = "\(path)/disk\(loops.count).img"
+        guard FileManager.default.createFile(atPath: image, contents: nil), truncate(image, off_t(sizeMB) << 20) == 0 else {
+            throw HostError("create backing file", path: image, errno: errno)
+        }
+        let result = try run("/sbin/losetup", ["-f", "--show", "--direct-io=on", image])
+        let device = result.trimmingCharacters(in: .whitespacesAndNewlines)
+        loops.append(device)
+        return device
+    }
+
+    @discardableResult
+    public func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe(), errors = Pipe()
+        process.standardOutput = pipe
+        process.standardError = errors
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw HostError("run", path: ([executable] + arguments).joined(separator: " "),
+                            detail: String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    deinit {
+        for device in loops.reversed() { _ = try? run("/sbin/losetup", ["-d", device]) }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// Resident memory and CPU time of a process, from /proc.
+public struct ProcessSample: Sendable {
+    public var rssKB: Int
+    /// The process's own (anonymous) memory; the rest of RSS is shared, clean library pages.
+    public var anonKB: Int
+    public var cpuSeconds: Double
+
+    public static func read(pid: Int32) -> ProcessSample? {
+        guard let status = try? HostFS().read("/proc/\(pid)/status"),
+              let rssLine = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let rss = Int(rssLine.split(separator: " ").dropFirst().first ?? ""),
+              let anonLine = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
+              let anon = Int(anonLine.split(separator: " ").dropFirst().first ?? ""),
+              let stat = try? HostFS().read("/proc/\(pid)/stat"),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // fields after "pid (comm)": state is field 3; utime 14, stime 15
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return ProcessSample(rssKB: rss, anonKB: anon, cpuSeconds: (user + system) / Double(sysconf(Int32(_SC_CLK_TCK))))
+    }
+}
