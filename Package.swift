@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
@@ -25,14 +26,18 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        .target(name: "RTVirtIOLab", dependencies: ["RTVirtIO", "RTVirtIOHost", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "RTVirtIOLab", dependencies: [
+            "RTVirtIO", "RTVirtIOHost",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
         .executableTarget(name: "rtvirtio", dependencies: [
             "RTVirtIO", "RTVirtIOHost", "RTVirtIOLab",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "RTVirtIOTests", dependencies: ["RTVirtIO"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RTVirtIOHostTests", dependencies: ["RTVirtIO", "RTVirtIOHost"]),
+        .testTarget(name: "RTVirtIOHostTests", dependencies: ["RTVirtIO", "RTVirtIOHost", "RTVirtIOLab"]),
     ],
     swiftLanguageModes: [.v6]
 )

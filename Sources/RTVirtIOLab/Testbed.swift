@@ -28,21 +28,7 @@ public final class ScratchDirectory: @unchecked Sendable {
 
     @discardableResult
     public func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe(), errors = Pipe()
-        process.standardOutput = pipe
-        process.standardError = errors
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw HostError("run", path: ([executable] + arguments).joined(separator: " "),
-                            detail: String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        return String(decoding: output, as: UTF8.self)
+        try runProgram(executable, arguments)
     }
 
     deinit {
@@ -71,4 +57,24 @@ public struct ProcessSample: Sendable {
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         return ProcessSample(rssKB: rss, anonKB: anon, cpuSeconds: (user + system) / Double(sysconf(Int32(_SC_CLK_TCK))))
     }
+}
+
+/// Runs a program to its end; its standard output, or an error with its stderr.
+@discardableResult
+public func runProgram(_ executable: String, _ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    let message = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw HostError("run", path: ([executable] + arguments).joined(separator: " "),
+                        detail: String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    return String(decoding: data, as: UTF8.self)
 }

@@ -1,0 +1,141 @@
+import Foundation
+import Glibc
+import RTVirtIO
+import RTVirtIOHost
+
+/// One measured configuration: guests (weights, task IOPS) and host knobs.
+public struct CalibrationPoint: Sendable, Equatable {
+    public struct Guest: Sendable, Equatable {
+        public var weight: Int
+        public var taskIops: [Int]
+    }
+
+    public var id: String
+    public var guests: [Guest]
+    public var host: BfqSettings
+    public var repeatIndex: Int
+
+    /// The paper's Table II, plus slice_idle 0 (see TESTBED.md).
+    public static let weights = [50, 100, 150, 250, 300, 500, 700]
+    public static let iops = [100, 500, 1500]
+    public static let sliceIdleUs = [0, 1000, 2000, 4000, 6000, 8000]
+    public static let timeoutSyncMs = [32, 64, 124]
+
+    /// A space-filling sample: the 18 knob pairs are cycled so every pair is
+    /// equally represented; guests, weights and loads are drawn at random
+    /// (seeded, so the n-th point is always the same and runs can resume).
+    public static func design(count: Int, seed: UInt64, repeatEvery: Int = 20, repeats: Int = 3) -> [CalibrationPoint] {
+        var rng = SplitMix64(seed: seed)
+        let knobs = timeoutSyncMs.flatMap { ts in sliceIdleUs.map { BfqSettings(timeoutSyncMs: ts, sliceIdleUs: $0) } }
+        var points: [CalibrationPoint] = []
+        for index in 0..<count {
+            let guests = (0..<Int.random(in: 1...4, using: &rng)).map { _ in
+                Guest(weight: weights.randomElement(using: &rng)!,
+                      taskIops: (0..<Int.random(in: 1...3, using: &rng)).map { _ in iops.randomElement(using: &rng)! })
+            }
+            let point = CalibrationPoint(id: "p\(index)", guests: guests, host: knobs[index % knobs.count], repeatIndex: 0)
+            points.append(point)
+            // every `repeatEvery`-th point is measured `repeats` times, to measure noise
+            if index % repeatEvery == 0 {
+                for r in 1..<repeats { points.append(CalibrationPoint(id: "p\(index)r\(r)", guests: guests, host: point.host, repeatIndex: r)) }
+            }
+        }
+        return points
+    }
+}
+
+/// One row of the calibration CSV: one task of one point.
+public struct CalibrationRow: Sendable {
+    public var pointID: String
+    public var repeatIndex: Int
+    public var regime: String
+    public var guestCount: Int
+    public var guestIndex: Int
+    public var guestWeight: Int
+    public var guestWeightShare: Double
+    public var tasksInGuest: Int
+    public var taskIndex: Int
+    public var taskIops: Int
+    public var requestKB: Double
+    public var hostTimeoutSyncMs: Int
+    public var hostSliceIdleUs: Int
+    public var guestTimeoutSyncMs: Int
+    public var guestSliceIdleUs: Int
+    public var otherGuestsDemandKBps: Double
+    public var achievedIops: Double
+    public var durationS: Double
+    public var stats: TailStats
+
+    public static let header = "pointId,repeat,regime,guestCount,guestIndex,guestWeight,guestWeightShare,tasksInGuest,taskIndex,taskIops,requestKB,hostTimeoutSyncMs,hostSliceIdleUs,guestTimeoutSyncMs,guestSliceIdleUs,otherGuestsDemandKBps,achievedIops,durationS,samples,p50Ms,p99Ms,p999Ms,p9999Ms,maxMs,windows,windowP9999MedianMs,windowP9999MaxMs,windowMinSamples"
+
+    public var csv: String {
+        [pointID, String(repeatIndex), regime, String(guestCount), String(guestIndex), String(guestWeight),
+         formatNumber(guestWeightShare, decimals: 4), String(tasksInGuest), String(taskIndex), String(taskIops),
+         formatNumber(requestKB), String(hostTimeoutSyncMs), String(hostSliceIdleUs), String(guestTimeoutSyncMs),
+         String(guestSliceIdleUs), formatNumber(otherGuestsDemandKBps), formatNumber(achievedIops, decimals: 2),
+         formatNumber(durationS), String(stats.samples), formatNumber(stats.p50Ms, decimals: 3), formatNumber(stats.p99Ms, decimals: 3),
+         formatNumber(stats.p999Ms, decimals: 3), formatNumber(stats.p9999Ms, decimals: 3), formatNumber(stats.maxMs, decimals: 3),
+         String(stats.windows), formatNumber(stats.windowMedianMs, decimals: 3), formatNumber(stats.windowMaxMs, decimals: 3),
+         String(stats.windowMinSamples)].joined(separator: ",")
+    }
+}
+
+/// Runs one point on the testbed: knobs and weights written, one fio per
+/// task in its own cgroup (moved there before its first I/O), logs parsed.
+public struct PointRunner: Sendable {
+    public var testbed: LabTestbed
+    public var durationS: Int
+    public var fs = HostFS()
+
+    public init(testbed: LabTestbed, durationS: Int) {
+        self.testbed = testbed
+        self.durationS = durationS
+    }
+
+    public func run(_ point: CalibrationPoint) throws -> [CalibrationRow] {
+        let block = try BlockDevice.resolve(testbed.device)
+        try fs.write("\(block.ioschedPath)/timeout_sync", String(point.host.timeoutSyncMs))
+        try fs.write(block.sliceIdle(fs).path, String(point.host.sliceIdleUs * block.sliceIdle(fs).perMs / 1000))
+        let work = "\(LabTestbed.workDirectory)/run-\(point.id)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer {
+            try? FileManager.default.removeItem(atPath: work)
+            for directory in LabTestbed.cgroupsDeepestFirst(testbed.cgroupRoot) where directory != testbed.cgroupRoot { rmdir(directory) }
+        }
+        var processes: [(guest: Int, task: Int, process: Process)] = []
+        for (g, guest) in point.guests.enumerated() {
+            let guestCgroup = "\(testbed.cgroupRoot)/g\(g)"
+            mkdir(guestCgroup, 0o755)
+            try JournalEntry(kind: .deviceWeight, path: "\(guestCgroup)/blkio.bfq.weight_device", original: nil,
+                             applied: String(guest.weight), majMin: block.majMin).write(String(guest.weight), fs)
+            for (t, iops) in guest.taskIops.enumerated() {
+                let taskCgroup = "\(guestCgroup)/t\(t)"
+                mkdir(taskCgroup, 0o755)
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                process.arguments = ["-c", "echo $$ > \(taskCgroup)/cgroup.procs && exec fio --name=g\(g)t\(t) --filename=\(testbed.device) --rw=randread --bs=4k --direct=1 --ioengine=psync --rate_iops=\(iops) --time_based --runtime=\(durationS) --write_lat_log=\(work)/g\(g)t\(t) --log_avg_msec=0 --per_job_logs=1 --output-format=json --output=\(work)/g\(g)t\(t).json"]
+                process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+                try process.run()
+                processes.append((g, t, process))
+            }
+        }
+        for entry in processes { entry.process.waitUntilExit() }
+        let totalWeight = Double(point.guests.reduce(0) { $0 + $1.weight })
+        let totalDemand = Double(point.guests.flatMap(\.taskIops).reduce(0, +)) * 4
+        return try processes.map { g, t, process in
+            guard process.terminationStatus == 0 else {
+                throw HostError("run fio for", path: "g\(g)t\(t)", detail: "exit \(process.terminationStatus)")
+            }
+            let samples = LatencySample.parseFioLog(try fs.read("\(work)/g\(g)t\(t)_lat.1.log"))
+            let guest = point.guests[g]
+            return CalibrationRow(
+                pointID: point.id, repeatIndex: point.repeatIndex, regime: testbed.regime.rawValue, guestCount: point.guests.count,
+                guestIndex: g, guestWeight: guest.weight, guestWeightShare: Double(guest.weight) / totalWeight,
+                tasksInGuest: guest.taskIops.count, taskIndex: t, taskIops: guest.taskIops[t], requestKB: 4,
+                hostTimeoutSyncMs: point.host.timeoutSyncMs, hostSliceIdleUs: point.host.sliceIdleUs,
+                guestTimeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, guestSliceIdleUs: BfqSettings.kernelDefault.sliceIdleUs,
+                otherGuestsDemandKBps: totalDemand - Double(guest.taskIops.reduce(0, +)) * 4,
+                achievedIops: Double(samples.count) / Double(durationS), durationS: Double(durationS), stats: TailStats(samples))
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+import RTVirtIOHost
+
+/// Where a measured dataset came from, written beside it as NAME.provenance.yaml.
+public enum Provenance {
+    public static func write(for dataset: String, regime: String, command: String) throws {
+        let kernel = (try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"
+        let cpu = ((try? HostFS().read("/proc/cpuinfo")) ?? "").split(separator: "\n")
+            .first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "?"
+        let fio = ((try? runProgram("/usr/bin/fio", ["--version"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+        let commit = ((try? runProgram("/usr/bin/git", ["rev-parse", "HEAD"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = """
+        dataset: \((dataset as NSString).lastPathComponent)
+        regime: \(regime)
+        device: "loop device (--direct-io=on, bfq) over a 512 MiB file of random data on the local disk (/var/tmp)"
+        load: "one fio per task: 4 KiB random reads, O_DIRECT, psync, rate_iops = task IOPS; total latency (fio lat log, per I/O)"
+        guestKnobs: "no guest kernel on this testbed: guest timeout_sync/slice_idle recorded as the defaults (124 ms / 8 ms), not varied"
+        kernel: "\(kernel)"
+        cpu: "\(cpu) x \(ProcessInfo.processInfo.processorCount)"
+        fio: "\(fio)"
+        gitCommit: "\(commit)"
+        date: "\(ISO8601DateFormatter().string(from: Date()))"
+        command: "\(command)"
+
+        """
+        try text.write(toFile: (dataset as NSString).deletingPathExtension + ".provenance.yaml", atomically: true, encoding: .utf8)
+    }
+}

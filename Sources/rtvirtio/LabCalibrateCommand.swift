@@ -1,0 +1,61 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Glibc
+import RTVirtIO
+import RTVirtIOLab
+
+struct LabCalibrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Measure the calibration dataset on the testbed: resumable, appends to the CSV, skips measured points.",
+        discussion: """
+        Samples the paper's Table II space plus slice_idle 0 (space-filling, seeded), one fio per task \
+        (4 KiB random O_DIRECT reads at the task's rate), p99.99 over the run and in 1-second windows with \
+        sample counts. Every 20th point is measured 3 times to measure noise. Writes OUT and OUT's provenance \
+        file (.provenance.yaml). Example: rtvirtio lab calibrate --regime fast --points 1000 --out data/calibration/fast.csv
+        """)
+
+    @Option(help: "fast or device-bound.") var regime: LabTestbed.Regime = .fast
+    @Option(help: "Points in the design (repeats come on top).") var points = 1000
+    @Option(help: "Seconds of load per point.") var durationS = 10
+    @Option(help: "Seed of the design.") var seed: UInt64 = 1
+    @Option(help: "Stop after this many new points (0: all).") var limit = 0
+    @Option(help: ArgumentHelp("The CSV to append to.", valueName: "file")) var out: String
+
+    func run() throws {
+        let existing = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        let done = Set(existing.split(separator: "\n").dropFirst().compactMap { $0.split(separator: ",").first.map(String.init) })
+        if existing.isEmpty {
+            try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try (CalibrationRow.header + "\n").write(toFile: out, atomically: true, encoding: .utf8)
+        }
+        try Provenance.write(for: out, regime: regime.rawValue, command: CommandLine.arguments.joined(separator: " "))
+        let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime)
+        guard testbed.regime == regime else { throw ValidationError("the testbed that is up is \(testbed.regime.rawValue); run `rtvirtio lab testbed down` first") }
+        // Ctrl-C / SIGTERM: kill the loads and remove the testbed, then exit.
+        let stopSignals: [Int32] = [SIGINT, SIGTERM]
+        for number in stopSignals { signal(number, SIG_IGN) }
+        let sources = stopSignals.map { number -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { try? testbed.down(); FileHandle.standardError.write(Data("calibrate: interrupted; testbed removed\n".utf8)); Glibc.exit(130) }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+        let design = CalibrationPoint.design(count: points, seed: seed).filter { !done.contains($0.id) }
+        let todo = limit > 0 ? Array(design.prefix(limit)) : design
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        defer { try? output.close() }
+        let runner = PointRunner(testbed: testbed, durationS: durationS)
+        let started = Date()
+        for (index, point) in todo.enumerated() {
+            let rows = try runner.run(point)
+            try output.seekToEnd()
+            try output.write(contentsOf: Data(rows.map { $0.csv + "\n" }.joined().utf8))
+            let eta = Date().timeIntervalSince(started) / Double(index + 1) * Double(todo.count - index - 1)
+            FileHandle.standardError.write(Data("calibrate: \(point.id) done (\(index + 1)/\(todo.count), ETA \(Int(eta / 60)) min)\n".utf8))
+        }
+        try testbed.down()
+    }
+}

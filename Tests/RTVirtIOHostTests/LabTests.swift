@@ -1,0 +1,78 @@
+import Foundation
+import Glibc
+import Testing
+import RTVirtIO
+@testable import RTVirtIOHost
+@testable import RTVirtIOLab
+
+struct TailStatsTests {
+    /// 1000 samples of 1…1000 µs: the first 500 in second 0, the rest in second 1.
+    static let samples = (1...1000).map { LatencySample(timeMs: $0 <= 500 ? 10 : 1500, latencyNs: UInt64($0) * 1000) }
+
+    @Test func percentilesOverTheRunAndInOneSecondWindows() {
+        let stats = TailStats(Self.samples)
+        #expect(stats.samples == 1000)
+        #expect(stats.p50Ms == 0.5)
+        #expect(stats.p99Ms == 0.99)
+        #expect(stats.p999Ms == 0.999)
+        #expect(stats.p9999Ms == 1.0)        // rank ⌈0.9999 × 1000⌉ = 1000: with 1000 samples p99.99 is the maximum
+        #expect(stats.maxMs == 1.0)
+        #expect(stats.windows == 2)
+        #expect(stats.windowMaxMs == 1.0)
+        #expect(stats.windowMedianMs == 1.0)   // windows' p99.99: [0.5, 1.0], the upper median
+        #expect(stats.windowMinSamples == 500)
+        #expect(TailStats(Self.samples, percentile: 50).windowMedianMs == 0.75)
+    }
+
+    @Test func parsesFiosPerIOLog() {
+        let log = "0, 211394, 0, 4096, 0\n5, 53219, 0, 4096, 0\n\n1002, 1000000, 0, 4096, 0\n"
+        let samples = LatencySample.parseFioLog(log)
+        #expect(samples == [LatencySample(timeMs: 0, latencyNs: 211394), LatencySample(timeMs: 5, latencyNs: 53219),
+                            LatencySample(timeMs: 1002, latencyNs: 1_000_000)])
+        #expect(TailStats(samples).windows == 2)
+        #expect(TailStats([]).samples == 0 && TailStats([]).p9999Ms == 0)
+    }
+
+    @Test func designIsSeededCoversEveryKnobPairAndRepeats() {
+        let design = CalibrationPoint.design(count: 36, seed: 5)
+        #expect(design == CalibrationPoint.design(count: 36, seed: 5))
+        let firsts = design.filter { $0.repeatIndex == 0 }
+        #expect(firsts.count == 36)
+        #expect(Set(firsts.map(\.host)).count == 18, "3 timeout_sync × 6 slice_idle, slice_idle 0 included")
+        #expect(firsts.contains { $0.host.sliceIdleUs == 0 })
+        #expect(design.filter { $0.id.hasPrefix("p20r") }.count == 2)
+        #expect(firsts.allSatisfy { (1...4).contains($0.guests.count) && $0.guests.allSatisfy { (1...3).contains($0.taskIops.count) } })
+    }
+}
+
+@Suite(.serialized, .enabled(if: Live.available && FileManager.default.fileExists(atPath: "/usr/bin/fio"),
+                             "needs root, v1 blkio cgroups, bfq on loop devices, losetup and fio"))
+struct LiveLabTests {
+    @Test("needs root: testbed up, one calibration point measured with fio, down removes everything", .timeLimit(.minutes(1)))
+    func rootTestbedPointAndCleanUp() throws {
+        if let stale = try LabTestbed.current() { try stale.down() }
+        let testbed = try LabTestbed.up(regime: .fast, sizeMB: 64)
+        var removed = false
+        defer { if !removed { try? testbed.down() } }
+        #expect(try HostFS().read("/sys/block/\((testbed.device as NSString).lastPathComponent)/queue/scheduler").contains("[bfq]"))
+        let point = CalibrationPoint(id: "t", guests: [.init(weight: 300, taskIops: [200, 100]), .init(weight: 100, taskIops: [100])],
+                                     host: BfqSettings(timeoutSyncMs: 64, sliceIdleUs: 0), repeatIndex: 0)
+        let rows = try PointRunner(testbed: testbed, durationS: 2).run(point)
+        #expect(rows.count == 3)
+        #expect(rows.map(\.taskIops) == [200, 100, 100])
+        #expect(abs(rows[0].guestWeightShare - 0.75) < 1e-9)
+        for row in rows {
+            #expect(abs(row.achievedIops - Double(row.taskIops)) / Double(row.taskIops) < 0.1, "\(row.csv)")
+            #expect(row.stats.samples > 0 && row.stats.p9999Ms >= row.stats.p50Ms)
+            #expect(row.csv.split(separator: ",").count == CalibrationRow.header.split(separator: ",").count)
+        }
+        #expect(try HostFS().readValue("/sys/block/\((testbed.device as NSString).lastPathComponent)/queue/iosched/slice_idle_us") == "0")
+        let device = testbed.device
+        try testbed.down()
+        removed = true
+        #expect(try LabTestbed.current() == nil)
+        #expect(!FileManager.default.fileExists(atPath: testbed.cgroupRoot))
+        #expect(!FileManager.default.fileExists(atPath: testbed.image))
+        #expect(!(try runProgram("/sbin/losetup", ["-a"])).contains(testbed.image), "\(device) still attached")
+    }
+}
