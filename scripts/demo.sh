@@ -20,7 +20,8 @@ cleanup() {
   [ -f "$WORK/state/journal.json" ] && "$BIN" restore --state-dir "$WORK/state" >/dev/null
   for g in vm0 vm1 vm2; do rmdir "$BLKIO/$ROOT/$g" 2>/dev/null; done
   rmdir "$BLKIO/$ROOT" 2>/dev/null
-  [ -n "$LOOP" ] && losetup -d "$LOOP"
+  # a loop queue keeps its scheduler across detach: leave it at the default
+  [ -n "$LOOP" ] && { echo none > "/sys/block/$(basename "$LOOP")/queue/scheduler"; losetup -d "$LOOP"; }
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -31,6 +32,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "A throw-away loop device and three cgroups"
 truncate -s 256M "$WORK/disk.img"
 LOOP=$(losetup -f --show --direct-io=on "$WORK/disk.img")
+echo none > "/sys/block/$(basename "$LOOP")/queue/scheduler"   # start from loop's default, whatever a previous user left
 dd if=/dev/urandom of="$LOOP" bs=1M count=256 oflag=direct status=none
 mkdir -p "$BLKIO/$ROOT"/{vm0,vm1,vm2}
 echo "device $LOOP ($(cat /sys/block/$(basename "$LOOP")/queue/scheduler)), cgroups under $BLKIO/$ROOT"

@@ -37,7 +37,7 @@ public struct LabTestbed: Codable, Sendable {
         let image = "\(workDirectory)/\(regime.rawValue).img"
         // real data, so reads hit the disk and not holes of a sparse file
         try runProgram("/bin/dd", ["if=/dev/urandom", "of=\(image)", "bs=1M", "count=\(sizeMB)", "status=none"])
-        let device = try runProgram("/sbin/losetup", ["-f", "--show", "--direct-io=on", image]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let device = try LoopDevices.attach(image)
         let cgroupRoot = "\(blkio)/rtvirtio-lab"
         let testbed = LabTestbed(regime: regime, device: device, image: image, cgroupRoot: cgroupRoot,
                                  createdAt: ISO8601DateFormatter().string(from: Date()))
@@ -64,7 +64,7 @@ public struct LabTestbed: Codable, Sendable {
         }
         usleep(200_000)
         for directory in Self.cgroupsDeepestFirst(cgroupRoot) { rmdir(directory) }
-        _ = try? runProgram("/sbin/losetup", ["-d", device])
+        LoopDevices.detach(device)
         try? FileManager.default.removeItem(atPath: image)
         try? FileManager.default.removeItem(atPath: Self.stateFile)
     }

@@ -20,8 +20,7 @@ public final class ScratchDirectory: @unchecked Sendable {
         guard FileManager.default.createFile(atPath: image, contents: nil), truncate(image, off_t(sizeMB) << 20) == 0 else {
             throw HostError("create backing file", path: image, errno: errno)
         }
-        let result = try run("/sbin/losetup", ["-f", "--show", "--direct-io=on", image])
-        let device = result.trimmingCharacters(in: .whitespacesAndNewlines)
+        let device = try LoopDevices.attach(image)
         loops.append(device)
         return device
     }
@@ -32,7 +31,7 @@ public final class ScratchDirectory: @unchecked Sendable {
     }
 
     deinit {
-        for device in loops.reversed() { _ = try? run("/sbin/losetup", ["-d", device]) }
+        for device in loops.reversed() { LoopDevices.detach(device) }
         try? FileManager.default.removeItem(atPath: path)
     }
 }

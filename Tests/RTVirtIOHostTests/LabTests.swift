@@ -74,5 +74,7 @@ struct LiveLabTests {
         #expect(!FileManager.default.fileExists(atPath: testbed.cgroupRoot))
         #expect(!FileManager.default.fileExists(atPath: testbed.image))
         #expect(!(try runProgram("/sbin/losetup", ["-a"])).contains(testbed.image), "\(device) still attached")
+        // the loop queue outlives the detach: the next user must not inherit our bfq
+        #expect(try HostFS().read("/sys/block/\((device as NSString).lastPathComponent)/queue/scheduler").contains("[none]"))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 @testable import RTVirtIOHost
+import RTVirtIOLab
 
 /// Helpers for tests that touch the live kernel. Everything they make is
 /// named for the project and removed in `deinit`/`defer`, failure or not.
@@ -60,18 +61,16 @@ final class LoopDevice {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: image))
         try handle.truncate(atOffset: UInt64(sizeMB) << 20)
         try handle.close()
-        let result = Live.run("/sbin/losetup", ["-f", "--show", "--direct-io=on", image])
-        guard result.status == 0 else {
+        do { path = try LoopDevices.attach(image) } catch {
             try? FileManager.default.removeItem(atPath: directory)
-            throw HostError("losetup", path: image, detail: result.stderr)
+            throw error
         }
-        path = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func scheduler() throws -> String { try HostFS().read("/sys/block/\(name)/queue/scheduler").trimmingCharacters(in: .whitespacesAndNewlines) }
 
     deinit {
-        Live.run("/sbin/losetup", ["-d", path])
+        LoopDevices.detach(path)
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
