@@ -1,0 +1,105 @@
+import Foundation
+import RTVirtIO
+
+/// A measured calibration dataset (the CSV `lab calibrate` writes), grouped
+/// back into the scenarios that were measured.
+public struct CalibrationDataset: Sendable {
+    /// One measured point: the scenario as the model sees it, the knobs, and
+    /// each task's measured tail latency and achieved IOPS, in scenario order.
+    public struct Point: Sendable {
+        public var id: String
+        public var scenario: Scenario
+        public var settings: Settings
+        public var measuredMs: [[Double]]
+        public var achievedIops: [[Double]]
+        public var samples: [[Int]]
+    }
+
+    public enum Measure: String, Sendable, CaseIterable {
+        case p9999 = "p9999Ms"                       // whole run
+        case windowMedian = "windowP9999MedianMs"    // median of the 1-second windows' p99.99
+    }
+
+    public var points: [Point]
+    public var rowCount: Int { points.reduce(0) { $0 + $1.scenario.taskCount } }
+
+    public static func parse(_ text: String, file: String, measure: Measure = .p9999) throws -> CalibrationDataset {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        guard let header = lines.first?.split(separator: ",").map(String.init) else {
+            throw InputError(file: file, message: "empty dataset")
+        }
+        func column(_ name: String) throws -> Int {
+            guard let index = header.firstIndex(of: name) else {
+                throw InputError(file: file, line: 1, key: name, message: "missing column")
+            }
+            return index
+        }
+        let c = (point: try column("pointId"), guest: try column("guestIndex"), weight: try column("guestWeight"),
+                 task: try column("taskIndex"), iops: try column("taskIops"), request: try column("requestKB"),
+                 ts: try column("hostTimeoutSyncMs"), si: try column("hostSliceIdleUs"), gts: try column("guestTimeoutSyncMs"),
+                 gsi: try column("guestSliceIdleUs"), achieved: try column("achievedIops"), samples: try column("samples"),
+                 measure: try column(measure.rawValue))
+        var rowsByPoint: [String: [(Int, [Substring])]] = [:]
+        var order: [String] = []
+        for (offset, line) in lines.dropFirst().enumerated() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count == header.count else {
+                throw InputError(file: file, line: offset + 2, message: "expected \(header.count) columns, found \(fields.count)")
+            }
+            let id = String(fields[c.point])
+            if rowsByPoint[id] == nil { order.append(id) }
+            rowsByPoint[id, default: []].append((offset + 2, fields))
+        }
+        func number(_ fields: [Substring], _ index: Int, _ line: Int) throws -> Double {
+            guard let value = Double(fields[index]) else {
+                throw InputError(file: file, line: line, key: header[index], message: "not a number: '\(fields[index])'")
+            }
+            return value
+        }
+        let points: [Point] = try order.map { id in
+            let rows = rowsByPoint[id]!
+            let guestIndices = Set(try rows.map { Int(try number($0.1, c.guest, $0.0)) }).sorted()
+            var guests: [Scenario.Guest] = []
+            var weights: [Int] = []
+            var measured: [[Double]] = [], achieved: [[Double]] = [], samples: [[Int]] = []
+            for g in guestIndices {
+                let guestRows = try rows.filter { Int(try number($0.1, c.guest, $0.0)) == g }
+                    .sorted { (Int($0.1[c.task]) ?? 0) < (Int($1.1[c.task]) ?? 0) }
+                let (line, first) = guestRows[0]
+                weights.append(Int(try number(first, c.weight, line)))
+                guests.append(Scenario.Guest(
+                    name: "g\(g)", criticality: g + 1, pinnedWeight: nil,
+                    guestBfq: BfqSettings(timeoutSyncMs: Int(try number(first, c.gts, line)), sliceIdleUs: Int(try number(first, c.gsi, line))),
+                    tasks: try guestRows.map { line, fields in
+                        TaskSpec(name: "t\(fields[c.task])", iops: try number(fields, c.iops, line),
+                                 requestKB: try number(fields, c.request, line), targetMs: 1)
+                    }))
+                measured.append(try guestRows.map { try number($0.1, c.measure, $0.0) })
+                achieved.append(try guestRows.map { try number($0.1, c.achieved, $0.0) })
+                samples.append(try guestRows.map { Int(try number($0.1, c.samples, $0.0)) })
+            }
+            let (line, first) = rows[0]
+            let host = BfqSettings(timeoutSyncMs: Int(try number(first, c.ts, line)), sliceIdleUs: Int(try number(first, c.si, line)))
+            return Point(id: id, scenario: Scenario(guests: guests), settings: Settings(host: host, weights: weights),
+                         measuredMs: measured, achievedIops: achieved, samples: samples)
+        }
+        return CalibrationDataset(points: points)
+    }
+
+    /// k folds by point (a point's tasks stay together), assigned by a seeded shuffle.
+    public func folds(_ k: Int, seed: UInt64 = 1) -> [[Int]] {
+        var rng = SplitMix64(seed: seed)
+        let shuffled = points.indices.shuffled(using: &rng)
+        return (0..<k).map { fold in shuffled.enumerated().filter { $0.offset % k == fold }.map(\.element) }
+    }
+
+    /// The knob and load ranges seen, as a model's validity.
+    public func validity() -> Validity {
+        let ts = points.map { Double($0.settings.host.timeoutSyncMs) }
+        let si = points.map { $0.settings.host.sliceIdleMs }
+        let guests = points.map { Double($0.scenario.guests.count) }
+        let iops = points.flatMap { $0.scenario.guests.flatMap { $0.tasks.map(\.iops) } }
+        func range(_ values: [Double]) -> ClosedRange<Double>? { values.isEmpty ? nil : values.min()!...values.max()! }
+        return Validity(hostTimeoutSyncMs: range(ts), hostSliceIdleMs: range(si), guestCount: range(guests), taskIops: range(iops))
+    }
+}
