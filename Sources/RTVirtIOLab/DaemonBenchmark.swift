@@ -67,6 +67,7 @@ public struct DaemonBenchmark: Sendable {
         let cgroups: [String]
         let majMin: String
         let process: Process
+        var log: String { "\(root.dropLast("-cgroup".count)).log" }
     }
 
     func start(_ scratch: ScratchDirectory, name: String, guests: Int) throws -> Setup {
@@ -80,7 +81,9 @@ public struct DaemonBenchmark: Sendable {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["daemon", "--targets", targets, "--state-dir", "\(scratch.path)/\(name)-state",
                              "--interval-s", String(intervalS), "--cgroup-v2-fixture", root]
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        let log = "\(scratch.path)/\(name).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
         return Setup(root: root, cgroups: cgroups, majMin: majMin, process: process)
     }
@@ -118,7 +121,9 @@ public struct DaemonBenchmark: Sendable {
             guard step % 5 == 0 else { continue }
             for (index, process) in [daemon.process, baseline.process].enumerated() {
                 guard let sample = ProcessSample.read(pid: process.processIdentifier) else {
-                    throw HostError("sample", path: "/proc/\(process.processIdentifier)", detail: "the daemon exited")
+                    let log = index == 0 ? daemon.log : baseline.log
+                    let tail = ((try? HostFS().read(log)) ?? "").split(separator: "\n").suffix(5).joined(separator: "\n")
+                    throw HostError("sample", path: "/proc/\(process.processIdentifier)", detail: "the daemon exited; its log ends:\n\(tail)")
                 }
                 if samples[index].isEmpty { firstCPU[index] = sample.cpuSeconds }
                 samples[index].append(sample)
