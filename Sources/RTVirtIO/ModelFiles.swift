@@ -64,3 +64,34 @@ public enum ModelFiles {
                         guestCount: try range("guestCount"), taskIops: try range("taskIops"))
     }
 }
+
+extension ModelFiles {
+    /// An analytical parameter file that `parseAnalytical` reads back exactly.
+    /// `provenance` is written as a mapping of quoted strings, in order.
+    public static func analyticalYAML(_ p: AnalyticalParameters, comment: String, provenance: [(String, String)]) -> String {
+        func number(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value) }
+        func quoted(_ text: String) -> String {
+            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n") + "\""
+        }
+        var lines = comment.split(separator: "\n", omittingEmptySubsequences: false).map { "# \($0)" }
+        lines += ["kind: analytical",
+                  "lambdaPhi: \(number(p.lambdaPhi))",
+                  "host:",
+                  "  lambdaTimeoutSync: \(number(p.hostLambdaTimeoutSync))",
+                  "  lambdaSliceIdle: \(number(p.hostLambdaSliceIdle))",
+                  "guest:",
+                  "  lambdaTimeoutSync: \(number(p.guestLambdaTimeoutSync))",
+                  "  lambdaSliceIdle: \(number(p.guestLambdaSliceIdle))",
+                  "sliceIdleDefaultMs: \(number(p.sliceIdleDefaultMs))",
+                  "switchMs: {intercept: \(number(p.switchInterceptMs)), perEntity: \(number(p.switchPerEntityMs))}",
+                  "hostThroughputKBps: \(number(p.hostThroughputKBps))",
+                  "maxBudgetKB: \(number(p.maxBudgetKB))"]
+        let ranges: [(String, ClosedRange<Double>?)] = [("hostTimeoutSyncMs", p.validity.hostTimeoutSyncMs), ("hostSliceIdleMs", p.validity.hostSliceIdleMs),
+                                                         ("guestCount", p.validity.guestCount), ("taskIops", p.validity.taskIops)]
+        let present = ranges.compactMap { name, range in range.map { "  \(name): [\(number($0.lowerBound)), \(number($0.upperBound))]" } }
+        if !present.isEmpty { lines += ["validity:"] + present }
+        if !provenance.isEmpty { lines += ["provenance:"] + provenance.map { "  \($0.0): \(quoted($0.1))" } }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -54,8 +54,7 @@ public enum ConfigFiles {
     public static func loadModel(_ choice: ModelChoice, params: String?) throws -> any LatencyModel {
         switch choice {
         case .analytical:
-            let path = try params ?? bundledOrFail("analytical-paper.yaml", what: "analytical parameters")
-            return AnalyticalModel(parameters: try ModelFiles.parseAnalytical(try readText(path), file: path))
+            return AnalyticalModel(parameters: try loadAnalyticalParameters(params))
         case .mlp:
             let path = try params ?? bundledOrFail("mlp-fast.json", what: "MLP model")
             return try loadMLP(path, name: "mlp")
@@ -63,6 +62,12 @@ public enum ConfigFiles {
             if path.hasSuffix(".json") { return try loadMLP(path, name: path) }
             return AnalyticalModel(parameters: try ModelFiles.parseAnalytical(try readText(path), file: path), name: path)
         }
+    }
+
+    /// `path`, or the bundled analytical-paper.yaml.
+    public static func loadAnalyticalParameters(_ path: String?) throws -> AnalyticalParameters {
+        let path = try path ?? bundledOrFail("analytical-paper.yaml", what: "analytical parameters")
+        return try ModelFiles.parseAnalytical(try readText(path), file: path)
     }
 
     static func loadMLP(_ path: String, name: String) throws -> MLPModel {

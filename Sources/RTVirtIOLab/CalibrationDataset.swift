@@ -13,6 +13,16 @@ public struct CalibrationDataset: Sendable {
         public var measuredMs: [[Double]]
         public var achievedIops: [[Double]]
         public var samples: [[Int]]
+
+        public init(id: String, scenario: Scenario, settings: Settings, measuredMs: [[Double]],
+                    achievedIops: [[Double]] = [], samples: [[Int]] = []) {
+            self.id = id
+            self.scenario = scenario
+            self.settings = settings
+            self.measuredMs = measuredMs
+            self.achievedIops = achievedIops
+            self.samples = samples
+        }
     }
 
     public enum Measure: String, Sendable, CaseIterable {
@@ -21,6 +31,7 @@ public struct CalibrationDataset: Sendable {
     }
 
     public var points: [Point]
+    public init(points: [Point]) { self.points = points }
     public var rowCount: Int { points.reduce(0) { $0 + $1.scenario.taskCount } }
 
     public static func parse(_ text: String, file: String, measure: Measure = .p9999) throws -> CalibrationDataset {
@@ -86,11 +97,34 @@ public struct CalibrationDataset: Sendable {
         return CalibrationDataset(points: points)
     }
 
-    /// k folds by point (a point's tasks stay together), assigned by a seeded shuffle.
+    /// The measured configuration a point repeats ("p20r2" repeats "p20").
+    public static func configuration(of id: String) -> String {
+        id.firstIndex(of: "r").map { String(id[..<$0]) } ?? id
+    }
+
+    /// k folds of point indices, assigned by a seeded shuffle of configurations:
+    /// a point's tasks, and its repeats, stay in one fold, so no fold is
+    /// tested on a configuration it was trained on.
     public func folds(_ k: Int, seed: UInt64 = 1) -> [[Int]] {
         var rng = SplitMix64(seed: seed)
-        let shuffled = points.indices.shuffled(using: &rng)
-        return (0..<k).map { fold in shuffled.enumerated().filter { $0.offset % k == fold }.map(\.element) }
+        var configurations: [String] = []
+        for point in points where !configurations.contains(Self.configuration(of: point.id)) {
+            configurations.append(Self.configuration(of: point.id))
+        }
+        let fold = Dictionary(uniqueKeysWithValues: configurations.shuffled(using: &rng).enumerated().map { ($0.element, $0.offset % k) })
+        return (0..<k).map { f in points.indices.filter { fold[Self.configuration(of: points[$0].id)] == f } }
+    }
+
+    /// A fixed split by configuration: `test` (a fifth, by a seeded shuffle
+    /// that never changes) is what `lab fit`/`lab train-mlp` leave out and
+    /// `lab accuracy --split test` scores, so bundled models are judged on
+    /// rows they were not trained on.
+    public enum Part: String, Sendable, CaseIterable { case all, train, test }
+
+    public func part(_ part: Part) -> CalibrationDataset {
+        guard part != .all else { return self }
+        let test = Set(folds(5, seed: 2026)[0])
+        return CalibrationDataset(points: points.indices.filter { test.contains($0) == (part == .test) }.map { points[$0] })
     }
 
     /// The knob and load ranges seen, as a model's validity.

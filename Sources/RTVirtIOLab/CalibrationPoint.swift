@@ -139,3 +139,16 @@ public struct PointRunner: Sendable {
         }
     }
 }
+
+extension CalibrationPoint {
+    /// The point as the models see it: guests g0…, tasks t0… of 4 KiB, guest
+    /// knobs at the kernel defaults (as measured), and its weights and host knobs.
+    public var scenario: Scenario {
+        Scenario(guests: guests.enumerated().map { index, guest in
+            Scenario.Guest(name: "g\(index)", criticality: index + 1, pinnedWeight: nil, guestBfq: .kernelDefault,
+                           tasks: guest.taskIops.enumerated().map { TaskSpec(name: "t\($0.offset)", iops: Double($0.element), requestKB: 4, targetMs: 1) })
+        })
+    }
+
+    public var settings: Settings { Settings(host: host, weights: guests.map(\.weight)) }
+}

@@ -3,12 +3,17 @@ import RTVirtIOHost
 
 /// Where a measured dataset came from, written beside it as NAME.provenance.yaml.
 public enum Provenance {
+    /// The checkout's HEAD, or "?" outside one.
+    public static func gitCommit() -> String {
+        ((try? runProgram("/usr/bin/git", ["rev-parse", "HEAD"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     public static func write(for dataset: String, regime: String, command: String) throws {
         let kernel = (try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"
         let cpu = ((try? HostFS().read("/proc/cpuinfo")) ?? "").split(separator: "\n")
             .first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "?"
         let fio = ((try? runProgram("/usr/bin/fio", ["--version"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
-        let commit = ((try? runProgram("/usr/bin/git", ["rev-parse", "HEAD"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+        let commit = gitCommit()
         let text = """
         dataset: \((dataset as NSString).lastPathComponent)
         regime: \(regime)

@@ -1,0 +1,38 @@
+import Foundation
+import RTVirtIO
+
+/// How wrong a model is on measured rows: the figures `lab accuracy` reports.
+public struct Accuracy: Sendable, Codable, Equatable {
+    public var samples: Int
+    public var medianAbsErrorPct: Double
+    public var p90AbsErrorPct: Double
+    public var underestimateRate: Double
+
+    /// Every task of `points` as (predicted, measured, point).
+    public static func pairs(_ model: some LatencyModel, _ points: [CalibrationDataset.Point])
+        -> [(predicted: Double, measured: Double, point: CalibrationDataset.Point)] {
+        points.flatMap { point in
+            let predicted = model.predict(point.scenario, settings: point.settings)
+            return point.measuredMs.enumerated().flatMap { guest, measured in
+                measured.enumerated().filter { $0.element > 0 }.map { (predicted[guest][$0.offset], $0.element, point) }
+            }
+        }
+    }
+
+    public init(samples: Int, medianAbsErrorPct: Double, p90AbsErrorPct: Double, underestimateRate: Double) {
+        self.samples = samples
+        self.medianAbsErrorPct = medianAbsErrorPct
+        self.p90AbsErrorPct = p90AbsErrorPct
+        self.underestimateRate = underestimateRate
+    }
+
+    /// Errors in % of the measured value; an underestimate is predicted < measured.
+    public init(_ pairs: [(predicted: Double, measured: Double)]) {
+        let errors = pairs.map { abs($0.predicted - $0.measured) / $0.measured * 100 }.sorted()
+        func quantile(_ q: Double) -> Double {
+            errors.isEmpty ? .nan : errors[min(errors.count - 1, Int((q * Double(errors.count - 1)).rounded()))]
+        }
+        self.init(samples: pairs.count, medianAbsErrorPct: quantile(0.5), p90AbsErrorPct: quantile(0.9),
+                  underestimateRate: pairs.isEmpty ? .nan : Double(pairs.filter { $0.predicted < $0.measured }.count) / Double(pairs.count))
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import RTVirtIO
+
+/// `lab accuracy`: a model's error on measured rows, overall and broken down
+/// by host slice_idle and guest count, with a scatter and a histogram.
+public struct AccuracyReport: Sendable, Codable {
+    public struct Pair: Sendable, Codable {
+        public var predictedMs: Double
+        public var measuredMs: Double
+        public var hostSliceIdleUs: Int
+        public var guestCount: Int
+    }
+
+    public var model: String
+    public var data: [String]
+    public var rowsNote: String
+    public var overall: Accuracy
+    public var bySliceIdleUs: [String: Accuracy]
+    public var byGuestCount: [String: Accuracy]
+    public var pairs: [Pair]
+
+    public init(model: some LatencyModel, data: [String], rowsNote: String,
+                pairs raw: [(predicted: Double, measured: Double, point: CalibrationDataset.Point)]) {
+        self.model = model.name
+        self.data = data
+        self.rowsNote = rowsNote
+        pairs = raw.map { Pair(predictedMs: $0.predicted, measuredMs: $0.measured,
+                               hostSliceIdleUs: $0.point.settings.host.sliceIdleUs, guestCount: $0.point.scenario.guests.count) }
+        func accuracy(_ selected: [Pair]) -> Accuracy { Accuracy(selected.map { ($0.predictedMs, $0.measuredMs) }) }
+        overall = accuracy(pairs)
+        bySliceIdleUs = Dictionary(grouping: pairs, by: { String($0.hostSliceIdleUs) }).mapValues(accuracy)
+        byGuestCount = Dictionary(grouping: pairs, by: { String($0.guestCount) }).mapValues(accuracy)
+    }
+
+    /// The JSON `lab accuracy --format json` prints: the figures, not the pairs.
+    public func summaryJSON() throws -> Data {
+        struct Summary: Encodable {
+            var model: String, data: [String], rows: String
+            var samples: Int, medianAbsErrorPct: Double, p90AbsErrorPct: Double, underestimateRate: Double
+            var bySliceIdleUs: [String: Accuracy], byGuestCount: [String: Accuracy]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(Summary(model: model, data: data, rows: rowsNote, samples: overall.samples,
+                                          medianAbsErrorPct: overall.medianAbsErrorPct, p90AbsErrorPct: overall.p90AbsErrorPct,
+                                          underestimateRate: overall.underestimateRate, bySliceIdleUs: bySliceIdleUs, byGuestCount: byGuestCount))
+    }
+
+    public func text() -> String {
+        func sorted(_ groups: [String: Accuracy], _ label: (String) -> String) -> [(String, Accuracy)] {
+            groups.keys.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }.map { (label($0), groups[$0]!) }
+        }
+        let rows = [("all", overall)]
+            + sorted(bySliceIdleUs) { "slice_idle \(formatNumber(Double($0)! / 1000)) ms" }
+            + sorted(byGuestCount) { "\($0) guest(s)" }
+        return "model \(model) on \(data.joined(separator: ", ")) (\(rowsNote))\n" + Self.table(rows)
+    }
+
+    public static func percent(_ value: Double) -> String { formatNumber(value, decimals: 1) + " %" }
+
+    public static func table(_ rows: [(String, Accuracy)]) -> String {
+        let width = max(24, rows.map(\.0.count).max() ?? 0)
+        func pad(_ text: String, _ n: Int) -> String { text.padding(toLength: max(n, text.count), withPad: " ", startingAt: 0) }
+        return ([pad("", width) + "  samples  median |err|  p90 |err|  underestimates"] + rows.map { name, a in
+            pad(name, width) + "  " + pad(String(a.samples), 7) + "  " + pad(percent(a.medianAbsErrorPct), 11) + "  "
+                + pad(percent(a.p90AbsErrorPct), 9) + "  " + percent(a.underestimateRate * 100)
+        }).joined(separator: "\n")
+    }
+}

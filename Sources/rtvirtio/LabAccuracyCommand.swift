@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import RTVirtIO
+import RTVirtIOHost
+import RTVirtIOLab
+
+struct LabAccuracyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "accuracy",
+        abstract: "How wrong a model is on measured rows: median and p90 |error| in % of the measured p99.99, underestimate rate.",
+        discussion: """
+        With --split test (the default) only the fixed test split is scored, which `lab fit` and `lab train-mlp` \
+        never train on. Broken down by host slice_idle and guest count. HTML: scatter of predicted against measured \
+        and an error histogram. Example: rtvirtio lab accuracy --data data/calibration/fast.csv --model config/models/analytical-fast.yaml --format html --out acc.html
+        """)
+
+    @Option(name: .customLong("data"), parsing: .upToNextOption, help: ArgumentHelp("Calibration CSVs.", valueName: "file"))
+    var data: [String]
+    @Option(help: ArgumentHelp("analytical, mlp, or a model file (.yaml analytical, .json MLP).", valueName: "model"))
+    var model: String = "analytical"
+    @Option(help: "Rows to score: test (never trained on), train, or all.") var split: CalibrationDataset.Part = .test
+    @Option(help: "Measured value to compare with: p9999Ms or windowP9999MedianMs.") var measure: CalibrationDataset.Measure = .p9999
+    @Option(help: "text, json or html.") var format: ReportFormat = .text
+    @Option(help: ArgumentHelp("Write the report here instead of standard output.", valueName: "file")) var out: String?
+
+    func run() throws {
+        let dataset = try LabData.load(data, measure: measure, part: split)
+        let latencyModel = try ConfigFiles.loadModel(ModelChoice(model), params: nil)
+        let report = AccuracyReport(model: latencyModel, data: data,
+                                    rowsNote: "\(split.rawValue) split, \(dataset.points.count) points, \(measure.rawValue)",
+                                    pairs: Accuracy.pairs(latencyModel, dataset.points))
+        let text: String
+        switch format {
+        case .text: text = report.text() + "\n"
+        case .json: text = String(decoding: try report.summaryJSON(), as: UTF8.self) + "\n"
+        case .html: text = report.html()
+        }
+        if let out { try text.write(toFile: out, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
+    }
+}
