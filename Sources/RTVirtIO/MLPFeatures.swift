@@ -6,7 +6,7 @@ public enum MLPFeature: String, CaseIterable, Sendable {
     case hostTimeoutSyncMs, hostSliceIdleMs, guestTimeoutSyncMs, guestSliceIdleMs
 
     @inlinable
-    func value(_ scenario: Scenario, guest i: Int, task j: Int, share: Double, host: BfqSettings) -> Double {
+    public func value(_ scenario: Scenario, guest i: Int, task j: Int, share: Double, host: BfqSettings) -> Double {
         let g = scenario.guests[i]
         switch self {
         case .guestCount: return Double(scenario.guests.count)
