@@ -66,7 +66,7 @@ extension AccuracyReport {
             let h = Double(count) / top * height
             let x = margin + Double(index) * bar
             svg += "<rect x='\(x + 1)' y='\(margin + height - h)' width='\(bar - 2)' height='\(h)' fill='\(edges[index] < 0 ? "#d95f02" : "#1b9e77")'><title>\(count) rows</title></rect>"
-            if index % 4 == 0 {
+            if index % 4 == 0 && index < edges.count - 1 {
                 svg += "<text x='\(x)' y='\(margin + height + 16)' text-anchor='middle'>\(Int(edges[index])) %</text>"
             }
         }
