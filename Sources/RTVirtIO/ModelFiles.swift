@@ -66,16 +66,31 @@ public enum ModelFiles {
 }
 
 extension ModelFiles {
-    /// An analytical parameter file that `parseAnalytical` reads back exactly.
-    /// `provenance` is written as a mapping of quoted strings, in order.
-    public static func analyticalYAML(_ p: AnalyticalParameters, comment: String, provenance: [(String, String)]) -> String {
-        func number(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value) }
+    static func yamlNumber(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value) }
+
+    static func commentLines(_ comment: String) -> [String] {
+        comment.split(separator: "\n", omittingEmptySubsequences: false).map { "# \($0)" }
+    }
+
+    /// `validity:` and `provenance:` (a mapping of quoted strings, in order), shared by every model file.
+    static func tailYAML(_ validity: Validity, _ provenance: [(String, String)]) -> String {
         func quoted(_ text: String) -> String {
             "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
                 .replacingOccurrences(of: "\n", with: "\\n") + "\""
         }
-        var lines = comment.split(separator: "\n", omittingEmptySubsequences: false).map { "# \($0)" }
-        lines += ["kind: analytical",
+        let ranges: [(String, ClosedRange<Double>?)] = [("hostTimeoutSyncMs", validity.hostTimeoutSyncMs), ("hostSliceIdleMs", validity.hostSliceIdleMs),
+                                                         ("guestCount", validity.guestCount), ("taskIops", validity.taskIops)]
+        let present = ranges.compactMap { name, range in range.map { "  \(name): [\(yamlNumber($0.lowerBound)), \(yamlNumber($0.upperBound))]" } }
+        var lines: [String] = []
+        if !present.isEmpty { lines += ["validity:"] + present }
+        if !provenance.isEmpty { lines += ["provenance:"] + provenance.map { "  \($0.0): \(quoted($0.1))" } }
+        return lines.map { $0 + "\n" }.joined()
+    }
+
+    /// An analytical parameter file that `parseAnalytical` reads back exactly.
+    public static func analyticalYAML(_ p: AnalyticalParameters, comment: String, provenance: [(String, String)]) -> String {
+        let number = yamlNumber
+        return (commentLines(comment) + ["kind: analytical",
                   "lambdaPhi: \(number(p.lambdaPhi))",
                   "host:",
                   "  lambdaTimeoutSync: \(number(p.hostLambdaTimeoutSync))",
@@ -86,12 +101,6 @@ extension ModelFiles {
                   "sliceIdleDefaultMs: \(number(p.sliceIdleDefaultMs))",
                   "switchMs: {intercept: \(number(p.switchInterceptMs)), perEntity: \(number(p.switchPerEntityMs))}",
                   "hostThroughputKBps: \(number(p.hostThroughputKBps))",
-                  "maxBudgetKB: \(number(p.maxBudgetKB))"]
-        let ranges: [(String, ClosedRange<Double>?)] = [("hostTimeoutSyncMs", p.validity.hostTimeoutSyncMs), ("hostSliceIdleMs", p.validity.hostSliceIdleMs),
-                                                         ("guestCount", p.validity.guestCount), ("taskIops", p.validity.taskIops)]
-        let present = ranges.compactMap { name, range in range.map { "  \(name): [\(number($0.lowerBound)), \(number($0.upperBound))]" } }
-        if !present.isEmpty { lines += ["validity:"] + present }
-        if !provenance.isEmpty { lines += ["provenance:"] + provenance.map { "  \($0.0): \(quoted($0.1))" } }
-        return lines.joined(separator: "\n") + "\n"
+                  "maxBudgetKB: \(number(p.maxBudgetKB))"]).joined(separator: "\n") + "\n" + tailYAML(p.validity, provenance)
     }
 }

@@ -31,12 +31,14 @@ public struct Targets: Sendable, Equatable {
 public enum ModelChoice: Sendable, Equatable {
     case analytical
     case mlp
+    case idling
     case file(String)
 
     public init(_ text: String) {
         switch text {
         case "analytical": self = .analytical
         case "mlp": self = .mlp
+        case "idling": self = .idling
         default: self = .file(text)
         }
     }
@@ -45,6 +47,7 @@ public enum ModelChoice: Sendable, Equatable {
         switch self {
         case .analytical: "analytical"
         case .mlp: "mlp"
+        case .idling: "idling"
         case .file(let path): path
         }
     }

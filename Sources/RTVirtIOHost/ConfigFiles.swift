@@ -50,7 +50,8 @@ public enum ConfigFiles {
     /// The model a targets file (or a flag) asks for.
     /// - analytical: `params` or the bundled analytical-paper.yaml
     /// - mlp: the bundled mlp-fast.json
-    /// - a path: `.json` is an MLP file, anything else analytical parameters.
+    /// - idling: the bundled idling-fast.yaml (rtvirtio's stall model)
+    /// - a path: `.json` is an MLP file, anything else a YAML parameter file whose `kind:` says which model.
     public static func loadModel(_ choice: ModelChoice, params: String?) throws -> any LatencyModel {
         switch choice {
         case .analytical:
@@ -58,9 +59,12 @@ public enum ConfigFiles {
         case .mlp:
             let path = try params ?? bundledOrFail("mlp-fast.json", what: "MLP model")
             return try loadMLP(path, name: "mlp")
+        case .idling:
+            let path = try params ?? bundledOrFail("idling-fast.yaml", what: "idling model")
+            return IdlingModel(parameters: try ModelFiles.parseIdling(try readText(path), file: path), name: "idling")
         case .file(let path):
             if path.hasSuffix(".json") { return try loadMLP(path, name: path) }
-            return AnalyticalModel(parameters: try ModelFiles.parseAnalytical(try readText(path), file: path), name: path)
+            return try ModelFiles.parseModel(try readText(path), file: path, name: path)
         }
     }
 

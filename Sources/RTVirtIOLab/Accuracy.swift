@@ -9,13 +9,24 @@ public struct Accuracy: Sendable, Codable, Equatable {
     public var underestimateRate: Double
 
     /// Every task of `points` as (predicted, measured, point).
-    public static func pairs(_ model: some LatencyModel, _ points: [CalibrationDataset.Point])
+    public static func pairs(_ model: any LatencyModel, _ points: [CalibrationDataset.Point])
         -> [(predicted: Double, measured: Double, point: CalibrationDataset.Point)] {
         points.flatMap { point in
             let predicted = model.predict(point.scenario, settings: point.settings)
             return point.measuredMs.enumerated().flatMap { guest, measured in
                 measured.enumerated().filter { $0.element > 0 }.map { (predicted[guest][$0.offset], $0.element, point) }
             }
+        }
+    }
+
+    /// k-fold cross-validation: each fold predicted by a model fitted on the others.
+    public static func crossValidate(_ dataset: CalibrationDataset, folds k: Int, seed: UInt64 = 1,
+                                     fit: ([CalibrationDataset.Point]) -> any LatencyModel)
+        -> [(predicted: Double, measured: Double, point: CalibrationDataset.Point)] {
+        let folds = dataset.folds(k, seed: seed)
+        return folds.indices.flatMap { held in
+            let model = fit(folds.indices.filter { $0 != held }.flatMap { folds[$0] }.map { dataset.points[$0] })
+            return pairs(model, folds[held].map { dataset.points[$0] })
         }
     }
 

@@ -62,15 +62,4 @@ public struct AnalyticalFit: Sendable {
         }
         return parameters(x)
     }
-
-    /// k-fold cross-validation: each fold predicted by a fit on the others.
-    public func crossValidate(_ dataset: CalibrationDataset, folds k: Int, seed: UInt64 = 1)
-        -> [(predicted: Double, measured: Double, point: CalibrationDataset.Point)] {
-        let folds = dataset.folds(k, seed: seed)
-        return folds.indices.flatMap { held in
-            let training = folds.indices.filter { $0 != held }.flatMap { folds[$0] }.map { dataset.points[$0] }
-            let model = AnalyticalModel(parameters: fit(training))
-            return folds[held].flatMap { Accuracy.pairs(model, [dataset.points[$0]]) }
-        }
-    }
 }

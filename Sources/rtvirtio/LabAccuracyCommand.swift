@@ -16,7 +16,7 @@ struct LabAccuracyCommand: ParsableCommand {
 
     @Option(name: .customLong("data"), parsing: .upToNextOption, help: ArgumentHelp("Calibration CSVs.", valueName: "file"))
     var data: [String]
-    @Option(help: ArgumentHelp("analytical, mlp, or a model file (.yaml analytical, .json MLP).", valueName: "model"))
+    @Option(help: ArgumentHelp("analytical, mlp, idling, or a model file (.json MLP, else YAML of its `kind:`).", valueName: "model"))
     var model: String = "analytical"
     @Option(help: "Rows to score: test (never trained on), train, or all.") var split: CalibrationDataset.Part = .test
     @Option(help: "Measured value to compare with: p9999Ms or windowP9999MedianMs.") var measure: CalibrationDataset.Measure = .p9999

@@ -7,16 +7,20 @@ import RTVirtIOLab
 struct LabFitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fit",
-        abstract: "Fit the analytical model's λ, SW(n) and host throughput to measured data; report k-fold held-out error.",
+        abstract: "Fit a model's parameters to measured data (analytical: the paper's λ, SW(n), throughput; idling: rtvirtio's stall model).",
         discussion: """
-        Loss: squared log error, underestimates weighted --underestimate-penalty times. Starts from --base \
-        (constants such as B_max and the guest λ are kept from it). Writes a parameter file with the data's \
+        analytical: squared log loss with underestimates weighted --underestimate-penalty times, from --base \
+        (B_max and the guest λ are kept from it). idling: see `IdlingModel` — a line per regime, a logistic stall \
+        risk, the stall level. Reports the k-fold held-out error and writes a parameter file with the data's \
         validity and the fit's provenance. Example: rtvirtio lab fit --data data/calibration/fast.csv --out config/models/analytical-fast.yaml
         """)
 
+    enum Kind: String, ExpressibleByArgument, CaseIterable { case analytical, idling }
+
     @Option(name: .customLong("data"), parsing: .upToNextOption, help: ArgumentHelp("Calibration CSVs.", valueName: "file"))
     var data: [String]
-    @Option(help: ArgumentHelp("Parameter file to start from (default: the bundled analytical-paper.yaml).", valueName: "file"))
+    @Option(help: "Which model to fit: analytical or idling.") var kind: Kind = .analytical
+    @Option(help: ArgumentHelp("analytical: parameter file to start from (default: the bundled analytical-paper.yaml).", valueName: "file"))
     var base: String?
     @Option(help: "Measured value to fit: p9999Ms (whole run) or windowP9999MedianMs.") var measure: CalibrationDataset.Measure = .p9999
     @Option(help: "Folds for the held-out error.") var folds = 5
@@ -27,41 +31,56 @@ struct LabFitCommand: ParsableCommand {
 
     func run() throws {
         let dataset = try LabData.load(data, measure: measure, part: split)
-        let baseParameters = try ConfigFiles.loadAnalyticalParameters(base)
-        var fit = AnalyticalFit(base: baseParameters)
-        fit.underestimatePenalty = underestimatePenalty
-        let heldOut = Accuracy(fit.crossValidate(dataset, folds: folds).map { ($0.predicted, $0.measured) })
-        let baseline = Accuracy(Accuracy.pairs(AnalyticalModel(parameters: baseParameters), dataset.points).map { ($0.predicted, $0.measured) })
-        var fitted = fit.fit(dataset.points)
-        fitted.validity = dataset.validity()
-        let inSample = Accuracy(Accuracy.pairs(AnalyticalModel(parameters: fitted), dataset.points).map { ($0.predicted, $0.measured) })
-        let provenance: [(String, String)] = [
+        let fitModel: ([CalibrationDataset.Point]) -> any LatencyModel
+        let write: ([CalibrationDataset.Point], [(String, String)]) -> String
+        switch kind {
+        case .analytical:
+            var fit = AnalyticalFit(base: try ConfigFiles.loadAnalyticalParameters(base))
+            fit.underestimatePenalty = underestimatePenalty
+            fitModel = { AnalyticalModel(parameters: fit.fit($0)) }
+            write = { points, provenance in
+                var fitted = fit.fit(points)
+                fitted.validity = dataset.validity()
+                return ModelFiles.analyticalYAML(fitted, comment: """
+                    The RT-VirtIO paper's analytical model (Eqs. 1-5) with parameters FITTED by `rtvirtio lab fit`
+                    to measured tail latencies (see provenance). The guest-side lambda are not fitted (no guest kernel
+                    on the testbed); B_max and the slice_idle default are the paper's constants.
+                    """, provenance: provenance)
+            }
+        case .idling:
+            var fit = IdlingFit()
+            fit.underestimatePenalty = underestimatePenalty
+            fitModel = { IdlingModel(parameters: fit.fit($0)) }
+            write = { points, provenance in
+                var fitted = fit.fit(points)
+                fitted.validity = dataset.validity()
+                return ModelFiles.idlingYAML(fitted, comment: """
+                    rtvirtio's idling model (see IdlingModel): slice_idle 0 gives a few ms that grow with load;
+                    slice_idle > 0 risks a ~1 s stall, more likely with more load and queues, less with a larger
+                    weight share. FITTED by `rtvirtio lab fit --kind idling` (see provenance).
+                    """, provenance: provenance)
+            }
+        }
+        let heldOut = Accuracy(Accuracy.crossValidate(dataset, folds: folds, fit: fitModel).map { ($0.predicted, $0.measured) })
+        let inSample = Accuracy(Accuracy.pairs(fitModel(dataset.points), dataset.points).map { ($0.predicted, $0.measured) })
+        let text = write(dataset.points, [
             ("data", data.joined(separator: ", ")),
             ("rows", "\(dataset.rowCount) tasks in \(dataset.points.count) measured points"),
             ("measure", measure.rawValue),
             ("split", "\(split.rawValue) (lab accuracy --split test scores the rest)"),
-            ("loss", "mean squared log error, underestimates x\(formatNumber(underestimatePenalty))"),
+            ("loss", "squared log error, underestimates x\(formatNumber(underestimatePenalty))"),
             ("heldOut", "\(folds)-fold: median |error| \(AccuracyReport.percent(heldOut.medianAbsErrorPct)), p90 \(AccuracyReport.percent(heldOut.p90AbsErrorPct)), underestimates \(AccuracyReport.percent(heldOut.underestimateRate * 100))"),
-            ("base", base ?? "bundled analytical-paper.yaml"),
             ("gitCommit", Provenance.gitCommit()),
             ("date", ISO8601DateFormatter().string(from: Date())),
             ("command", CommandLine.arguments.joined(separator: " ")),
-        ]
-        let text = ModelFiles.analyticalYAML(fitted, comment: """
-            The RT-VirtIO paper's analytical model (Eqs. 1-5) with parameters FITTED by `rtvirtio lab fit`
-            to measured tail latencies (see provenance). The guest-side lambda are not fitted (no guest kernel
-            on the testbed); B_max and the slice_idle default are the paper's constants.
-            """, provenance: provenance)
-        _ = try ModelFiles.parseAnalytical(text, file: out)   // never write a file the planner cannot read
+        ])
+        let model = try ModelFiles.parseModel(text, file: out, name: out)   // never write a file the planner cannot read
         try text.write(toFile: out, atomically: true, encoding: .utf8)
         print("""
-            fitted on \(dataset.points.count) points (\(dataset.rowCount) tasks), measure \(measure.rawValue):
-              lambdaPhi \(formatNumber(fitted.lambdaPhi, decimals: 4)), host lambdaTimeoutSync \(formatNumber(fitted.hostLambdaTimeoutSync, decimals: 4)), \
-            host lambdaSliceIdle \(formatNumber(fitted.hostLambdaSliceIdle, decimals: 4))
-              SW(n) = \(formatNumber(fitted.switchInterceptMs, decimals: 4)) + \(formatNumber(fitted.switchPerEntityMs, decimals: 4)) n ms, \
-            host throughput \(formatNumber(fitted.hostThroughputKBps / 1000, decimals: 1)) MB/s
-            \(AccuracyReport.table([("held out (\(folds)-fold)", heldOut), ("in sample", inSample), ("base parameters", baseline)]))
-            wrote \(out)
+            \(kind.rawValue) fitted on \(dataset.points.count) points (\(dataset.rowCount) tasks), measure \(measure.rawValue):
+            \(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.prefix { $0 != "validity:" && $0 != "provenance:" }.map { "  " + $0 }.joined(separator: "\n"))
+            \(AccuracyReport.table([("held out (\(folds)-fold)", heldOut), ("in sample", inSample)]))
+            wrote \(out) (model \(model.name))
             """)
     }
 }

@@ -7,7 +7,7 @@ struct PlanningOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The targets file (YAML or JSON).", valueName: "file"))
     var targets: String
 
-    @Option(name: .long, help: ArgumentHelp("analytical, mlp, or a model file (.json = MLP, else analytical parameters). Default: the targets file's `model:`.", valueName: "model"))
+    @Option(name: .long, help: ArgumentHelp("analytical, mlp, idling, or a model file (.json = MLP, else a YAML parameter file of its `kind:`). Default: the targets file's `model:`.", valueName: "model"))
     var model: String?
 
     @Option(name: .long, help: ArgumentHelp("Parameter file for the chosen model. Default: the targets file's `modelParams:`, else the bundled one.", valueName: "file"))

@@ -1,0 +1,53 @@
+import Foundation
+import Yams
+
+extension ModelFiles {
+    static let idlingKeys = ["kind", "noIdle", "idleCalm", "stall", "stallMs", "riskThreshold", "validity", "provenance"]
+
+    /// `kind: idling` parameter files (see `IdlingModel`).
+    public static func parseIdling(_ text: String, file: String) throws -> IdlingParameters {
+        let reader = YAMLReader(file: file)
+        let top = try reader.mapping(try reader.root(text), "", allowed: idlingKeys)
+        guard try top.string("kind") == "idling" else {
+            throw reader.error(top.values["kind"], "kind", "expected 'idling', found '\(try top.string("kind"))'")
+        }
+        func line(_ key: String) throws -> IdlingParameters.Line {
+            let fields = try reader.mapping(try top.node(key), key, allowed: ["interceptMs", "perLoadMBpsMs"])
+            return .init(interceptMs: try fields.double("interceptMs"), perLoadMBpsMs: try fields.double("perLoadMBpsMs"))
+        }
+        let stall = try reader.mapping(try top.node("stall"), "stall", allowed: ["intercept", "perLoadMBps", "perShare", "perQueue"])
+        let threshold = try top.double("riskThreshold")
+        guard threshold > 0, threshold < 1 else {
+            throw reader.error(top.values["riskThreshold"], "riskThreshold", "must be between 0 and 1 (exclusive)")
+        }
+        return IdlingParameters(
+            noIdle: try line("noIdle"), idleCalm: try line("idleCalm"),
+            stall: .init(intercept: try stall.double("intercept"), perLoadMBps: try stall.double("perLoadMBps"),
+                         perShare: try stall.double("perShare"), perQueue: try stall.double("perQueue")),
+            stallMs: try top.positive("stallMs"), riskThreshold: threshold,
+            validity: top.has("validity") ? try parseValidity(reader, try top.node("validity")) : .unbounded,
+            provenance: top.has("provenance") ? try Yams.serialize(node: try top.node("provenance")) : nil)
+    }
+
+    public static func idlingYAML(_ p: IdlingParameters, comment: String, provenance: [(String, String)]) -> String {
+        (commentLines(comment) + [
+            "kind: idling",
+            "noIdle: {interceptMs: \(yamlNumber(p.noIdle.interceptMs)), perLoadMBpsMs: \(yamlNumber(p.noIdle.perLoadMBpsMs))}",
+            "idleCalm: {interceptMs: \(yamlNumber(p.idleCalm.interceptMs)), perLoadMBpsMs: \(yamlNumber(p.idleCalm.perLoadMBpsMs))}",
+            "stall: {intercept: \(yamlNumber(p.stall.intercept)), perLoadMBps: \(yamlNumber(p.stall.perLoadMBps)), perShare: \(yamlNumber(p.stall.perShare)), perQueue: \(yamlNumber(p.stall.perQueue))}",
+            "stallMs: \(yamlNumber(p.stallMs))",
+            "riskThreshold: \(yamlNumber(p.riskThreshold))",
+        ]).joined(separator: "\n") + "\n" + tailYAML(p.validity, provenance)
+    }
+
+    /// The model a parameter file describes, by its `kind:` (analytical or idling).
+    public static func parseModel(_ text: String, file: String, name: String) throws -> any LatencyModel {
+        let reader = YAMLReader(file: file)
+        let top = try reader.mapping(try reader.root(text), "", allowed: Array(Set(analyticalKeys + idlingKeys)))
+        switch try top.string("kind") {
+        case "idling": return IdlingModel(parameters: try parseIdling(text, file: file), name: name)
+        case "analytical": return AnalyticalModel(parameters: try parseAnalytical(text, file: file), name: name)
+        case let other: throw reader.error(top.values["kind"], "kind", "unknown model kind '\(other)'", hint: "analytical or idling")
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import RTVirtIO
+
+/// Fits `IdlingModel` to measured points: a line per regime (no idling,
+/// idling without a stall) by the asymmetric log loss, the stall level as the
+/// median stalled tail, a logistic stall risk by maximum likelihood, and the
+/// risk threshold that minimises the asymmetric loss of the whole model.
+public struct IdlingFit: Sendable {
+    /// A run's p99.99 at or above this is a stall (the data is bimodal: a few ms or about a second).
+    public var stallCutMs = 200.0
+    public var underestimatePenalty = 4.0
+
+    public init() {}
+
+    struct Row {
+        var loadMBps: Double, share: Double, queues: Int, sliceIdleMs: Double, measuredMs: Double
+        var stalled: Bool
+    }
+
+    func rows(_ points: [CalibrationDataset.Point]) -> [Row] {
+        points.flatMap { point in
+            point.measuredMs.enumerated().flatMap { guest, measured in
+                measured.filter { $0 > 0 }.map {
+                    Row(loadMBps: point.scenario.totalDemandKBps / 1000, share: point.settings.share(of: guest),
+                        queues: point.scenario.taskCount, sliceIdleMs: point.settings.host.sliceIdleMs, measuredMs: $0,
+                        stalled: $0 >= stallCutMs)
+                }
+            }
+        }
+    }
+
+    func asymmetric(_ predicted: Double, _ measured: Double) -> Double {
+        let r = log(predicted) - log(measured)
+        return r < 0 ? underestimatePenalty * r * r : r * r
+    }
+
+    func line(_ rows: [Row], fallback: IdlingParameters.Line) -> IdlingParameters.Line {
+        guard rows.count >= 3 else { return fallback }
+        let median = rows.map(\.measuredMs).sorted()[rows.count / 2]
+        let best = NelderMead.minimize({ x in
+            rows.reduce(0) { $0 + asymmetric(exp(x[0]) + exp(x[1]) * $1.loadMBps, $1.measuredMs) }
+        }, start: [log(median), log(0.01)], step: 0.5).x
+        return .init(interceptMs: exp(best[0]), perLoadMBpsMs: exp(best[1]))
+    }
+
+    public func fit(_ points: [CalibrationDataset.Point]) -> IdlingParameters {
+        let all = rows(points)
+        let idle = all.filter { $0.sliceIdleMs > 0 }
+        let stalls = idle.filter(\.stalled).map(\.measuredMs).sorted()
+        let calmFallback = IdlingParameters.Line(interceptMs: 5, perLoadMBpsMs: 0)
+        // logistic regression, small L2 so that separable data stays finite
+        let stall = NelderMead.minimize({ b in
+            idle.reduce(0.0) { sum, row in
+                let z = b[0] + b[1] * row.loadMBps + b[2] * row.share + b[3] * Double(row.queues)
+                let logP = -log1p(exp(-z)), logQ = -log1p(exp(z))
+                return sum - (row.stalled ? logP : logQ)
+            } + 0.01 * b.dropFirst().reduce(0) { $0 + $1 * $1 }
+        }, start: [0, 0, 0, 0], step: 0.5).x
+        var parameters = IdlingParameters(
+            noIdle: line(all.filter { $0.sliceIdleMs == 0 }, fallback: calmFallback),
+            idleCalm: line(idle.filter { !$0.stalled }, fallback: calmFallback),
+            stall: .init(intercept: stall[0], perLoadMBps: stall[1], perShare: stall[2], perQueue: stall[3]),
+            stallMs: stalls.isEmpty ? 1000 : stalls[stalls.count / 2], riskThreshold: 0.5)
+        let thresholds = stride(from: 0.05, through: 0.95, by: 0.05).map { $0 }
+        parameters.riskThreshold = thresholds.min { a, b in
+            loss(parameters, threshold: a, points) < loss(parameters, threshold: b, points)
+        }!
+        return parameters
+    }
+
+    func loss(_ parameters: IdlingParameters, threshold: Double, _ points: [CalibrationDataset.Point]) -> Double {
+        var p = parameters
+        p.riskThreshold = threshold
+        return Accuracy.pairs(IdlingModel(parameters: p), points).reduce(0) { $0 + asymmetric($1.predicted, $1.measured) }
+    }
+}
