@@ -43,7 +43,7 @@ public enum ConfigFiles {
         return directories
     }
 
-    static func bundled(_ name: String) -> String? {
+    public static func bundled(_ name: String) -> String? {
         modelDirectories().map { "\($0)/\(name)" }.first { FileManager.default.fileExists(atPath: $0) }
     }
 

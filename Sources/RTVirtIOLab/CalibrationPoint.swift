@@ -92,7 +92,8 @@ public struct PointRunner: Sendable {
         self.durationS = durationS
     }
 
-    public func run(_ point: CalibrationPoint) throws -> [CalibrationRow] {
+    /// Runs the point's loads; `ioPriorities[g]` (if given) puts guest g's fio in that ioprio class and level.
+    public func run(_ point: CalibrationPoint, ioPriorities: [IOPriority?] = []) throws -> [CalibrationRow] {
         let block = try BlockDevice.resolve(testbed.device)
         try fs.write("\(block.ioschedPath)/timeout_sync", String(point.host.timeoutSyncMs))
         try fs.write(block.sliceIdle(fs).path, String(point.host.sliceIdleUs * block.sliceIdle(fs).perMs / 1000))
@@ -108,12 +109,13 @@ public struct PointRunner: Sendable {
             mkdir(guestCgroup, 0o755)
             try JournalEntry(kind: .deviceWeight, path: "\(guestCgroup)/blkio.bfq.weight_device", original: nil,
                              applied: String(guest.weight), majMin: block.majMin).write(String(guest.weight), fs)
+            let priority = g < ioPriorities.count ? ioPriorities[g].map { " --prioclass=\($0.ioClass.rawValue) --prio=\($0.level)" } ?? "" : ""
             for (t, iops) in guest.taskIops.enumerated() {
                 let taskCgroup = "\(guestCgroup)/t\(t)"
                 mkdir(taskCgroup, 0o755)
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/bin/sh")
-                process.arguments = ["-c", "echo $$ > \(taskCgroup)/cgroup.procs && exec fio --name=g\(g)t\(t) --filename=\(testbed.device) --rw=randread --bs=4k --direct=1 --ioengine=psync --rate_iops=\(iops) --time_based --runtime=\(durationS) --write_lat_log=\(work)/g\(g)t\(t) --log_avg_msec=0 --per_job_logs=1 --output-format=json --output=\(work)/g\(g)t\(t).json"]
+                process.arguments = ["-c", "echo $$ > \(taskCgroup)/cgroup.procs && exec fio --name=g\(g)t\(t) --filename=\(testbed.device) --rw=randread --bs=4k --direct=1 --ioengine=psync --rate_iops=\(iops) --time_based --runtime=\(durationS) --write_lat_log=\(work)/g\(g)t\(t) --log_avg_msec=0 --per_job_logs=1 --output-format=json --output=\(work)/g\(g)t\(t).json\(priority)"]
                 process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
                 try process.run()
                 processes.append((g, t, process))

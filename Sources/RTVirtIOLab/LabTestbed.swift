@@ -49,6 +49,12 @@ public struct LabTestbed: Codable, Sendable {
         return testbed
     }
 
+    /// One lab run at a time (calibrate and bench share the testbed): an
+    /// exclusive lock beside the state file, held until the process exits.
+    public static func exclusive() throws -> Int32 {
+        try StateDirectory(path: (stateFile as NSString).deletingLastPathComponent).lock()
+    }
+
     public static func current() throws -> LabTestbed? {
         guard FileManager.default.fileExists(atPath: stateFile) else { return nil }
         return try JSONDecoder().decode(LabTestbed.self, from: Data(contentsOf: URL(fileURLWithPath: stateFile)))

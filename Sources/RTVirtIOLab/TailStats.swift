@@ -37,6 +37,8 @@ public struct TailStats: Sendable, Equatable, Codable {
     public var windowMedianMs: Double
     public var windowMaxMs: Double
     public var windowMinSamples: Int
+    /// Each 1-second window's percentile, in time order.
+    public var windowTailsMs: [Double]
 
     public init(_ samples: [LatencySample], percentile: Double = 99.99, windowMs: UInt64 = 1000) {
         func histogram(_ values: some Sequence<LatencySample>) -> Histogram<UInt64> {
@@ -56,6 +58,7 @@ public struct TailStats: Sendable, Equatable, Codable {
         p9999Ms = ms(all, percentile)
         maxMs = all.totalCount == 0 ? 0 : Double(all.max) / 1000
         let grouped = Dictionary(grouping: samples) { $0.timeMs / windowMs }
+        windowTailsMs = grouped.keys.sorted().map { ms(histogram(grouped[$0]!), percentile) }
         let perWindow = grouped.values.map { (tail: ms(histogram($0), percentile), count: $0.count) }.sorted { $0.tail < $1.tail }
         windows = perWindow.count
         windowMedianMs = perWindow.isEmpty ? 0 : perWindow[perWindow.count / 2].tail

@@ -31,6 +31,8 @@ struct LabCalibrateCommand: ParsableCommand {
             try (CalibrationRow.header + "\n").write(toFile: out, atomically: true, encoding: .utf8)
         }
         try Provenance.write(for: out, regime: regime.rawValue, command: CommandLine.arguments.joined(separator: " "))
+        let lock = try LabTestbed.exclusive()
+        defer { close(lock) }
         let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime)
         guard testbed.regime == regime else { throw ValidationError("the testbed that is up is \(testbed.regime.rawValue); run `rtvirtio lab testbed down` first") }
         // Ctrl-C / SIGTERM: kill the loads and remove the testbed, then exit.

@@ -10,5 +10,5 @@ struct RTVirtIOCommand: AsyncParsableCommand {
         settings that meet the most urgent targets first, and writes them to the kernel. \
         `rtvirtio restore` always puts the host back as it was.
         """,
-        subcommands: [PlanCommand.self, PredictCommand.self, ApplyCommand.self, StatusCommand.self, RestoreCommand.self, GuestsCommand.self, DaemonCommand.self, LabCommand.self])
+        subcommands: [PlanCommand.self, PredictCommand.self, ApplyCommand.self, StatusCommand.self, RestoreCommand.self, GuestsCommand.self, DaemonCommand.self, BenchCommand.self, LabCommand.self])
 }

@@ -1,0 +1,52 @@
+import Yams
+
+/// A benchmark's cases file: guests in the targets.yaml guest schema without
+/// `match` (the benchmark makes the cgroups), a written rule for how the
+/// targets were set, and the host knobs the rtvirtio schemes may search.
+public struct BenchCases: Sendable {
+    public struct Case: Sendable {
+        public var name: String
+        public var regime: String?
+        public var guests: [GuestSpec]
+        public var scenario: Scenario {
+            Scenario(guests: guests.map { Scenario.Guest(name: $0.name, criticality: $0.criticality, pinnedWeight: $0.weight,
+                                                         guestBfq: $0.guestBfq, tasks: $0.tasks) })
+        }
+    }
+
+    public var targetRule: String
+    public var search: SearchSpace
+    public var cases: [Case]
+
+    public static func parse(_ text: String, file: String) throws -> BenchCases {
+        let reader = YAMLReader(file: file)
+        let top = try reader.mapping(try reader.root(text), "", allowed: ["targetRule", "search", "cases"])
+        let search = top.has("search") ? try TargetsParser.parseSearch(reader, try top.node("search")) : .paper
+        var cases: [Case] = []
+        for (index, node) in try top.list("cases").enumerated() {
+            let path = "cases[\(index)]"
+            let fields = try reader.mapping(node, path, allowed: ["name", "regime", "guests"])
+            let name = try fields.string("name")
+            try TargetsParser.checkName(reader, name, fields.values["name"], "\(path).name")
+            guard !cases.contains(where: { $0.name == name }) else {
+                throw reader.error(fields.values["name"], "\(path).name", "duplicate case name '\(name)'")
+            }
+            let guestNodes = try fields.list("guests")
+            guard !guestNodes.isEmpty else { throw reader.error(fields.values["guests"], "\(path).guests", "needs at least one guest") }
+            var guests: [GuestSpec] = []
+            for (g, guestNode) in guestNodes.enumerated() {
+                let guest = try TargetsParser.parseGuest(reader, guestNode, index: g)
+                guard guest.match == nil else {
+                    throw reader.error(guestNode, "\(path).guests[\(g)].match", "not allowed in a cases file", hint: "the benchmark makes each guest's cgroup")
+                }
+                guard !guests.contains(where: { $0.name == guest.name }) else {
+                    throw reader.error(guestNode, "\(path).guests[\(g)].name", "duplicate guest name '\(guest.name)'")
+                }
+                guests.append(guest)
+            }
+            cases.append(Case(name: name, regime: try fields.optionalString("regime"), guests: guests))
+        }
+        guard !cases.isEmpty else { throw reader.error(top.values["cases"], "cases", "needs at least one case") }
+        return BenchCases(targetRule: try top.string("targetRule"), search: search, cases: cases)
+    }
+}

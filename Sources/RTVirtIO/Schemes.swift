@@ -1,0 +1,76 @@
+import Foundation
+
+/// An I/O priority for a guest's load processes (ioprio_set classes).
+public struct IOPriority: Sendable, Codable, Equatable {
+    public enum Class: Int, Sendable, Codable { case realtime = 1, bestEffort = 2 }
+    public var ioClass: Class
+    public var level: Int
+    public init(_ ioClass: Class, _ level: Int) { self.ioClass = ioClass; self.level = level }
+}
+
+/// What a scheme sets for one case: host knobs, guest weights, and optionally
+/// the I/O priority of each guest's processes.
+public struct SchemeSettings: Sendable, Codable, Equatable {
+    public var host: BfqSettings
+    public var weights: [Int]
+    public var ioPriorities: [IOPriority?]
+
+    public init(host: BfqSettings, weights: [Int], ioPriorities: [IOPriority?]) {
+        self.host = host
+        self.weights = weights
+        self.ioPriorities = ioPriorities
+    }
+}
+
+/// The strategies the benchmark compares, each written down so that it can be
+/// checked: what operators use today, the paper's baselines, and rtvirtio.
+public enum Scheme: Sendable {
+    /// The kernel's defaults: weights 100, timeout_sync 124 ms, slice_idle 8 ms.
+    case kernelDefault
+    /// The paper's ionice setup: kernel defaults; the most urgent guest's
+    /// processes in the real-time class, the others best-effort, priority
+    /// levels in order of urgency (0 for the next most urgent, up to 7).
+    case ionice
+    /// RT-Xen's server model adapted to I/O: guest i is a periodic server with
+    /// period Π_i = half its tightest target (a deferrable server answers within
+    /// 2Π) and budget Θ_i = the service its demand needs in a period, at least
+    /// one 4 KiB request per task; its bfq weight is proportional to the
+    /// bandwidth Θ_i/Π_i = max(demand_i, tasks_i × 4 KB / Π_i). Kernel knobs.
+    case mimicRTXen
+    /// Weight proportional to demanded bandwidth divided by the tightest target; kernel knobs.
+    case naive
+    /// rtvirtio's optimizer with a model over a search space.
+    case rtvirtio(model: any LatencyModel, space: SearchSpace)
+
+    public func settings(for scenario: Scenario) throws -> SchemeSettings {
+        let guests = scenario.guests
+        let none = [IOPriority?](repeating: nil, count: guests.count)
+        func tightest(_ g: Scenario.Guest) -> Double { g.tasks.map(\.targetMs).min() ?? 1 }
+        switch self {
+        case .kernelDefault:
+            return SchemeSettings(host: .kernelDefault, weights: guests.map { $0.pinnedWeight ?? 100 }, ioPriorities: none)
+        case .ionice:
+            let order = scenario.urgencyOrder
+            var priorities = none
+            for (rank, guest) in order.enumerated() {
+                priorities[guest] = rank == 0 ? IOPriority(.realtime, 0) : IOPriority(.bestEffort, min(rank - 1, 7))
+            }
+            return SchemeSettings(host: .kernelDefault, weights: guests.map { $0.pinnedWeight ?? 100 }, ioPriorities: priorities)
+        case .mimicRTXen:
+            let bandwidth = guests.map { g in max(g.demandKBps, Double(g.tasks.count) * 4 / (tightest(g) / 2 / 1000)) }
+            return SchemeSettings(host: .kernelDefault, weights: Self.scaled(bandwidth, pinned: guests.map(\.pinnedWeight)), ioPriorities: none)
+        case .naive:
+            return SchemeSettings(host: .kernelDefault, weights: Self.scaled(guests.map { $0.demandKBps / tightest($0) }, pinned: guests.map(\.pinnedWeight)),
+                                  ioPriorities: none)
+        case .rtvirtio(let model, let space):
+            let plan = try Optimizer(model: model, space: space).plan(scenario)
+            return SchemeSettings(host: plan.host, weights: plan.guests.map(\.weight), ioPriorities: none)
+        }
+    }
+
+    /// Proportional weights in bfq's 1…1000, the largest at 1000; pinned weights kept.
+    public static func scaled(_ raw: [Double], pinned: [Int?]) -> [Int] {
+        let largest = raw.max() ?? 1
+        return zip(raw, pinned).map { value, pin in pin ?? max(1, min(1000, Int((1000 * value / largest).rounded()))) }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import RTVirtIO
+
+/// `rtvirtio bench`: every case under every scheme on the lab's real bfq,
+/// schemes in a rotating order per repeat so that drift on a shared machine
+/// hits them alike. A run passes when every task's p99.99 over the run is
+/// within its target and it achieved at least 95 % of its demanded IOPS.
+public struct BenchRunner {
+    public var testbed: LabTestbed
+    public var cases: BenchCases
+    public var schemes: [(name: String, scheme: Scheme)]
+    public var durationS = 10
+    public var repeats = 1
+    public var warmUpS = 3
+
+    public init(testbed: LabTestbed, cases: BenchCases, schemes: [(name: String, scheme: Scheme)]) {
+        self.testbed = testbed
+        self.cases = cases
+        self.schemes = schemes
+    }
+
+    public static let minimumIopsFraction = 0.95
+
+    public func run(progress: (String) -> Void = { _ in }) throws -> BenchResults {
+        let runner = PointRunner(testbed: testbed, durationS: durationS)
+        if warmUpS > 0, let first = cases.cases.first {
+            _ = try PointRunner(testbed: testbed, durationS: warmUpS).run(Self.point(first, SchemeSettings(
+                host: .kernelDefault, weights: first.guests.map { _ in 100 }, ioPriorities: []), id: "warm-up"))
+        }
+        var results = BenchResults(schemes: [:])
+        let total = repeats * cases.cases.count * schemes.count
+        var done = 0
+        let started = Date()
+        for r in 0..<repeats {
+            for (c, benchCase) in cases.cases.enumerated() {
+                let rotation = (r + c) % schemes.count
+                for (position, (name, scheme)) in (schemes[rotation...] + schemes[..<rotation]).enumerated() {
+                    let settings = try scheme.settings(for: benchCase.scenario)
+                    let rows = try runner.run(Self.point(benchCase, settings, id: "\(benchCase.name)-\(name)-\(r)"), ioPriorities: settings.ioPriorities)
+                    let run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows))
+                    results.schemes[name, default: .init()].cases[benchCase.name, default: .init()].runs.append(run)
+                    done += 1
+                    let eta = Date().timeIntervalSince(started) / Double(done) * Double(total - done)
+                    progress("\(benchCase.name) \(name) repeat \(r + 1)/\(repeats): \(run.pass ? "pass" : "FAIL") (\(done)/\(total), ETA \(Int(eta / 60)) min \(Int(eta) % 60) s)")
+                }
+            }
+        }
+        results.summarise()
+        return results
+    }
+
+    static func point(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, id: String) -> CalibrationPoint {
+        CalibrationPoint(id: id, guests: zip(benchCase.guests, settings.weights).map { guest, weight in
+            CalibrationPoint.Guest(weight: weight, taskIops: guest.tasks.map { Int($0.iops.rounded()) })
+        }, host: settings.host, repeatIndex: 0)
+    }
+
+    static func tasks(_ benchCase: BenchCases.Case, _ rows: [CalibrationRow]) -> [BenchResults.TaskResult] {
+        rows.map { row in
+            let guest = benchCase.guests[row.guestIndex], task = guest.tasks[row.taskIndex]
+            let windows = row.stats.windowTailsMs
+            return BenchResults.TaskResult(
+                guest: guest.name, task: task.name, targetMs: task.targetMs, demandedIops: task.iops,
+                p9999Ms: row.stats.p9999Ms, achievedIops: row.achievedIops, samples: row.stats.samples,
+                windowPassFraction: windows.isEmpty ? 0 : Double(windows.filter { $0 <= task.targetMs }.count) / Double(windows.count),
+                windowMinSamples: row.stats.windowMinSamples,
+                pass: row.stats.p9999Ms <= task.targetMs && row.achievedIops >= minimumIopsFraction * task.iops)
+        }
+    }
+}
+
+/// `DIR/results.json`: {"provenance", "schemes": {NAME: {"passRate", "cases": {CASE: {"passRate", "runs"}}}}}.
+public struct BenchResults: Codable, Sendable {
+    public struct TaskResult: Codable, Sendable {
+        public var guest: String, task: String
+        public var targetMs: Double, demandedIops: Double
+        public var p9999Ms: Double, achievedIops: Double, samples: Int
+        public var windowPassFraction: Double, windowMinSamples: Int
+        public var pass: Bool
+    }
+    public struct Run: Codable, Sendable {
+        public var repeatIndex: Int
+        public var order: Int
+        public var settings: SchemeSettings
+        public var tasks: [TaskResult]
+        public var pass: Bool { tasks.allSatisfy(\.pass) }
+
+        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, pass }
+        public init(repeatIndex: Int, order: Int, settings: SchemeSettings, tasks: [TaskResult]) {
+            self.repeatIndex = repeatIndex; self.order = order; self.settings = settings; self.tasks = tasks
+        }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(repeatIndex: try c.decode(Int.self, forKey: .repeatIndex), order: try c.decode(Int.self, forKey: .order),
+                      settings: try c.decode(SchemeSettings.self, forKey: .settings), tasks: try c.decode([TaskResult].self, forKey: .tasks))
+        }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(repeatIndex, forKey: .repeatIndex); try c.encode(order, forKey: .order)
+            try c.encode(settings, forKey: .settings); try c.encode(tasks, forKey: .tasks); try c.encode(pass, forKey: .pass)
+        }
+    }
+    public struct CaseResult: Codable, Sendable {
+        public var passRate = 0.0
+        public var runs: [Run] = []
+        public init() {}
+    }
+    public struct SchemeResult: Codable, Sendable {
+        public var passRate = 0.0
+        public var cases: [String: CaseResult] = [:]
+        public init() {}
+    }
+
+    public var provenance: [String: String] = [:]
+    public var caseOrder: [String] = []
+    public var schemeOrder: [String] = []
+    public var schemes: [String: SchemeResult]
+
+    /// Pass rate of a case = passed runs / runs; of a scheme = the mean over its cases.
+    public mutating func summarise() {
+        for name in schemes.keys {
+            for caseName in schemes[name]!.cases.keys {
+                let runs = schemes[name]!.cases[caseName]!.runs
+                schemes[name]!.cases[caseName]!.passRate = runs.isEmpty ? 0 : Double(runs.filter(\.pass).count) / Double(runs.count)
+            }
+            let rates = schemes[name]!.cases.values.map(\.passRate)
+            schemes[name]!.passRate = rates.isEmpty ? 0 : rates.reduce(0, +) / Double(rates.count)
+        }
+    }
+
+    /// The README's table: pass rate per scheme, then per case.
+    public func markdown() -> String {
+        var lines = ["| scheme | average pass rate | " + caseOrder.joined(separator: " | ") + " |",
+                     "|---|---|" + caseOrder.map { _ in "---|" }.joined()]
+        for name in schemeOrder {
+            guard let scheme = schemes[name] else { continue }
+            lines.append("| \(name) | \(percent(scheme.passRate)) | "
+                         + caseOrder.map { percent(scheme.cases[$0]?.passRate ?? .nan) }.joined(separator: " | ") + " |")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func percent(_ value: Double) -> String { value.isNaN ? "–" : formatNumber(value * 100, decimals: 1) + " %" }
+}

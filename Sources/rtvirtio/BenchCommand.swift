@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import RTVirtIO
+import RTVirtIOHost
+import RTVirtIOLab
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run benchmark cases on the lab's real bfq under every scheme; pass rates, results.json, results.md, report.html.",
+        discussion: """
+        Needs root, fio and the v1 blkio hierarchy; brings the lab testbed up (and down at the end). Schemes: \
+        \(BenchCommand.allSchemes.joined(separator: ", ")). A run passes when every task's p99.99 over the run is \
+        within its target and it achieved ≥ 95 % of its IOPS. Example: rtvirtio bench --cases bench/cases/paper24.yaml --out out/bench
+        """)
+
+    static let allSchemes = ["default", "ionice", "mimic-rtxen", "naive", "rtvirtio-analytical", "rtvirtio-mlp", "rtvirtio-idling"]
+
+    @Option(help: ArgumentHelp("The cases file.", valueName: "file")) var cases: String
+    @Option(help: "Comma-separated schemes (default: all).") var schemes: String = BenchCommand.allSchemes.joined(separator: ",")
+    @Option(help: "Comma-separated case names to run (default: all).") var only: String?
+    @Option(help: "fast (device-bound is not built yet).") var regime: LabTestbed.Regime = .fast
+    @Option(help: "Seconds of load per run.") var durationS = 10
+    @Option(help: "Repeats of every case × scheme.") var `repeat` = 1
+    @Option(help: ArgumentHelp("Directory for results.json, results.md and report.html.", valueName: "dir")) var out = "out/bench"
+    @Option(help: "text or json on standard output.") var format: ReportFormat = .text
+
+    func run() throws {
+        var file = try BenchCases.parse(try ConfigFiles.readText(cases), file: cases)
+        if let only {
+            let names = only.split(separator: ",").map(String.init)
+            for name in names where !file.cases.contains(where: { $0.name == name }) {
+                throw ValidationError("no case '\(name)' in \(cases); cases: \(file.cases.map(\.name).joined(separator: ", "))")
+            }
+            file.cases = file.cases.filter { names.contains($0.name) }
+        }
+        let names = schemes.split(separator: ",").map(String.init)
+        let chosen = try names.map { name in (name: name, scheme: try Self.scheme(name, search: file.search)) }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let lock = try LabTestbed.exclusive()
+        defer { close(lock) }
+        let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime)
+        defer { try? testbed.down() }
+        var runner = BenchRunner(testbed: testbed, cases: file, schemes: chosen)
+        (runner.durationS, runner.repeats) = (durationS, `repeat`)
+        var results = try runner.run { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
+        results.caseOrder = file.cases.map(\.name)
+        results.schemeOrder = names
+        results.provenance = [
+            "cases": cases, "targetRule": file.targetRule, "regime": regime.rawValue,
+            "durationS": String(durationS), "repeats": String(`repeat`),
+            "kernel": ((try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"),
+            "device": "loop device (--direct-io=on, bfq) over a 512 MiB file of random data on the local disk",
+            "gitCommit": Provenance.gitCommit(), "date": ISO8601DateFormatter().string(from: Date()),
+            "command": CommandLine.arguments.joined(separator: " "),
+        ]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = try encoder.encode(results)
+        try json.write(to: URL(fileURLWithPath: "\(out)/results.json"))
+        try results.markdown().write(toFile: "\(out)/results.md", atomically: true, encoding: .utf8)
+        try results.html().write(toFile: "\(out)/report.html", atomically: true, encoding: .utf8)
+        print(format == .json ? String(decoding: json, as: UTF8.self) : results.markdown() + "wrote \(out)/results.json, results.md, report.html")
+    }
+
+    static func scheme(_ name: String, search: SearchSpace) throws -> Scheme {
+        switch name {
+        case "default": return .kernelDefault
+        case "ionice": return .ionice
+        case "mimic-rtxen": return .mimicRTXen
+        case "naive": return .naive
+        case "rtvirtio-analytical":
+            // the fitted parameters when they are bundled, else the paper's hand-set ones
+            let choice = ConfigFiles.bundled("analytical-fast.yaml").map(ModelChoice.file) ?? .analytical
+            return .rtvirtio(model: try ConfigFiles.loadModel(choice, params: nil), space: search)
+        case "rtvirtio-mlp": return .rtvirtio(model: try ConfigFiles.loadModel(.mlp, params: nil), space: search)
+        case "rtvirtio-idling": return .rtvirtio(model: try ConfigFiles.loadModel(.idling, params: nil), space: search)
+        default: throw ValidationError("unknown scheme '\(name)'; schemes: \(allSchemes.joined(separator: ", "))")
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Testing
+@testable import RTVirtIO
+
+/// The benchmark's baselines, hand-worked, and the cases file's parser.
+struct SchemeTests {
+    // vm0: 500 + 100 IOPS × 4 KB = 2400 KB/s, tightest 20 ms; vm1: 1500 × 4 = 6000 KB/s, tightest 200 ms
+    static let scenario = Scenario(guests: [
+        .init(name: "vm0", criticality: 1, pinnedWeight: nil, guestBfq: .kernelDefault,
+              tasks: [TaskSpec(name: "a", iops: 500, requestKB: 4, targetMs: 20), TaskSpec(name: "b", iops: 100, requestKB: 4, targetMs: 40)]),
+        .init(name: "vm1", criticality: 2, pinnedWeight: nil, guestBfq: .kernelDefault,
+              tasks: [TaskSpec(name: "c", iops: 1500, requestKB: 4, targetMs: 200)]),
+        .init(name: "vm2", criticality: 3, pinnedWeight: 700, guestBfq: .kernelDefault,
+              tasks: [TaskSpec(name: "d", iops: 100, requestKB: 4, targetMs: 1000)]),
+    ])
+
+    @Test("default and ionice: kernel knobs, weights 100 (pins kept); ionice puts the most urgent guest in RT, the rest BE by urgency")
+    func defaultAndIonice() throws {
+        let plain = try Scheme.kernelDefault.settings(for: Self.scenario)
+        #expect(plain.host == .kernelDefault && plain.weights == [100, 100, 700] && plain.ioPriorities == [nil, nil, nil])
+        let ionice = try Scheme.ionice.settings(for: Self.scenario)
+        #expect(ionice.ioPriorities == [IOPriority(.realtime, 0), IOPriority(.bestEffort, 0), IOPriority(.bestEffort, 1)])
+    }
+
+    @Test("naive: weight ∝ demand / tightest target, the largest at 1000")
+    func naive() throws {
+        // vm0 2400 / 20 = 120, vm1 6000 / 200 = 30 → 1000, 250; vm2 pinned 700
+        #expect(try Scheme.naive.settings(for: Self.scenario).weights == [1000, 250, 700])
+    }
+
+    @Test("mimic-rtxen: weight ∝ max(demand, tasks × 4 KB / (target / 2))")
+    func mimicRTXen() throws {
+        // vm0: Π = 10 ms → 2 × 4 KB / 0.01 s = 800 KB/s < 2400 → 2400; vm1: 6000 → 1000 : 400
+        #expect(try Scheme.mimicRTXen.settings(for: Self.scenario).weights == [400, 1000, 700])
+        // a light guest with a tight target gets the server floor: 1 × 4 KB / 0.001 s = 4000 KB/s > 400
+        let tight = Scenario(guests: [
+            .init(name: "x", criticality: 1, pinnedWeight: nil, guestBfq: .kernelDefault, tasks: [TaskSpec(name: "t", iops: 100, requestKB: 4, targetMs: 2)]),
+            .init(name: "y", criticality: 2, pinnedWeight: nil, guestBfq: .kernelDefault, tasks: [TaskSpec(name: "t", iops: 2000, requestKB: 4, targetMs: 100)]),
+        ])
+        #expect(try Scheme.mimicRTXen.settings(for: tight).weights == [500, 1000])
+    }
+
+    @Test("cases file: guests without match, a written target rule, errors with position")
+    func casesFile() throws {
+        let text = """
+        targetRule: tiered
+        search: {hostSliceIdleMs: [0, 8]}
+        cases:
+          - name: one
+            guests:
+              - {name: vm0, tasks: [{name: a, iops: 100, targetMs: 25}]}
+        """
+        let file = try BenchCases.parse(text, file: "c.yaml")
+        #expect(file.cases.map(\.name) == ["one"] && file.search.hostSliceIdleUs == [0, 8000] && file.targetRule == "tiered")
+        #expect(file.cases[0].scenario.totalDemandKBps == 400)
+        let withMatch = text.replacingOccurrences(of: "{name: vm0,", with: "{name: vm0, match: {cgroup: x},")
+        let error = try #require(throws: InputError.self) { try BenchCases.parse(withMatch, file: "c.yaml") }
+        #expect(error.description.hasPrefix("c.yaml:6:") && error.description.contains("not allowed in a cases file"))
+    }
+}
