@@ -10,7 +10,7 @@ BUILD_PKGS   := pkg-config libsystemd-dev libcgroup-dev systemd
 RUNTIME_PKGS := fio util-linux jq
 APT_STAMP    := /tmp/.rtvirtio-apt-updated
 
-.PHONY: all deps build test demo bench install uninstall clean
+.PHONY: all deps build test demo bench bench-quick bench-full install uninstall clean
 
 all: build
 
@@ -39,6 +39,15 @@ demo: build
 
 bench: build
 	mkdir -p out && $(BIN) lab bench-planner --format json | tee out/bench-planner.json
+
+# 6 of the paper's 24 cases, every scheme, on the lab's real bfq (about 10 minutes; root)
+QUICK_CASES = g1-MH,g2-LM,g2-LMH,g3-M,g3-MH,g4-LMH
+bench-quick: build
+	$(BIN) bench --cases bench/cases/paper24.yaml --only $(QUICK_CASES) --duration-s 10 --out out/bench-quick
+
+# all 24 cases (about 35 minutes at 10 s per run; root)
+bench-full: build
+	$(BIN) bench --cases bench/cases/paper24.yaml --duration-s 10 --out out/bench-full
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/rtvirtio

@@ -50,6 +50,8 @@ struct TailStatsTests {
 struct LiveLabTests {
     @Test("needs root: testbed up, one calibration point measured with fio, down removes everything", .timeLimit(.minutes(1)))
     func rootTestbedPointAndCleanUp() throws {
+        let lock = try LabTestbed.exclusive()   // never take down a testbed a running lab command uses
+        defer { close(lock) }
         if let stale = try LabTestbed.current() { try stale.down() }
         let testbed = try LabTestbed.up(regime: .fast, sizeMB: 64)
         var removed = false
