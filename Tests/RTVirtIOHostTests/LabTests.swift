@@ -22,6 +22,7 @@ struct TailStatsTests {
         #expect(stats.windowMedianMs == 1.0)   // windows' p99.99: [0.5, 1.0], the upper median
         #expect(stats.windowMinSamples == 500)
         #expect(TailStats(Self.samples, percentile: 50).windowMedianMs == 0.75)
+        #expect(stats.windowTailsMs == [0.5, 1.0])   // in time order
     }
 
     @Test func parsesFiosPerIOLog() {
@@ -78,5 +79,37 @@ struct LiveLabTests {
         #expect(!(try runProgram("/sbin/losetup", ["-a"])).contains(testbed.image), "\(device) still attached")
         // the loop queue outlives the detach: the next user must not inherit our bfq
         #expect(try HostFS().read("/sys/block/\((device as NSString).lastPathComponent)/queue/scheduler").contains("[none]"))
+    }
+
+    @Test("needs root: bench runs a case under two schemes on real bfq and judges every task", .timeLimit(.minutes(1)))
+    func rootBenchRunsAndJudges() throws {
+        let lock = try LabTestbed.exclusive()
+        defer { close(lock) }
+        if let stale = try LabTestbed.current() { try stale.down() }
+        let testbed = try LabTestbed.up(regime: .fast, sizeMB: 64)
+        defer { try? testbed.down() }
+        let cases = try BenchCases.parse("""
+            targetRule: test
+            cases:
+              - name: two
+                guests:
+                  - {name: vm0, tasks: [{name: a, iops: 200, targetMs: 10000}]}
+                  - {name: vm1, tasks: [{name: b, iops: 100, targetMs: 0.001}]}
+            """, file: "cases.yaml")
+        var runner = BenchRunner(testbed: testbed, cases: cases, schemes: [("default", .kernelDefault), ("ionice", .ionice)])
+        (runner.durationS, runner.warmUpS) = (2, 0)
+        var progress: [String] = []
+        let results = try runner.run { progress.append($0) }
+        #expect(progress.count == 2 && progress[1].contains("(2/2"))
+        for scheme in ["default", "ionice"] {
+            let run = try #require(results.schemes[scheme]?.cases["two"]?.runs.first)
+            #expect(run.tasks.map(\.task) == ["a", "b"])
+            let a = run.tasks[0], b = run.tasks[1]
+            #expect(a.samples > 0 && abs(a.achievedIops - 200) / 200 < 0.1, "\(a)")
+            #expect(a.pass && !b.pass, "a generous target passes, a 1 µs one cannot")
+            #expect(!run.pass && results.schemes[scheme]?.passRate == 0)
+            #expect(a.windowPassFraction == 1 && b.windowPassFraction == 0)
+        }
+        #expect(results.schemes["ionice"]?.cases["two"]?.runs.first?.settings.ioPriorities == [IOPriority(.realtime, 0), IOPriority(.bestEffort, 0)])
     }
 }
