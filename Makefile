@@ -8,9 +8,11 @@ BIN           = .build/$(CONFIG)/rtvirtio
 # Debian packages each target needs; installed only when missing.
 BUILD_PKGS   := pkg-config libsystemd-dev libcgroup-dev systemd
 RUNTIME_PKGS := fio util-linux jq
+# real QEMU guests (make e2e, and the e2e smoke in make test); the guest kernel is fetched by scripts/e2e.sh
+E2E_PKGS     := qemu-system-x86 busybox-static cpio
 APT_STAMP    := /tmp/.rtvirtio-apt-updated
 
-.PHONY: all deps build test demo bench bench-quick bench-full install uninstall clean
+.PHONY: all deps build test demo e2e bench bench-quick bench-full install uninstall clean
 
 all: build
 
@@ -20,7 +22,7 @@ define apt_need
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  [ -f $(APT_STAMP) ] || { apt-get update -qq && touch $(APT_STAMP); }; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 endef
 
@@ -31,11 +33,17 @@ build: deps
 	$(SWIFT) build -c $(CONFIG)
 
 test: deps
+	$(call apt_need,$(E2E_PKGS))
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 
 demo: build
 	./scripts/demo.sh $(BIN)
+
+# three QEMU (TCG) guests sharing one bfq queue: p99.99 inside them before/after apply and under the daemon
+e2e: build
+	$(call apt_need,$(E2E_PKGS))
+	BIN=$(CURDIR)/$(BIN) ./scripts/e2e.sh
 
 bench: build
 	mkdir -p out && $(BIN) lab bench-planner --format json | tee out/bench-planner.json
