@@ -1,7 +1,7 @@
 #!/bin/bash
 # make e2e: rtvirtio beside real QEMU guests (TCG; KVM is not usable here).
 # One loop device with bfq; each guest's virtio-blk disk is a region of it
-# (raw driver offset/size), so the guests share the host's bfq queue. Each
+# (raw driver offset/size; image locking off, the regions do not overlap), so the guests share the host's bfq queue. Each
 # QEMU runs in a libvirt-shaped cgroup under a test root and carries
 # -name guest=NAME. fio inside the guests measures p99.99 with the kernel
 # defaults, after `rtvirtio apply`, and under `rtvirtio daemon`.
@@ -107,7 +107,7 @@ start_guest() {
       -name "guest=$name" -pidfile "$WORK/$name.pid" \
       -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.gz" \
       -append "console=ttyS0 quiet loglevel=1 panic=-1 rtv.jobs=$jobs rtv.runtime=$RUNTIME rtv.phases=$phases" \
-      -blockdev "driver=raw,node-name=d0,offset=$(( index * REGION_MB << 20 )),size=$(( REGION_MB << 20 )),file.driver=host_device,file.filename=$LOOP,file.cache.direct=on,file.aio=threads" \
+      -blockdev "driver=raw,node-name=d0,offset=$(( index * REGION_MB << 20 )),size=$(( REGION_MB << 20 )),file.driver=host_device,file.filename=$LOOP,file.cache.direct=on,file.aio=threads,file.locking=off" \
       -device virtio-blk-pci,drive=d0 \
       -serial "file:$WORK/$name.log" >"$WORK/$name.qemu.log" 2>&1 &
   disown   # killed at clean-up; no job-control noise

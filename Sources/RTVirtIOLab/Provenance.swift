@@ -14,6 +14,13 @@ public enum Provenance {
             .first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "?"
         let fio = ((try? runProgram("/usr/bin/fio", ["--version"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
         let commit = gitCommit()
+        let path = (dataset as NSString).deletingPathExtension + ".provenance.yaml"
+        // a resumed run keeps the first run's record and adds its own line
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing.contains("dataset:") {
+            let line = "  - {date: \"\(ISO8601DateFormatter().string(from: Date()))\", gitCommit: \"\(commit)\", command: \"\(command)\"}\n"
+            try (existing + (existing.contains("\nresumed:\n") ? "" : "resumed:\n") + line).write(toFile: path, atomically: true, encoding: .utf8)
+            return
+        }
         let text = """
         dataset: \((dataset as NSString).lastPathComponent)
         regime: \(regime)
@@ -28,6 +35,6 @@ public enum Provenance {
         command: "\(command)"
 
         """
-        try text.write(toFile: (dataset as NSString).deletingPathExtension + ".provenance.yaml", atomically: true, encoding: .utf8)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 }

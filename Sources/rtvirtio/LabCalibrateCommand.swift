@@ -51,12 +51,18 @@ struct LabCalibrateCommand: ParsableCommand {
         defer { try? output.close() }
         let runner = PointRunner(testbed: testbed, durationS: durationS)
         let started = Date()
-        for (index, point) in todo.enumerated() {
-            let rows = try runner.run(point)
-            try output.seekToEnd()
-            try output.write(contentsOf: Data(rows.map { $0.csv + "\n" }.joined().utf8))
-            let eta = Date().timeIntervalSince(started) / Double(index + 1) * Double(todo.count - index - 1)
-            FileHandle.standardError.write(Data("calibrate: \(point.id) done (\(index + 1)/\(todo.count), ETA \(Int(eta / 60)) min)\n".utf8))
+        do {
+            for (index, point) in todo.enumerated() {
+                let rows = try runner.run(point)
+                try output.seekToEnd()
+                try output.write(contentsOf: Data(rows.map { $0.csv + "\n" }.joined().utf8))
+                let eta = Date().timeIntervalSince(started) / Double(index + 1) * Double(todo.count - index - 1)
+                FileHandle.standardError.write(Data("calibrate: \(point.id) done (\(index + 1)/\(todo.count), ETA \(Int(eta / 60)) min)\n".utf8))
+            }
+        } catch {
+            // a failed point (or Ctrl-C reaching fio first) still removes the testbed; the CSV keeps what was measured
+            try? testbed.down()
+            throw error
         }
         try testbed.down()
     }
