@@ -37,3 +37,28 @@ public struct HostView: Sendable {
     }
 }
 
+
+extension HostView {
+    /// What the host has now, for the report's "before" column: the bfq knobs
+    /// (bfq's defaults when another scheduler is selected: they are what
+    /// selecting bfq gives) and each found guest's weight on this device (its
+    /// per-device line, else its default weight).
+    public func baseline(fs: HostFS) -> Baseline {
+        func number(_ path: String) -> Int? { (try? fs.readValue(path)).flatMap { Int($0) } }
+        var host = BfqSettings.kernelDefault
+        let bfqSelected = fs.exists("\(device.ioschedPath)/timeout_sync")
+        if bfqSelected {
+            host.timeoutSyncMs = number("\(device.ioschedPath)/timeout_sync") ?? host.timeoutSyncMs
+            let sliceIdle = device.sliceIdle(fs)
+            host.sliceIdleUs = number(sliceIdle.path).map { $0 * 1000 / sliceIdle.perMs } ?? host.sliceIdleUs
+        }
+        var weights: [String: Int] = [:]
+        for (guest, cgroup) in cgroups {
+            let lines = (try? fs.read(hierarchy.weightFile(cgroup))) ?? ""
+            weights[guest] = WeightLines.weight(for: device.majMin, in: lines)
+                ?? WeightLines.weight(for: "default", in: lines)
+                ?? number("\(cgroup)/blkio.bfq.weight")
+        }
+        return Baseline(label: bfqSelected ? "now" : "now (bfq defaults)", host: host, weights: weights)
+    }
+}

@@ -45,10 +45,11 @@ struct ApplyCommand: ParsableCommand {
         let plan = try Optimizer(model: model, space: present.search).plan(Scenario(targets: present))
         let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy,
                                            cgroups: view.cgroups, fs: fs)
+        let before = view.baseline(fs: fs)   // read before anything is written
         let applier = Applier(fs: fs, state: host.state)
         let changes = dryRun ? try applier.entries(for: desired, device: view.device).changes
                              : try applier.apply(desired, device: view.device)
-        let report = PlanReport(plan: plan, device: targets.device, baseline: nil)
+        let report = PlanReport(plan: plan, device: targets.device, baseline: before)
         if format == .json {
             print(try encodeJSON(Output(dryRun: dryRun, device: view.device.devicePath, changes: changes,
                                         skipped: view.skipped, warnings: view.warnings + plan.warnings)), terminator: "")

@@ -68,6 +68,9 @@ struct LiveCommandTests {
         let apply = Live.run(Live.binary, ["apply", "--targets", s.targetsPath] + s.hostArguments)
         #expect(apply.status == 0, "\(apply.stderr)")
         #expect(try s.device.scheduler().contains("[bfq]"))
+        // the report's "before" is what the host had: bfq's defaults (another scheduler was selected), v1 default weights
+        #expect(apply.stdout.contains("now (bfq defaults)") && apply.stdout.contains("124 ms"), "\(apply.stdout)")
+        #expect(apply.stdout.contains("weight 100 → "), "\(apply.stdout)")
         let status = Live.run(Live.binary, ["status", "--format", "json"] + s.hostArguments)
         #expect(status.status == 0)
         #expect(status.stdout.contains("\"drift\" : false") && !status.stdout.contains("\"drift\" : true"))
