@@ -149,3 +149,15 @@ struct IdlingModelTests {
         #expect(throws: InputError.self) { try ModelFiles.parseIdling(text.replacingOccurrences(of: "riskThreshold: 0.5", with: "riskThreshold: 1.5"), file: "i.yaml") }
     }
 }
+
+struct DatasetSplitTests {
+    @Test("the test split is a property of the configuration: more points never move one, repeats go with their point")
+    func splitIsStable() {
+        let small = ModelFitTests.synthetic(count: 40, seed: 5), large = ModelFitTests.synthetic(count: 200, seed: 5)
+        let smallTest = Set(small.part(.test).points.map(\.id))
+        #expect(smallTest == Set(large.part(.test).points.map(\.id)).intersection(small.points.map(\.id)))
+        #expect(CalibrationDataset.isTest("p20r1") == CalibrationDataset.isTest("p20"))
+        let share = Double(large.part(.test).points.count) / Double(large.points.count)
+        #expect(share > 0.1 && share < 0.3, "test share \(share)")
+    }
+}
