@@ -18,7 +18,9 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CCgroup", pkgConfig: "libcgroup", providers: [.apt(["libcgroup-dev"])]),
         // Pure computation. Yams parses YAML *text*; reading files stays outside.
-        .target(name: "RTVirtIO", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // The MLP engine's inner loop in C: AVX2+FMA where the CPU has it, chosen at run time.
+        .target(name: "CDenseKernel", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "RTVirtIO", dependencies: ["CDenseKernel", .product(name: "Yams", package: "Yams")]),
         .target(name: "RTVirtIOHost", dependencies: [
             "RTVirtIO", "CSystemd", "CCgroup",
             .product(name: "Logging", package: "swift-log"),

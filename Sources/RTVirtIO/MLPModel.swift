@@ -1,3 +1,4 @@
+import CDenseKernel
 import Foundation
 
 /// Our MLP inference engine: dense layers in flat Float storage, evaluated
@@ -25,6 +26,9 @@ public struct MLPModel: LatencyModel {
     let widest: Int
 
     public var featureCount: Int { features.count }
+
+    /// Whether the dense layers run the AVX2+FMA build of the kernel on this CPU.
+    public static var usesWideKernel: Bool { rtv_dense_uses_avx2() != 0 }
 
     /// Decodes and checks a model file: shapes, finiteness, known names.
     public init(json: Data, file: String, name: String = "mlp") throws {
@@ -132,7 +136,7 @@ public struct MLPModel: LatencyModel {
     public func predictBatch(_ inputs: UnsafeBufferPointer<Double>, count: Int, into out: UnsafeMutableBufferPointer<Double>) {
         precondition(inputs.count >= count * featureCount && out.count >= count)
         let n = featureCount
-        let block = 32   // a literal, so the row loops unroll and vectorise
+        let block = 32   // rows per block: BLOCK in Sources/CDenseKernel/dense_kernel.c
         withUnsafeTemporaryAllocation(of: Float.self, capacity: (n + 2 * widest) * block) { scratch in
             let x0 = scratch.baseAddress!, a0 = x0 + n * block, b0 = a0 + widest * block
             inputMean.withUnsafeBufferPointer { mean in
@@ -149,17 +153,8 @@ public struct MLPModel: LatencyModel {
                     for layers in members {
                         var x = x0, a = a0, b = b0
                         for layer in layers {
-                            let w = p.baseAddress! + layer.weightOffset, bias = p.baseAddress! + layer.biasOffset
-                            for o in 0..<layer.outputs {
-                                let acc = a + o * block
-                                let initial = bias[o]
-                                for r in 0..<block { acc[r] = initial }
-                                for k in 0..<layer.inputs {
-                                    let weight = w[o * layer.inputs + k], column = x + k * block
-                                    for r in 0..<block { acc[r] += weight * column[r] }
-                                }
-                                if layer.relu { for r in 0..<block { acc[r] = max(acc[r], 0) } }
-                            }
+                            rtv_dense_block32(p.baseAddress! + layer.weightOffset, p.baseAddress! + layer.biasOffset, x, a,
+                                              Int32(layer.inputs), Int32(layer.outputs), layer.relu ? 1 : 0)
                             x = a
                             swap(&a, &b)
                         }

@@ -139,7 +139,7 @@ public struct PlannerBenchmark: Sendable {
         }
         let mlpRate = Double(count) / (mlpMs / 1000)
         let analyticalRate = Double(repeats * 3) / (analyticalMs / 1000)
-        return [Throughput(name: "mlp 13-15-15-15-1 x5, batch", predictionsPerSecond: mlpRate, baseline: "analytical model",
+        return [Throughput(name: "mlp 13-15-15-15-1 x5, batch (\(MLPModel.usesWideKernel ? "AVX2+FMA" : "baseline x86-64") kernel)", predictionsPerSecond: mlpRate, baseline: "analytical model",
                            baselinePredictionsPerSecond: analyticalRate, ratioToBaseline: mlpRate / analyticalRate,
                            goalPerSecond: 5_000_000, meetsGoal: mlpRate >= 5_000_000)]
     }
