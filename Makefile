@@ -43,6 +43,7 @@ demo: build
 # three QEMU (TCG) guests sharing one bfq queue: p99.99 inside them before/after apply and under the daemon
 e2e: build
 	$(call apt_need,$(E2E_PKGS))
+	BIN=$(CURDIR)/$(BIN) ./scripts/e2e.sh smoke
 	BIN=$(CURDIR)/$(BIN) ./scripts/e2e.sh
 
 bench: build

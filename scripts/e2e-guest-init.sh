@@ -9,8 +9,14 @@
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk bfq; do
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console bfq; do
   insmod /lib/modules/$m.ko 2>/dev/null
+done
+mkdir -p /tmp /run
+# the QEMU guest agent, when the VM has its channel (no udev here: find the port by name)
+i=0; while [ -z "$(ls /sys/class/virtio-ports 2>/dev/null)" ] && [ $i -lt 30 ]; do usleep 100000; i=$((i + 1)); done
+for port in /sys/class/virtio-ports/*; do
+  [ "$(cat "$port/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && qemu-ga -m virtio-serial -p "/dev/${port##*/}" -t /tmp -f /tmp/qga.pid &
 done
 JOBS=""; RUNTIME=10; PHASES=""
 for arg in $(cat /proc/cmdline); do
@@ -21,7 +27,7 @@ for arg in $(cat /proc/cmdline); do
   esac
 done
 i=0; while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
-echo "RTV-READY $(date +%s) $(cat /sys/block/vda/size 2>/dev/null) sectors"
+echo "RTV-READY $(date +%s) $(cat /sys/block/vda/size 2>/dev/null) sectors, scheduler $(cat /sys/block/vda/queue/scheduler 2>/dev/null)"
 for phase in $(echo "$PHASES" | tr , ' '); do
   name=${phase%@*}; start=${phase#*@}
   while [ "$(date +%s)" -lt "$start" ]; do usleep 100000; done

@@ -5,8 +5,10 @@
 # QEMU runs in a libvirt-shaped cgroup under a test root and carries
 # -name guest=NAME. fio inside the guests measures p99.99 with the kernel
 # defaults, after `rtvirtio apply`, and under `rtvirtio daemon`.
-#   scripts/e2e.sh          the full run (3 guests, 3 phases; about 3 minutes)
-#   scripts/e2e.sh smoke    one guest boots, is found by each match kind, gets its weight
+#   scripts/e2e.sh          the full run (3 guests, 3 phases; about 3 minutes); vm0's own bfq
+#                           knobs are set through its QEMU guest agent
+#   scripts/e2e.sh smoke    one guest boots, is found by each match kind, gets its weight, and
+#                           gets guest-side knobs through its agent, read back and restored
 # Removes everything it made (guests, cgroups, loop device, files), also on failure or Ctrl-C.
 set -euo pipefail
 MODE=${1:-full}
@@ -48,7 +50,9 @@ trap 'exit 130' INT TERM
 
 # --- the guest kernel and initramfs, built once into .build/e2e ----------------
 prepare() {
-  [ -s "$CACHE/initrd.gz" ] && [ -s "$CACHE/vmlinuz" ] && return
+  local key
+  key="v2 $(sha256sum "$ROOT/scripts/e2e-guest-init.sh" | cut -c1-16)"   # rebuild when the guest side changes
+  [ -s "$CACHE/initrd.gz" ] && [ -s "$CACHE/vmlinuz" ] && [ "$(cat "$CACHE/key" 2>/dev/null)" = "$key" ] && return
   say "Guest kernel (Debian cloud kernel, unpacked) and a busybox + fio initramfs"
   # built beside the cache and renamed at the end, so a failed build is never reused
   local final=$CACHE
@@ -57,17 +61,19 @@ prepare() {
   local pkg
   pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
   [ -n "$pkg" ] || fail "apt knows no linux-image-cloud-amd64 (apt-get update?)"
-  (cd "$CACHE/deb" && apt-get download "$pkg" >/dev/null 2>&1) || fail "apt-get download $pkg"
-  dpkg -x "$CACHE"/deb/*.deb "$CACHE/kernel"
+  (cd "$CACHE/deb" && apt-get download "$pkg" qemu-guest-agent >/dev/null 2>&1) || fail "apt-get download $pkg qemu-guest-agent"
+  dpkg -x "$CACHE"/deb/linux-image-*.deb "$CACHE/kernel"
+  dpkg -x "$CACHE"/deb/qemu-guest-agent_*.deb "$CACHE/qga"
   cp "$CACHE"/kernel/boot/vmlinuz-* "$CACHE/vmlinuz"
   local r=$CACHE/rootfs
   mkdir -p "$r"/{bin,dev,proc,sys,lib/modules}
   cp /bin/busybox "$r/bin/busybox"
   cp /usr/bin/fio "$r/bin/fio"
-  for lib in $(ldd /usr/bin/fio | awk '/=>/{print $3} /ld-linux/{print $1}'); do
+  cp "$CACHE/qga/usr/sbin/qemu-ga" "$r/bin/qemu-ga"
+  for lib in $(ldd /usr/bin/fio "$r/bin/qemu-ga" | awk '/=>/{print $3} /ld-linux/{print $1}' | sort -u); do
     mkdir -p "$r$(dirname "$lib")" && cp -L "$lib" "$r$lib"
   done
-  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk bfq; do
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console bfq; do
     local ko
     ko=$(find "$CACHE/kernel/lib/modules" -name "$m.ko*" | head -1)
     [ -n "$ko" ] || fail "module $m not in $pkg"
@@ -79,7 +85,8 @@ prepare() {
   done
   cp "$ROOT/scripts/e2e-guest-init.sh" "$r/init" && chmod +x "$r/init"
   (cd "$r" && find . | cpio -o -H newc --quiet | gzip -1 > "$CACHE/initrd.gz")
-  rm -rf "$CACHE/deb" "$CACHE/kernel" "$r"
+  rm -rf "$CACHE/deb" "$CACHE/kernel" "$CACHE/qga" "$r"
+  echo "$key" > "$CACHE/key"
   mv "$CACHE" "$final"
   CACHE=$final
 }
@@ -109,6 +116,8 @@ start_guest() {
       -append "console=ttyS0 quiet loglevel=1 panic=-1 rtv.jobs=$jobs rtv.runtime=$RUNTIME rtv.phases=$phases" \
       -blockdev "driver=raw,node-name=d0,offset=$(( index * REGION_MB << 20 )),size=$(( REGION_MB << 20 )),file.driver=host_device,file.filename=$LOOP,file.cache.direct=on,file.aio=threads,file.locking=off" \
       -device virtio-blk-pci,drive=d0 \
+      -chardev "socket,path=$WORK/$name.qga,server=on,wait=off,id=qga0" \
+      -device virtio-serial -device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0 \
       -serial "file:$WORK/$name.log" >"$WORK/$name.qemu.log" 2>&1 &
   disown   # killed at clean-up; no job-control noise
 }
@@ -152,6 +161,33 @@ YAML
     "$BIN" restore --state-dir "$WORK/state" >/dev/null
   done
   [ -z "$(weight_of "$(scope 1 vm0)")" ] || fail "restore left a weight line"
+
+  say "Guest-side bfq knobs through the QEMU guest agent"
+  cat > "$WORK/agent.yaml" <<YAML
+device: $LOOP
+guests:
+  - name: vm0
+    match: {libvirt: vm0}
+    guestBfq: {timeoutSyncMs: 64, sliceIdleMs: 0}
+    guestAgent: {socket: '$WORK/vm0.qga', disk: vda}
+    tasks: [{name: a, iops: 100, targetMs: 100}]
+YAML
+  inside() { # path inside the guest → its current value, as rtvirtio reads it through the agent
+    "$BIN" apply --dry-run --format json --targets "$WORK/agent.yaml" --state-dir "$WORK/state" --cgroup-root "$TESTROOT" \
+      | jq -r --arg p "vm0:$1" '[.changes[] | select(.path | startswith($p))][0].current // "unchanged"'
+  }
+  before_sched=$(inside /sys/block/vda/queue/scheduler)
+  "$BIN" apply --targets "$WORK/agent.yaml" --state-dir "$WORK/state" --cgroup-root "$TESTROOT" >/dev/null
+  "$BIN" status --format json --state-dir "$WORK/state" > "$WORK/status.json" || fail "status after the agent apply: $(cat "$WORK/status.json")"
+  for p in scheduler:bfq iosched/timeout_sync:64 iosched/slice_idle_us:0; do
+    got=$(jq -r --arg p "vm0:/sys/block/vda/queue/${p%%:*}" '.values[] | select(.path | startswith($p)) | .current' "$WORK/status.json")
+    [ "$got" = "${p#*:}" ] || fail "inside the guest ${p%%:*} is '$got', wanted '${p#*:}'"
+    echo "inside vm0: /sys/block/vda/queue/${p%%:*} = $got (read back through the guest agent)"
+  done
+  "$BIN" restore --state-dir "$WORK/state" >/dev/null
+  after_sched=$(inside /sys/block/vda/queue/scheduler)
+  [ "$after_sched" = "$before_sched" ] || fail "restore left the guest's scheduler at '$after_sched', was '$before_sched'"
+  echo "restore put the guest's scheduler back to '$after_sched'"
   echo "e2e smoke: PASSED"
   exit 0
 fi
@@ -169,7 +205,8 @@ device: $LOOP
 model: $MODEL
 search: {hostTimeoutSyncMs: [32, 64, 124], hostSliceIdleMs: [0, 1, 2, 4, 6, 8]}
 guests:
-  - {name: vm0, criticality: 1, match: {libvirt: vm0}, tasks: [{name: db, iops: 200, targetMs: ${TARGETS[0]}}]}
+  - {name: vm0, criticality: 1, match: {libvirt: vm0}, tasks: [{name: db, iops: 200, targetMs: ${TARGETS[0]}}],
+     guestBfq: {timeoutSyncMs: 124, sliceIdleMs: 0}, guestAgent: {socket: '$WORK/vm0.qga'}}
   - {name: vm1, criticality: 2, match: {pidfile: '$WORK/vm1.pid'}, tasks: [{name: web, iops: 150, targetMs: ${TARGETS[1]}}]}
   - {name: vm2, criticality: 3, match: {cgroup: '$(scope 3 vm2)'}, tasks: [{name: batch, iops: 100, targetMs: ${TARGETS[2]}}]}
 YAML

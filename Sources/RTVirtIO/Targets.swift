@@ -110,20 +110,31 @@ public struct GuestSpec: Sendable, Equatable {
     public var match: GuestMatch?
     public var weight: Int?
     public var guestBfq: BfqSettings
+    /// When set, rtvirtio also writes `guestBfq` inside the guest through its QEMU guest agent.
+    public var guestAgent: GuestAgentSpec?
     public var tasks: [TaskSpec]
 
     public init(name: String, criticality: Int, match: GuestMatch? = nil, weight: Int? = nil,
-                guestBfq: BfqSettings = .kernelDefault, tasks: [TaskSpec]) {
+                guestBfq: BfqSettings = .kernelDefault, guestAgent: GuestAgentSpec? = nil, tasks: [TaskSpec]) {
         self.name = name
         self.criticality = criticality
         self.match = match
         self.weight = weight
         self.guestBfq = guestBfq
+        self.guestAgent = guestAgent
         self.tasks = tasks
     }
 
     /// Bytes per second this guest asks for, in KB (the paper's A^{G_i}).
     public var demandKBps: Double { tasks.reduce(0) { $0 + $1.demandKBps } }
+}
+
+/// The guest agent channel of a VM (libvirt: /var/lib/libvirt/qemu/channel/target/domain-N-NAME/org.qemu.guest_agent.0)
+/// and the disk inside the guest whose bfq knobs rtvirtio sets.
+public struct GuestAgentSpec: Sendable, Equatable {
+    public var socket: String
+    public var disk: String
+    public init(socket: String, disk: String = "vda") { self.socket = socket; self.disk = disk }
 }
 
 public struct TaskSpec: Sendable, Equatable {

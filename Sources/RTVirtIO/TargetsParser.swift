@@ -3,7 +3,7 @@ import Yams
 /// Reads targets.yaml text. Every rejection names file, line, column and key.
 public enum TargetsParser {
     static let topKeys = ["device", "percentile", "model", "modelParams", "search", "guests", "onStop"]
-    static let guestKeys = ["name", "criticality", "match", "weight", "guestBfq", "tasks"]
+    static let guestKeys = ["name", "criticality", "match", "weight", "guestBfq", "guestAgent", "tasks"]
     static let taskKeys = ["name", "iops", "requestKB", "targetMs", "weight"]
     static let matchKeys = ["libvirt", "cgroup", "pid", "pidfile"]
 
@@ -96,6 +96,19 @@ public enum TargetsParser {
                 guestBfq.sliceIdleUs = Int((ms * 1000).rounded())
             }
         }
+        var guestAgent: GuestAgentSpec?
+        if fields.has("guestAgent") {
+            let agent = try reader.mapping(try fields.node("guestAgent"), "\(path).guestAgent", allowed: ["socket", "disk"])
+            let socket = try agent.string("socket")
+            guard socket.hasPrefix("/") else {
+                throw reader.error(agent.values["socket"], "\(path).guestAgent.socket", "must be an absolute path to the guest agent's unix socket")
+            }
+            let disk = try agent.optionalString("disk") ?? "vda"
+            guard !disk.isEmpty, disk.allSatisfy({ $0.isLetter || $0.isNumber }) else {
+                throw reader.error(agent.values["disk"], "\(path).guestAgent.disk", "must be a block device name inside the guest such as vda, found '\(disk)'")
+            }
+            guestAgent = GuestAgentSpec(socket: socket, disk: disk)
+        }
         let taskNodes = try fields.list("tasks")
         guard !taskNodes.isEmpty else {
             throw reader.error(fields.values["tasks"], "\(path).tasks", "needs at least one task")
@@ -117,7 +130,7 @@ public enum TargetsParser {
                 weight: task.has("weight") ? try task.int("weight", in: 1...1000) : 100))
         }
         return GuestSpec(name: name, criticality: criticality, match: match, weight: weight,
-                         guestBfq: guestBfq, tasks: tasks)
+                         guestBfq: guestBfq, guestAgent: guestAgent, tasks: tasks)
     }
 
     static func parseMatch(_ reader: YAMLReader, _ node: Node, _ path: String) throws -> GuestMatch {

@@ -57,7 +57,7 @@ public struct Applier: Sendable {
                 entry.original = current
                 entries.append(entry)
             }
-            if current != entry.applied { changes.append(Change(path: entry.path, current: current, new: entry.applied, guest: entry.guest)) }
+            if current != entry.applied { changes.append(Change(path: entry.location, current: current, new: entry.applied, guest: entry.guest)) }
         }
         return (entries, changes)
     }
@@ -78,7 +78,7 @@ public struct Applier: Sendable {
             do {
                 try entry.write(entry.applied, fs)
                 done.append((entry, before))
-                logger.info("wrote \(entry.applied) to \(entry.path) (was \(before ?? "absent"))")
+                logger.info("wrote \(entry.applied) to \(entry.location) (was \(before ?? "absent"))")
             } catch let error as HostError {
                 var rollbackErrors: [String] = []
                 for (changed, before) in done.reversed() {
@@ -109,10 +109,15 @@ public struct Applier: Sendable {
                     logger.notice("\(entry.path) is gone; nothing to restore there")
                     continue
                 }
+                // Neither has a guest whose agent socket is gone: its kernel settings went with it.
+                if let agent = entry.agent, !fs.exists(agent) {
+                    logger.notice("\(entry.location): the guest agent socket is gone (VM stopped); nothing to restore there")
+                    continue
+                }
                 let current = try entry.current(fs)
                 if current == entry.original || (entry.kind == .value && entry.original == nil) { continue }
                 try entry.write(entry.original, fs)
-                changes.append(Change(path: entry.path, current: current, new: entry.original ?? "(absent)", guest: entry.guest))
+                changes.append(Change(path: entry.location, current: current, new: entry.original ?? "(absent)", guest: entry.guest))
             } catch {
                 errors.append("\(error)")
                 remaining.insert(entry, at: 0)
@@ -143,7 +148,7 @@ public struct Applier: Sendable {
         guard let journal = try state.loadJournal() else { return (nil, []) }
         let values = journal.entries.map { entry in
             let current = (try? entry.current(fs)) ?? nil
-            return Status(path: entry.kind == .deviceWeight ? "\(entry.path) [\(entry.majMin ?? "")]" : entry.path,
+            return Status(path: entry.kind == .deviceWeight ? "\(entry.path) [\(entry.majMin ?? "")]" : entry.location,
                           guest: entry.guest, original: entry.original, applied: entry.applied, current: current,
                           drift: current != entry.applied)
         }

@@ -141,7 +141,8 @@ public actor DaemonCore {
             // backing off after a failure
         } else if hysteresis.matters(from: applied, to: plan) || drifted {
             do {
-                let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy, cgroups: view.cgroups, fs: fs)
+                let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy, cgroups: view.cgroups, fs: fs,
+                                                   guests: present.guests)
                 let changes = try applier.apply(desired, device: view.device)
                 applied = plan
                 appliedEntries = desired

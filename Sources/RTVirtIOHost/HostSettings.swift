@@ -5,7 +5,7 @@ import RTVirtIO
 /// must be written: scheduler, bfq knobs, v2 controller enabling, weights.
 public enum HostSettings {
     public static func desired(plan: Plan, device: BlockDevice, hierarchy: CgroupHierarchy,
-                               cgroups: [String: String], fs: HostFS) -> [JournalEntry] {
+                               cgroups: [String: String], fs: HostFS, guests: [GuestSpec] = []) -> [JournalEntry] {
         var entries = [
             JournalEntry(kind: .scheduler, path: device.schedulerPath, original: nil, applied: "bfq"),
             JournalEntry(kind: .value, path: "\(device.ioschedPath)/timeout_sync", original: nil,
@@ -23,6 +23,18 @@ public enum HostSettings {
             }
             entries.append(JournalEntry(kind: .deviceWeight, path: hierarchy.weightFile(cgroup), original: nil,
                                         applied: String(guest.weight), majMin: device.majMin, guest: guest.name))
+        }
+        // guest-side knobs, inside each guest that has an agent channel: bfq first, then its knobs
+        for spec in guests where cgroups[spec.name] != nil {
+            guard let agent = spec.guestAgent else { continue }
+            let queue = "/sys/block/\(agent.disk)/queue"
+            entries += [
+                JournalEntry(kind: .scheduler, path: "\(queue)/scheduler", original: nil, applied: "bfq", guest: spec.name, agent: agent.socket),
+                JournalEntry(kind: .value, path: "\(queue)/iosched/timeout_sync", original: nil,
+                             applied: String(spec.guestBfq.timeoutSyncMs), guest: spec.name, agent: agent.socket),
+                JournalEntry(kind: .value, path: "\(queue)/iosched/slice_idle_us", original: nil,
+                             applied: String(spec.guestBfq.sliceIdleUs), guest: spec.name, agent: agent.socket),
+            ]
         }
         return entries
     }

@@ -18,17 +18,24 @@ public struct JournalEntry: Codable, Equatable, Sendable {
     public var applied: String
     public var majMin: String?
     public var guest: String?
+    /// Set for a file inside a guest: the guest agent's socket through which `path` is reached.
+    public var agent: String?
 
-    public init(kind: Kind, path: String, original: String?, applied: String, majMin: String? = nil, guest: String? = nil) {
+    public init(kind: Kind, path: String, original: String?, applied: String, majMin: String? = nil, guest: String? = nil,
+                agent: String? = nil) {
         self.kind = kind
         self.path = path
         self.original = original
         self.applied = applied
         self.majMin = majMin
         self.guest = guest
+        self.agent = agent
     }
 
-    func sameTarget(_ other: JournalEntry) -> Bool { kind == other.kind && path == other.path && majMin == other.majMin }
+    /// Where the value lives, for people: a host path, or a path inside a guest.
+    public var location: String { agent.map { "\(guest ?? "guest"):\(path) (agent \($0))" } ?? path }
+
+    func sameTarget(_ other: JournalEntry) -> Bool { kind == other.kind && path == other.path && majMin == other.majMin && agent == other.agent }
 }
 
 /// The record that lets `restore` put a host back exactly, even after a

@@ -2,8 +2,23 @@ import Foundation
 
 /// How each kind of journal entry is read, written and restored.
 extension JournalEntry {
+    /// The files this entry lives in: the host's, or a guest's through its agent.
+    struct Files {
+        let host: HostFS
+        let agent: GuestAgentFiles?
+        func exists(_ path: String) -> Bool { agent?.exists(path) ?? host.exists(path) }
+        func read(_ path: String) throws -> String { try agent.map { try $0.read(path) } ?? host.read(path) }
+        func readValue(_ path: String) throws -> String { try agent.map { try $0.readValue(path) } ?? host.readValue(path) }
+        func write(_ path: String, _ value: String) throws {
+            if let agent { try agent.write(path, value) } else { try host.write(path, value) }
+        }
+    }
+
+    func files(_ host: HostFS) -> Files { Files(host: host, agent: agent.map(GuestAgentFiles.init(socket:))) }
+
     /// The value now: nil when it does not exist (see `original`).
-    public func current(_ fs: HostFS) throws -> String? {
+    public func current(_ host: HostFS) throws -> String? {
+        let fs = files(host)
         switch kind {
         case .scheduler:
             return BlockDevice.parseScheduler(try fs.read(path)).selected
@@ -17,7 +32,8 @@ extension JournalEntry {
     }
 
     /// Writes `value` (nil: make it absent again) and reads it back.
-    public func write(_ value: String?, _ fs: HostFS) throws {
+    public func write(_ value: String?, _ host: HostFS) throws {
+        let fs = files(host)
         switch (kind, value) {
         case (.value, nil):
             return   // an iosched file that did not exist goes away with its scheduler
@@ -30,7 +46,7 @@ extension JournalEntry {
         case (.scheduler, nil):
             throw HostError("restore", path: path, detail: "no original scheduler recorded")
         }
-        let now = try current(fs)
+        let now = try current(host)
         guard now == value else {
             throw HostError("verify", path: path, detail: "wrote \(value ?? "(absent)") but read back \(now ?? "(absent)")")
         }

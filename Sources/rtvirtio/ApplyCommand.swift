@@ -44,7 +44,7 @@ struct ApplyCommand: ParsableCommand {
         guard !present.guests.isEmpty else { throw ValidationError("none of the guests was found; nothing to apply") }
         let plan = try Optimizer(model: model, space: present.search).plan(Scenario(targets: present))
         let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy,
-                                           cgroups: view.cgroups, fs: fs)
+                                           cgroups: view.cgroups, fs: fs, guests: present.guests)
         let before = view.baseline(fs: fs)   // read before anything is written
         let applier = Applier(fs: fs, state: host.state)
         let changes = dryRun ? try applier.entries(for: desired, device: view.device).changes

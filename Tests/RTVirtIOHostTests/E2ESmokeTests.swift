@@ -3,7 +3,8 @@ import Testing
 
 /// The e2e smoke (scripts/e2e.sh smoke): a real QEMU guest in a libvirt-shaped
 /// cgroup is found by libvirt:, pidfile:, pid: and cgroup:, and each apply's
-/// weight is read back from the kernel; everything is removed afterwards.
+/// weight is read back from the kernel; guest-side knobs go in through the
+/// guest agent and come back out on restore; everything is removed afterwards.
 enum E2E {
     static let missingTool: String? = {
         for tool in ["/usr/bin/qemu-system-x86_64", "/bin/busybox", "/usr/bin/cpio", "/usr/bin/fio"] where !FileManager.default.isExecutableFile(atPath: tool) {
@@ -25,6 +26,10 @@ struct E2ESmokeTests {
         for match in ["{libvirt: vm0} → weight 200", "{pidfile: ", "{pid: ", "{cgroup: 'machine.slice/machine-qemu\\x2d1\\x2dvm0.scope'} → weight 500"] {
             #expect(result.stdout.contains(match), "missing '\(match)' in\n\(result.stdout)")
         }
+        for inside in ["scheduler = bfq", "iosched/timeout_sync = 64", "iosched/slice_idle_us = 0"] {
+            #expect(result.stdout.contains("inside vm0: /sys/block/vda/queue/\(inside) (read back through the guest agent)"), "\(result.stdout)")
+        }
+        #expect(result.stdout.contains("restore put the guest's scheduler back to"))
         #expect(result.stdout.contains("e2e smoke: PASSED"))
         #expect(!(try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)).contains("rtvirtio-e2e"))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: Live.blkioRoot).filter { $0.hasPrefix("rtvirtio-e2e-") }

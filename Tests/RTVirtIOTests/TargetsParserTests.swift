@@ -161,6 +161,14 @@ struct TargetsParserTests {
         Self.rejects("device: /dev/sdb\nsearch: {hostTimeoutSyncMs: [1.5]}\nguests: []", line: 2, key: "search.hostTimeoutSyncMs", "whole milliseconds")
     }
 
+    @Test func guestAgent() throws {
+        let ok = try TargetsParser.parse(Self.guest("    guestAgent: {socket: /run/qga.sock}\n" + Self.task))
+        #expect(ok.guests[0].guestAgent == GuestAgentSpec(socket: "/run/qga.sock", disk: "vda"))
+        Self.rejects(Self.guest("    guestAgent: {socket: qga.sock}\n" + Self.task), line: 4, key: "guests[0].guestAgent.socket", "absolute path")
+        Self.rejects(Self.guest("    guestAgent: {socket: /q, disk: ../sda}\n" + Self.task), line: 4, key: "guests[0].guestAgent.disk", "block device name")
+        Self.rejects(Self.guest("    guestAgent: {path: /q}\n" + Self.task), line: 4, key: "guests[0].guestAgent.path", "unknown key")
+    }
+
     @Test func errorTextNamesFileLineColumnKeyAndHint() throws {
         let error = try #require(throws: InputError.self) {
             try TargetsParser.parse("device: /dev/sdb\nguest: []", file: "/etc/rtvirtio/targets.yaml")

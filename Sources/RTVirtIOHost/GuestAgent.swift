@@ -1,0 +1,104 @@
+import Foundation
+import Glibc
+
+/// Files inside a guest, through its QEMU guest agent (qemu-ga) on a unix
+/// socket: `guest-file-open/read/write/close`, one connection per call, each
+/// started with `guest-sync-delimited` so a stale reply is never taken for ours.
+/// Used for the guest-side bfq knobs (`guestAgent:` in targets.yaml).
+public struct GuestAgentFiles: Sendable {
+    public var socket: String
+    public var timeoutMs: Int32 = 5000
+
+    public init(socket: String) { self.socket = socket }
+
+    public func exists(_ path: String) -> Bool { (try? read(path)) != nil }
+
+    public func readValue(_ path: String) throws -> String { try read(path).trimmingCharacters(in: .whitespacesAndNewlines) }
+
+    public func read(_ path: String) throws -> String {
+        try session { call in
+            let handle = try call("guest-file-open", ["path": path, "mode": "r"])
+            defer { _ = try? call("guest-file-close", ["handle": handle]) }
+            let reply = try call("guest-file-read", ["handle": handle, "count": 65536]) as? [String: Any]
+            guard let base64 = reply?["buf-b64"] as? String, let data = Data(base64Encoded: base64) else {
+                throw HostError("read through the guest agent", path: display(path), detail: "no data in the reply")
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    public func write(_ path: String, _ value: String) throws {
+        try session { call in
+            let handle = try call("guest-file-open", ["path": path, "mode": "w"])
+            _ = try call("guest-file-write", ["handle": handle, "buf-b64": Data(value.utf8).base64EncodedString()])
+            _ = try call("guest-file-close", ["handle": handle])   // the guest's write(2) happens at its flush
+        }
+    }
+
+    func display(_ path: String) -> String { "\(path) in the guest behind \(socket)" }
+
+    /// Connects, syncs, runs `body` with a request function, disconnects.
+    func session<T>(_ body: (_ call: (String, [String: Any]) throws -> Any) throws -> T) throws -> T {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw HostError("socket for the guest agent", path: socket, errno: errno) }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(socket.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw HostError("connect to the guest agent", path: socket, detail: "socket path too long")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes + [0]) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            throw HostError("connect to the guest agent", path: socket, errno: errno,
+                            detail: "is the VM running with a guest agent channel, and qemu-ga started inside it?")
+        }
+        var buffer = [UInt8]()
+        func send(_ object: [String: Any]) throws {
+            let data = try JSONSerialization.data(withJSONObject: object) + Data("\n".utf8)
+            let sent = data.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, data.count, Int32(MSG_NOSIGNAL)) }
+            guard sent == data.count else { throw HostError("send to the guest agent", path: socket, errno: errno) }
+        }
+        func receiveLine() throws -> [UInt8] {
+            while true {
+                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = Array(buffer[..<newline])
+                    buffer.removeSubrange(...newline)
+                    return line
+                }
+                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, timeoutMs) > 0 else {
+                    throw HostError("wait for the guest agent", path: socket, detail: "no reply within \(timeoutMs) ms")
+                }
+                var chunk = [UInt8](repeating: 0, count: 65536)
+                let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+                guard count > 0 else { throw HostError("read from the guest agent", path: socket, errno: count < 0 ? errno : ECONNRESET) }
+                buffer += chunk[0..<count]
+            }
+        }
+        func reply(_ line: [UInt8]) throws -> [String: Any] {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                throw HostError("read from the guest agent", path: socket, detail: "not JSON: \(String(decoding: line.prefix(200), as: UTF8.self))")
+            }
+            if let error = object["error"] as? [String: Any] {
+                throw HostError("guest agent", path: socket, detail: "\(error["class"] ?? "error"): \(error["desc"] ?? "")")
+            }
+            return object
+        }
+        // guest-sync-delimited: the reply follows a 0xFF byte; anything before it is stale
+        let id = Int.random(in: 1...Int(Int32.max))
+        try send(["execute": "guest-sync-delimited", "arguments": ["id": id]])
+        while true {
+            var line = try receiveLine()
+            if let marker = line.lastIndex(of: 0xFF) { line.removeSubrange(...marker) }
+            if let object = try? reply(line), object["return"] as? Int == id { break }
+        }
+        return try body { command, arguments in
+            try send(["execute": command, "arguments": arguments])
+            return try reply(try receiveLine())["return"] ?? NSNull()
+        }
+    }
+}
