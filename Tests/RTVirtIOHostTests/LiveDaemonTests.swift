@@ -66,6 +66,7 @@ struct LiveDaemonTests {
     static func targets(_ device: LoopDevice, vm1TargetMs: Int) -> String {
         """
         device: \(device.path)
+        model: analytical   # these tests are about the host layer: pin the model whose plans they expect
         guests:
           - {name: vm0, match: {cgroup: vm0}, tasks: [{name: db, iops: 500, targetMs: 300}]}
           - {name: vm1, match: {cgroup: vm1}, tasks: [{name: web, iops: 500, targetMs: \(vm1TargetMs)}]}
