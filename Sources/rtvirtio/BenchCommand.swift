@@ -42,6 +42,8 @@ struct BenchCommand: ParsableCommand {
         defer { close(lock) }
         let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime)
         defer { try? testbed.down() }
+        let interrupts = LabData.removeOnInterrupt(testbed, command: "bench")
+        defer { interrupts.forEach { $0.cancel() } }
         var runner = BenchRunner(testbed: testbed, cases: file, schemes: chosen)
         (runner.durationS, runner.repeats) = (durationS, `repeat`)
         var results = try runner.run { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }

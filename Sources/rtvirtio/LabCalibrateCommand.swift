@@ -35,16 +35,8 @@ struct LabCalibrateCommand: ParsableCommand {
         defer { close(lock) }
         let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime)
         guard testbed.regime == regime else { throw ValidationError("the testbed that is up is \(testbed.regime.rawValue); run `rtvirtio lab testbed down` first") }
-        // Ctrl-C / SIGTERM: kill the loads and remove the testbed, then exit.
-        let stopSignals: [Int32] = [SIGINT, SIGTERM]
-        for number in stopSignals { signal(number, SIG_IGN) }
-        let sources = stopSignals.map { number -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { try? testbed.down(); FileHandle.standardError.write(Data("calibrate: interrupted; testbed removed\n".utf8)); Glibc.exit(130) }
-            source.resume()
-            return source
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let interrupts = LabData.removeOnInterrupt(testbed, command: "calibrate")
+        defer { interrupts.forEach { $0.cancel() } }
         let design = CalibrationPoint.design(count: points, seed: seed).filter { !done.contains($0.id) }
         let todo = limit > 0 ? Array(design.prefix(limit)) : design
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: out))

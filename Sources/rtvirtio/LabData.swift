@@ -1,4 +1,6 @@
 import ArgumentParser
+import Dispatch
+import Glibc
 import Foundation
 import RTVirtIO
 import RTVirtIOHost
@@ -16,5 +18,20 @@ enum LabData {
         }
         guard !points.isEmpty else { throw InputError(file: files.joined(separator: ", "), message: "no measured points") }
         return CalibrationDataset(points: points).part(part)
+    }
+
+    /// Ctrl-C / SIGTERM: kill the loads and remove the testbed, then exit 130.
+    static func removeOnInterrupt(_ testbed: LabTestbed, command: String) -> [DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                try? testbed.down()
+                FileHandle.standardError.write(Data("\(command): interrupted; testbed removed\n".utf8))
+                Glibc.exit(130)
+            }
+            source.resume()
+            return source
+        }
     }
 }
