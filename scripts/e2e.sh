@@ -59,9 +59,12 @@ prepare() {
   CACHE=$final.tmp
   rm -rf "$CACHE" "$final" && mkdir -p "$CACHE/deb" "$CACHE/rootfs"
   local pkg
-  pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-  [ -n "$pkg" ] || fail "apt knows no linux-image-cloud-amd64 (apt-get update?)"
-  (cd "$CACHE/deb" && apt-get download "$pkg" qemu-guest-agent >/dev/null 2>&1) || fail "apt-get download $pkg qemu-guest-agent"
+  pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+  [ -n "$pkg" ] || { apt-get update -qq; pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}'); }
+  [ -n "$pkg" ] || fail "apt knows no linux-image-cloud-amd64, even after apt-get update"
+  (cd "$CACHE/deb" && { apt-get download "$pkg" qemu-guest-agent >/dev/null 2>&1 \
+     || { apt-get update -qq && apt-get download "$pkg" qemu-guest-agent >/dev/null 2>&1; }; }) \
+    || fail "apt-get download $pkg qemu-guest-agent"
   dpkg -x "$CACHE"/deb/linux-image-*.deb "$CACHE/kernel"
   dpkg -x "$CACHE"/deb/qemu-guest-agent_*.deb "$CACHE/qga"
   cp "$CACHE"/kernel/boot/vmlinuz-* "$CACHE/vmlinuz"
