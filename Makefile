@@ -61,7 +61,7 @@ bench-full: build
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/rtvirtio
 	install -d $(DESTDIR)$(ETC)/models
-	install -m 0644 config/models/* $(DESTDIR)$(ETC)/models/
+	install -m 0644 $(filter-out %.check.json,$(wildcard config/models/*)) $(DESTDIR)$(ETC)/models/
 	# an operator's edited targets file is never overwritten
 	[ -e $(DESTDIR)$(ETC)/targets.yaml ] || install -m 0644 config/targets.example.yaml $(DESTDIR)$(ETC)/targets.yaml
 	install -D -m 0644 systemd/rtvirtio.service $(DESTDIR)/etc/systemd/system/rtvirtio.service
