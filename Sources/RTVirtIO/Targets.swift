@@ -9,7 +9,7 @@ public struct Targets: Sendable, Equatable {
     public var onStop: OnStop
     public var guests: [GuestSpec]
 
-    public init(device: String, percentile: Double = 99.99, model: ModelChoice = .analytical,
+    public init(device: String, percentile: Double = 99.99, model: ModelChoice = .bundledDefault,
                 modelParams: String? = nil, search: SearchSpace = .paper, onStop: OnStop = .restore,
                 guests: [GuestSpec]) {
         self.device = device
@@ -29,6 +29,10 @@ public struct Targets: Sendable, Equatable {
 }
 
 public enum ModelChoice: Sendable, Equatable {
+    /// The model a targets file gets without `model:`: the bundled one with the best held-out error
+    /// (README, "Models").
+    public static let bundledDefault = ModelChoice.analytical
+
     case analytical
     case mlp
     case idling

@@ -21,7 +21,7 @@ public enum TargetsParser {
                 throw reader.error(top.values["percentile"], "percentile", "must be between 0 and 100 (exclusive), found \(percentile)")
             }
         }
-        let model = try top.optionalString("model").map(ModelChoice.init) ?? .analytical
+        let model = try top.optionalString("model").map(ModelChoice.init) ?? .bundledDefault
         let onStopText = try top.optionalString("onStop") ?? "restore"
         guard let onStop = OnStop(rawValue: onStopText) else {
             throw reader.error(top.values["onStop"], "onStop", "must be 'restore' or 'keep', found '\(onStopText)'")

@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
         """)
 
     static let allSchemes = ["default", "ionice", "mimic-rtxen", "naive", "rtvirtio-analytical", "rtvirtio-mlp", "rtvirtio-idling"]
+    /// `rtvirtio` is also accepted: the scheme of the default model (ModelChoice.bundledDefault).
 
     @Option(help: ArgumentHelp("The cases file.", valueName: "file")) var cases: String
     @Option(help: "Comma-separated schemes (default: all).") var schemes: String = BenchCommand.allSchemes.joined(separator: ",")
@@ -78,6 +79,7 @@ struct BenchCommand: ParsableCommand {
             return .rtvirtio(model: try ConfigFiles.loadModel(choice, params: nil), space: search)
         case "rtvirtio-mlp": return .rtvirtio(model: try ConfigFiles.loadModel(.mlp, params: nil), space: search)
         case "rtvirtio-idling": return .rtvirtio(model: try ConfigFiles.loadModel(.idling, params: nil), space: search)
+        case "rtvirtio": return try scheme("rtvirtio-\(ModelChoice.bundledDefault.text)", search: search)
         default: throw ValidationError("unknown scheme '\(name)'; schemes: \(allSchemes.joined(separator: ", "))")
         }
     }

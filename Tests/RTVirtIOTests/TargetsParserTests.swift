@@ -46,7 +46,7 @@ struct TargetsParserTests {
     @Test func defaultsToThePapersSearchSpace() throws {
         let targets = try TargetsParser.parse("device: /dev/sda\nguests: [{name: a, tasks: [{name: t, iops: 1, targetMs: 1}]}]")
         #expect(targets.search == .paper)
-        #expect(targets.model == .analytical)
+        #expect(targets.model == .bundledDefault)
         #expect(targets.percentile == 99.99)
     }
 
