@@ -48,7 +48,7 @@ public enum ConfigFiles {
     }
 
     /// The model a targets file (or a flag) asks for.
-    /// - analytical: `params` or the bundled analytical-paper.yaml
+    /// - analytical: `params`, or the bundled analytical-fast.yaml (fitted), else analytical-paper.yaml
     /// - mlp: the bundled mlp-fast.json
     /// - idling: the bundled idling-fast.yaml (rtvirtio's stall model)
     /// - a path: `.json` is an MLP file, anything else a YAML parameter file whose `kind:` says which model.
@@ -68,9 +68,10 @@ public enum ConfigFiles {
         }
     }
 
-    /// `path`, or the bundled analytical-paper.yaml.
+    /// `path`, or the bundled parameters: fitted on this kind of host (analytical-fast.yaml) when
+    /// present, else the paper's constants with hand-set λ (analytical-paper.yaml).
     public static func loadAnalyticalParameters(_ path: String?) throws -> AnalyticalParameters {
-        let path = try path ?? bundledOrFail("analytical-paper.yaml", what: "analytical parameters")
+        let path = try path ?? bundled("analytical-fast.yaml") ?? bundledOrFail("analytical-paper.yaml", what: "analytical parameters")
         return try ModelFiles.parseAnalytical(try readText(path), file: path)
     }
 

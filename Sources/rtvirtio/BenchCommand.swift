@@ -73,10 +73,7 @@ struct BenchCommand: ParsableCommand {
         case "ionice": return .ionice
         case "mimic-rtxen": return .mimicRTXen
         case "naive": return .naive
-        case "rtvirtio-analytical":
-            // the fitted parameters when they are bundled, else the paper's hand-set ones
-            let choice = ConfigFiles.bundled("analytical-fast.yaml").map(ModelChoice.file) ?? .analytical
-            return .rtvirtio(model: try ConfigFiles.loadModel(choice, params: nil), space: search)
+        case "rtvirtio-analytical": return .rtvirtio(model: try ConfigFiles.loadModel(.analytical, params: nil), space: search)
         case "rtvirtio-mlp": return .rtvirtio(model: try ConfigFiles.loadModel(.mlp, params: nil), space: search)
         case "rtvirtio-idling": return .rtvirtio(model: try ConfigFiles.loadModel(.idling, params: nil), space: search)
         case "rtvirtio": return try scheme("rtvirtio-\(ModelChoice.bundledDefault.text)", search: search)

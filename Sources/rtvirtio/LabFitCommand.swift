@@ -35,7 +35,7 @@ struct LabFitCommand: ParsableCommand {
         let write: ([CalibrationDataset.Point], [(String, String)]) -> String
         switch kind {
         case .analytical:
-            var fit = AnalyticalFit(base: try ConfigFiles.loadAnalyticalParameters(base))
+            var fit = AnalyticalFit(base: try ConfigFiles.loadAnalyticalParameters(base ?? ConfigFiles.bundled("analytical-paper.yaml")))
             fit.underestimatePenalty = underestimatePenalty
             fitModel = { AnalyticalModel(parameters: fit.fit($0)) }
             write = { points, provenance in

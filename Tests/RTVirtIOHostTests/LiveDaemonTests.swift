@@ -67,6 +67,7 @@ struct LiveDaemonTests {
         """
         device: \(device.path)
         model: analytical   # these tests are about the host layer: pin the model whose plans they expect
+        modelParams: \(Live.checkout)/config/models/analytical-paper.yaml
         guests:
           - {name: vm0, match: {cgroup: vm0}, tasks: [{name: db, iops: 500, targetMs: 300}]}
           - {name: vm1, match: {cgroup: vm1}, tasks: [{name: web, iops: 500, targetMs: \(vm1TargetMs)}]}

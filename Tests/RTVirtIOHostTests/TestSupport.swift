@@ -40,11 +40,13 @@ enum Live {
         return (status, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 
-    /// The rtvirtio binary `swift build` made beside the tests.
-    static var binary: String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/rtvirtio").path
+    /// The checkout the tests run from.
+    static var checkout: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }
+
+    /// The rtvirtio binary `swift build` made beside the tests.
+    static var binary: String { "\(checkout)/.build/debug/rtvirtio" }
 }
 
 /// A loop device over a file in a temp dir, with --direct-io=on; detached and deleted on deinit.
