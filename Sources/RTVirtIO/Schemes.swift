@@ -14,11 +14,14 @@ public struct SchemeSettings: Sendable, Codable, Equatable {
     public var host: BfqSettings
     public var weights: [Int]
     public var ioPriorities: [IOPriority?]
+    /// What the scheme's model predicted for each task ([guest][task], ms), for the model-driven schemes.
+    public var predictedMs: [[Double]]?
 
-    public init(host: BfqSettings, weights: [Int], ioPriorities: [IOPriority?]) {
+    public init(host: BfqSettings, weights: [Int], ioPriorities: [IOPriority?], predictedMs: [[Double]]? = nil) {
         self.host = host
         self.weights = weights
         self.ioPriorities = ioPriorities
+        self.predictedMs = predictedMs
     }
 }
 
@@ -64,7 +67,8 @@ public enum Scheme: Sendable {
                                   ioPriorities: none)
         case .rtvirtio(let model, let space):
             let plan = try Optimizer(model: model, space: space).plan(scenario)
-            return SchemeSettings(host: plan.host, weights: plan.guests.map(\.weight), ioPriorities: none)
+            return SchemeSettings(host: plan.host, weights: plan.guests.map(\.weight), ioPriorities: none,
+                                  predictedMs: plan.guests.map { $0.tasks.map(\.predictedMs) })
         }
     }
 

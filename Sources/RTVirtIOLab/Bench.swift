@@ -37,7 +37,7 @@ public struct BenchRunner {
                 for (position, (name, scheme)) in (schemes[rotation...] + schemes[..<rotation]).enumerated() {
                     let settings = try scheme.settings(for: benchCase.scenario)
                     let rows = try runner.run(Self.point(benchCase, settings, id: "\(benchCase.name)-\(name)-\(r)"), ioPriorities: settings.ioPriorities)
-                    let run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows))
+                    let run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows, predicted: settings.predictedMs))
                     results.schemes[name, default: .init()].cases[benchCase.name, default: .init()].runs.append(run)
                     done += 1
                     let eta = Date().timeIntervalSince(started) / Double(done) * Double(total - done)
@@ -55,12 +55,13 @@ public struct BenchRunner {
         }, host: settings.host, repeatIndex: 0)
     }
 
-    static func tasks(_ benchCase: BenchCases.Case, _ rows: [CalibrationRow]) -> [BenchResults.TaskResult] {
+    static func tasks(_ benchCase: BenchCases.Case, _ rows: [CalibrationRow], predicted: [[Double]]? = nil) -> [BenchResults.TaskResult] {
         rows.map { row in
             let guest = benchCase.guests[row.guestIndex], task = guest.tasks[row.taskIndex]
             let windows = row.stats.windowTailsMs
             return BenchResults.TaskResult(
                 guest: guest.name, task: task.name, targetMs: task.targetMs, demandedIops: task.iops,
+                predictedMs: predicted?[row.guestIndex][row.taskIndex],
                 p9999Ms: row.stats.p9999Ms, achievedIops: row.achievedIops, samples: row.stats.samples,
                 windowPassFraction: windows.isEmpty ? 0 : Double(windows.filter { $0 <= task.targetMs }.count) / Double(windows.count),
                 windowMinSamples: row.stats.windowMinSamples,
@@ -74,6 +75,8 @@ public struct BenchResults: Codable, Sendable {
     public struct TaskResult: Codable, Sendable {
         public var guest: String, task: String
         public var targetMs: Double, demandedIops: Double
+        /// The scheme's prediction (model-driven schemes only).
+        public var predictedMs: Double?
         public var p9999Ms: Double, achievedIops: Double, samples: Int
         public var windowPassFraction: Double, windowMinSamples: Int
         public var pass: Bool
@@ -137,7 +140,27 @@ public struct BenchResults: Codable, Sendable {
             lines.append("| \(name) | \(percent(scheme.passRate)) | "
                          + caseOrder.map { percent(scheme.cases[$0]?.passRate ?? .nan) }.joined(separator: " | ") + " |")
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.joined(separator: "\n") + "\n" + failures()
+    }
+
+    /// Why each failed run of a model-driven scheme failed, task by task.
+    func failures() -> String {
+        var lines: [String] = []
+        for name in schemeOrder {
+            for caseName in caseOrder {
+                for run in schemes[name]?.cases[caseName]?.runs ?? [] where !run.pass {
+                    for task in run.tasks where !task.pass {
+                        guard let predicted = task.predictedMs else { continue }
+                        let starved = task.achievedIops < BenchRunner.minimumIopsFraction * task.demandedIops
+                        let why = starved ? "starved (\(formatNumber(task.achievedIops)) of \(formatNumber(task.demandedIops)) IOPS)"
+                            : predicted <= task.targetMs ? "model error: predicted \(formatNumber(predicted)) ms, measured \(formatNumber(task.p9999Ms)) ms"
+                            : "predicted to miss (\(formatNumber(predicted)) ms): no setting in the search space meets it by the model"
+                        lines.append("- \(name), \(caseName), repeat \(run.repeatIndex + 1): \(task.guest)/\(task.task) target \(formatNumber(task.targetMs)) ms — \(why)")
+                    }
+                }
+            }
+        }
+        return lines.isEmpty ? "" : "\nWhy the model-driven schemes' failed runs failed:\n\n" + lines.joined(separator: "\n") + "\n"
     }
 
     func percent(_ value: Double) -> String { value.isNaN ? "–" : formatNumber(value * 100, decimals: 1) + " %" }

@@ -113,3 +113,35 @@ struct LiveLabTests {
         #expect(results.schemes["ionice"]?.cases["two"]?.runs.first?.settings.ioPriorities == [IOPriority(.realtime, 0), IOPriority(.bestEffort, 0)])
     }
 }
+
+struct BenchResultsTests {
+    static func task(_ name: String, target: Double, predicted: Double?, measured: Double, iops: Double) -> BenchResults.TaskResult {
+        BenchResults.TaskResult(guest: "vm0", task: name, targetMs: target, demandedIops: 100, predictedMs: predicted, p9999Ms: measured,
+                                achievedIops: iops, samples: 1000, windowPassFraction: 0, windowMinSamples: 100,
+                                pass: measured <= target && iops >= 95)
+    }
+
+    @Test("pass rates average over cases; failed model-driven runs are explained task by task")
+    func passRatesAndFailures() {
+        let settings = SchemeSettings(host: .kernelDefault, weights: [100], ioPriorities: [nil])
+        let good = BenchResults.Run(repeatIndex: 0, order: 0, settings: settings, tasks: [Self.task("ok", target: 25, predicted: 5, measured: 6, iops: 100)])
+        let bad = BenchResults.Run(repeatIndex: 1, order: 1, settings: settings, tasks: [
+            Self.task("wrong", target: 25, predicted: 10, measured: 80, iops: 100),
+            Self.task("starved", target: 25, predicted: 10, measured: 5, iops: 50),
+            Self.task("hopeless", target: 25, predicted: 40, measured: 90, iops: 100),
+        ])
+        var results = BenchResults(schemes: ["rtvirtio-idling": .init()])
+        results.schemes["rtvirtio-idling"]!.cases = ["a": .init(), "b": .init()]
+        results.schemes["rtvirtio-idling"]!.cases["a"]!.runs = [good, bad]   // 50 %
+        results.schemes["rtvirtio-idling"]!.cases["b"]!.runs = [good]        // 100 %
+        (results.caseOrder, results.schemeOrder) = (["a", "b"], ["rtvirtio-idling"])
+        results.summarise()
+        #expect(results.schemes["rtvirtio-idling"]!.passRate == 0.75)
+        let markdown = results.markdown()
+        #expect(markdown.contains("| rtvirtio-idling | 75 % | 50 % | 100 % |"), "\(markdown)")
+        #expect(markdown.contains("vm0/wrong target 25 ms — model error: predicted 10 ms, measured 80 ms"))
+        #expect(markdown.contains("vm0/starved target 25 ms — starved (50 of 100 IOPS)"))
+        #expect(markdown.contains("vm0/hopeless target 25 ms — predicted to miss (40 ms)"))
+        #expect(!markdown.contains("vm0/ok"))
+    }
+}
