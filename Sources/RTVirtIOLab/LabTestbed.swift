@@ -14,6 +14,14 @@ public struct LabTestbed: Codable, Sendable {
     public var image: String
     public var cgroupRoot: String
     public var createdAt: String
+    /// device-bound: the FUSE server and where it is mounted; the loop device reads /disk in it.
+    public var fuse: FuseServer?
+
+    public struct FuseServer: Codable, Sendable {
+        public var pid: Int32
+        public var mountpoint: String
+        public var serviceTimeUs: Int
+    }
 
     public static let stateFile = "/run/rtvirtio-lab/testbed.json"
     public static let blkio = "/sys/fs/cgroup/blkio"
@@ -26,27 +34,85 @@ public struct LabTestbed: Codable, Sendable {
         }
     }
 
-    /// Makes the testbed (after removing one a crash left behind).
-    public static func up(regime: Regime, sizeMB: Int = 512, fs: HostFS = HostFS()) throws -> LabTestbed {
-        guard regime == .fast else {
-            throw Failure.unsupported("the device-bound regime (a FUSE server with a fixed service time) is not built yet; use --regime fast")
-        }
+    /// Makes the testbed (after removing one a crash left behind). device-bound puts
+    /// `fusedBinary` (rtvirtio-fused) with `serviceTimeUs` per 4 KiB under the loop device.
+    public static func up(regime: Regime, sizeMB: Int = 512, serviceTimeUs: Int = 200, fusedBinary: String? = nil,
+                          fs: HostFS = HostFS()) throws -> LabTestbed {
         guard fs.exists(blkio) else { throw Failure.unsupported("needs the v1 blkio hierarchy at \(blkio)") }
         if let stale = try? current() { try stale.down(fs: fs) }
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         let image = "\(workDirectory)/\(regime.rawValue).img"
         // real data, so reads hit the disk and not holes of a sparse file
         try runProgram("/bin/dd", ["if=/dev/urandom", "of=\(image)", "bs=1M", "count=\(sizeMB)", "status=none"])
-        let device = try LoopDevices.attach(image)
+        var fuse: FuseServer?
+        var loopFile = image
+        if regime == .deviceBound {
+            let server = try startFuse(image: image, serviceTimeUs: serviceTimeUs, binary: fusedBinary, fs: fs)
+            fuse = server
+            loopFile = "\(server.mountpoint)/disk"
+        }
         let cgroupRoot = "\(blkio)/rtvirtio-lab"
-        let testbed = LabTestbed(regime: regime, device: device, image: image, cgroupRoot: cgroupRoot,
-                                 createdAt: ISO8601DateFormatter().string(from: Date()))
-        try FileManager.default.createDirectory(atPath: (stateFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try JSONEncoder().encode(testbed).write(to: URL(fileURLWithPath: stateFile))
+        var testbed = LabTestbed(regime: regime, device: "", image: image, cgroupRoot: cgroupRoot,
+                                 createdAt: ISO8601DateFormatter().string(from: Date()), fuse: fuse)
+        try testbed.save()   // before the device exists: a crash from here on is cleaned up by the next up
+        testbed.device = try LoopDevices.attach(loopFile, readOnly: regime == .deviceBound)
+        try testbed.save()
         guard mkdir(cgroupRoot, 0o755) == 0 || errno == EEXIST else { throw HostError("mkdir", path: cgroupRoot, errno: errno) }
-        let block = try BlockDevice.resolve(device)
+        let block = try BlockDevice.resolve(testbed.device)
         try fs.write(block.schedulerPath, "bfq")
         return testbed
+    }
+
+    /// Reads as fast as 4 jobs of 4 KiB random O_DIRECT reads can for `seconds`: the device's capacity in IOPS.
+    public func measureCapacityIops(seconds: Int = 3) throws -> Double {
+        let json = try runProgram("/usr/bin/fio", ["--name=capacity", "--filename=\(device)", "--rw=randread", "--bs=4k", "--direct=1",
+                                                   "--ioengine=psync", "--numjobs=4", "--group_reporting", "--time_based",
+                                                   "--runtime=\(seconds)", "--output-format=json"])
+        guard let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let job = (object["jobs"] as? [[String: Any]])?.first, let read = job["read"] as? [String: Any],
+              let iops = read["iops"] as? Double else {
+            throw HostError("measure capacity of", path: device, detail: "unexpected fio output")
+        }
+        return iops
+    }
+
+    /// For provenance files and reports: what the device is.
+    public var deviceDescription: String {
+        if let fuse {
+            return "loop device (--direct-io=on, read-only, bfq) over rtvirtio-fused (FUSE, direct_io, reads served one at a time, \(fuse.serviceTimeUs) µs per 4 KiB) over a file of random data on the local disk"
+        }
+        return "loop device (--direct-io=on, bfq) over a file of random data on the local disk (\(Self.workDirectory))"
+    }
+
+    func save() throws {
+        try FileManager.default.createDirectory(atPath: (Self.stateFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: Self.stateFile))
+    }
+
+    /// rtvirtio-fused beside the running binary, unless given.
+    static func startFuse(image: String, serviceTimeUs: Int, binary: String?, fs: HostFS) throws -> FuseServer {
+        let executable = binary ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("rtvirtio-fused").path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw Failure.unsupported("the device-bound regime needs rtvirtio-fused at \(executable) (make build builds it)")
+        }
+        guard fs.exists("/dev/fuse") else { throw Failure.unsupported("the device-bound regime needs FUSE (/dev/fuse)") }
+        let mountpoint = "\(workDirectory)/fuse"
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [image, mountpoint, String(serviceTimeUs)]
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        for _ in 0..<50 where !fs.exists("\(mountpoint)/disk") {
+            guard process.isRunning else { throw HostError("start rtvirtio-fused", path: mountpoint, detail: "exited with \(process.terminationStatus)") }
+            usleep(100_000)
+        }
+        guard fs.exists("\(mountpoint)/disk") else {
+            kill(process.processIdentifier, SIGTERM)
+            throw HostError("start rtvirtio-fused", path: mountpoint, detail: "no /disk after 5 s")
+        }
+        return FuseServer(pid: process.processIdentifier, mountpoint: mountpoint, serviceTimeUs: serviceTimeUs)
     }
 
     /// One lab run at a time (calibrate and bench share the testbed): an
@@ -70,7 +136,12 @@ public struct LabTestbed: Codable, Sendable {
         }
         usleep(200_000)
         for directory in Self.cgroupsDeepestFirst(cgroupRoot) { rmdir(directory) }
-        LoopDevices.detach(device)
+        if !device.isEmpty { LoopDevices.detach(device) }
+        if let fuse {
+            _ = try? runProgram("/bin/umount", [fuse.mountpoint])
+            kill(fuse.pid, SIGTERM)
+            try? FileManager.default.removeItem(atPath: fuse.mountpoint)
+        }
         try? FileManager.default.removeItem(atPath: image)
         try? FileManager.default.removeItem(atPath: Self.stateFile)
     }

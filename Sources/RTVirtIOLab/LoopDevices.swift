@@ -9,9 +9,9 @@ import RTVirtIOHost
 public enum LoopDevices {
     public static let defaultScheduler = "none"
 
-    /// `losetup -f --show --direct-io=on IMAGE`, scheduler reset; returns /dev/loopN.
-    public static func attach(_ image: String, fs: HostFS = HostFS()) throws -> String {
-        let device = try runProgram("/sbin/losetup", ["-f", "--show", "--direct-io=on", image])
+    /// `losetup -f --show --direct-io=on [-r] IMAGE`, scheduler reset; returns /dev/loopN.
+    public static func attach(_ image: String, readOnly: Bool = false, fs: HostFS = HostFS()) throws -> String {
+        let device = try runProgram("/sbin/losetup", ["-f", "--show", "--direct-io=on"] + (readOnly ? ["-r"] : []) + [image])
             .trimmingCharacters(in: .whitespacesAndNewlines)
         do {
             try fs.write(try BlockDevice.resolve(device).schedulerPath, defaultScheduler)

@@ -8,7 +8,8 @@ public enum Provenance {
         ((try? runProgram("/usr/bin/git", ["rev-parse", "HEAD"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    public static func write(for dataset: String, regime: String, command: String) throws {
+    public static func write(for dataset: String, testbed: LabTestbed, command: String) throws {
+        let regime = testbed.regime.rawValue
         let kernel = (try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"
         let cpu = ((try? HostFS().read("/proc/cpuinfo")) ?? "").split(separator: "\n")
             .first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "?"
@@ -24,7 +25,7 @@ public enum Provenance {
         let text = """
         dataset: \((dataset as NSString).lastPathComponent)
         regime: \(regime)
-        device: "loop device (--direct-io=on, bfq) over a 512 MiB file of random data on the local disk (/var/tmp)"
+        device: "\(testbed.deviceDescription)"
         load: "one fio per task: 4 KiB random reads, O_DIRECT, psync, rate_iops = task IOPS; total latency (fio lat log, per I/O)"
         guestKnobs: "no guest kernel on this testbed: guest timeout_sync/slice_idle recorded as the defaults (124 ms / 8 ms), not varied"
         kernel: "\(kernel)"

@@ -21,7 +21,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The cases file.", valueName: "file")) var cases: String
     @Option(help: "Comma-separated schemes (default: all).") var schemes: String = BenchCommand.allSchemes.joined(separator: ",")
     @Option(help: "Comma-separated case names to run (default: all).") var only: String?
-    @Option(help: "fast (device-bound is not built yet).") var regime: LabTestbed.Regime = .fast
+    @Option(help: "fast or device-bound.") var regime: LabTestbed.Regime = .fast
+    @Option(help: "device-bound: the FUSE server's service time per 4 KiB, µs.") var serviceUs = 200
     @Option(help: "Seconds of load per run.") var durationS = 10
     @Option(help: "Repeats of every case × scheme.") var `repeat` = 1
     @Option(help: ArgumentHelp("Directory for results.json, results.md and report.html.", valueName: "dir")) var out = "out/bench"
@@ -41,7 +42,7 @@ struct BenchCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let lock = try LabTestbed.exclusive()
         defer { close(lock) }
-        let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime)
+        let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime, serviceTimeUs: serviceUs)
         defer { try? testbed.down() }
         let interrupts = LabData.removeOnInterrupt(testbed, command: "bench")
         defer { interrupts.forEach { $0.cancel() } }
@@ -54,7 +55,7 @@ struct BenchCommand: ParsableCommand {
             "cases": cases, "targetRule": file.targetRule, "regime": regime.rawValue,
             "durationS": String(durationS), "repeats": String(`repeat`),
             "kernel": ((try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"),
-            "device": "loop device (--direct-io=on, bfq) over a 512 MiB file of random data on the local disk",
+            "device": testbed.deviceDescription,
             "gitCommit": Provenance.gitCommit(), "date": ISO8601DateFormatter().string(from: Date()),
             "command": CommandLine.arguments.joined(separator: " "),
         ]

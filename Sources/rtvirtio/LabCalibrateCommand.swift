@@ -19,6 +19,7 @@ struct LabCalibrateCommand: ParsableCommand {
     @Option(help: "fast or device-bound.") var regime: LabTestbed.Regime = .fast
     @Option(help: "Points in the design (repeats come on top).") var points = 1000
     @Option(help: "Seconds of load per point.") var durationS = 10
+    @Option(help: "device-bound: the FUSE server's service time per 4 KiB, µs.") var serviceUs = 200
     @Option(help: "Seed of the design.") var seed: UInt64 = 1
     @Option(help: "Stop after this many new points (0: all).") var limit = 0
     @Option(help: ArgumentHelp("The CSV to append to.", valueName: "file")) var out: String
@@ -30,11 +31,11 @@ struct LabCalibrateCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try (CalibrationRow.header + "\n").write(toFile: out, atomically: true, encoding: .utf8)
         }
-        try Provenance.write(for: out, regime: regime.rawValue, command: CommandLine.arguments.joined(separator: " "))
         let lock = try LabTestbed.exclusive()
         defer { close(lock) }
-        let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime)
+        let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime, serviceTimeUs: serviceUs)
         guard testbed.regime == regime else { throw ValidationError("the testbed that is up is \(testbed.regime.rawValue); run `rtvirtio lab testbed down` first") }
+        try Provenance.write(for: out, testbed: testbed, command: CommandLine.arguments.joined(separator: " "))
         let interrupts = LabData.removeOnInterrupt(testbed, command: "calibrate")
         defer { interrupts.forEach { $0.cancel() } }
         let design = CalibrationPoint.design(count: points, seed: seed).filter { !done.contains($0.id) }

@@ -81,6 +81,32 @@ struct LiveLabTests {
         #expect(try HostFS().read("/sys/block/\((device as NSString).lastPathComponent)/queue/scheduler").contains("[none]"))
     }
 
+    @Test("needs root: device-bound testbed — a FUSE server with a fixed service time under the loop device; down removes it all",
+          .timeLimit(.minutes(1)))
+    func rootDeviceBoundTestbed() throws {
+        let fused = "\(Live.checkout)/.build/debug/rtvirtio-fused"
+        try #require(FileManager.default.isExecutableFile(atPath: fused), "swift build makes \(fused)")
+        let lock = try LabTestbed.exclusive()
+        defer { close(lock) }
+        if let stale = try LabTestbed.current() { try stale.down() }
+        // 1000 µs per 4 KiB: at most 1000 IOPS however many readers
+        let testbed = try LabTestbed.up(regime: .deviceBound, sizeMB: 16, serviceTimeUs: 1000, fusedBinary: fused)
+        var removed = false
+        defer { if !removed { try? testbed.down() } }
+        let fuse = try #require(testbed.fuse)
+        #expect(try HostFS().read("/proc/mounts").contains(fuse.mountpoint))
+        #expect(try HostFS().read("/sys/block/\((testbed.device as NSString).lastPathComponent)/queue/scheduler").contains("[bfq]"))
+        let capacity = try testbed.measureCapacityIops(seconds: 2)
+        #expect(capacity > 500 && capacity <= 1010, "capacity \(capacity) IOPS with 1 ms per 4 KiB")
+        try testbed.down()
+        removed = true
+        usleep(300_000)
+        #expect(!(try HostFS().read("/proc/mounts")).contains(fuse.mountpoint))
+        #expect(kill(fuse.pid, 0) != 0, "rtvirtio-fused still running")
+        #expect(!(try runProgram("/sbin/losetup", ["-a"])).contains(fuse.mountpoint))
+        #expect(try LabTestbed.current() == nil)
+    }
+
     @Test("needs root: bench runs a case under two schemes on real bfq and judges every task", .timeLimit(.minutes(1)))
     func rootBenchRunsAndJudges() throws {
         let lock = try LabTestbed.exclusive()
