@@ -80,7 +80,8 @@ int main(int argc, char **argv) {
     struct stat st;
     if (fstat(backing_fd, &st) != 0) { fprintf(stderr, "rtvirtio-fused: stat %s: %s\n", argv[1], strerror(errno)); return 1; }
     backing_size = st.st_size;
-    // foreground, multithreaded (reads still take turns on the head), kernel-side permission checks
-    char *fuse_argv[] = { argv[0], argv[2], "-f", "-o", "default_permissions,fsname=rtvirtio-fused,ro", NULL };
-    return fuse_main(5, fuse_argv, &operations, NULL);
+    // foreground, one thread (requests are served in turn, like one head; the mutex keeps that true
+    // if this ever runs multithreaded), kernel-side permission checks
+    char *fuse_argv[] = { argv[0], argv[2], "-f", "-s", "-o", "default_permissions,fsname=rtvirtio-fused,ro", NULL };
+    return fuse_main(6, fuse_argv, &operations, NULL);
 }
