@@ -9,12 +9,14 @@ public struct AccuracyReport: Sendable, Codable {
         public var measuredMs: Double
         public var hostSliceIdleUs: Int
         public var guestCount: Int
+        public var regime: String
     }
 
     public var model: String
     public var data: [String]
     public var rowsNote: String
     public var overall: Accuracy
+    public var byRegime: [String: Accuracy]
     public var bySliceIdleUs: [String: Accuracy]
     public var byGuestCount: [String: Accuracy]
     public var pairs: [Pair]
@@ -25,9 +27,11 @@ public struct AccuracyReport: Sendable, Codable {
         self.data = data
         self.rowsNote = rowsNote
         pairs = raw.map { Pair(predictedMs: $0.predicted, measuredMs: $0.measured,
-                               hostSliceIdleUs: $0.point.settings.host.sliceIdleUs, guestCount: $0.point.scenario.guests.count) }
+                               hostSliceIdleUs: $0.point.settings.host.sliceIdleUs, guestCount: $0.point.scenario.guests.count,
+                               regime: $0.point.regime) }
         func accuracy(_ selected: [Pair]) -> Accuracy { Accuracy(selected.map { ($0.predictedMs, $0.measuredMs) }) }
         overall = accuracy(pairs)
+        byRegime = Dictionary(grouping: pairs, by: \.regime).mapValues(accuracy)
         bySliceIdleUs = Dictionary(grouping: pairs, by: { String($0.hostSliceIdleUs) }).mapValues(accuracy)
         byGuestCount = Dictionary(grouping: pairs, by: { String($0.guestCount) }).mapValues(accuracy)
     }
@@ -37,13 +41,14 @@ public struct AccuracyReport: Sendable, Codable {
         struct Summary: Encodable {
             var model: String, data: [String], rows: String
             var samples: Int, medianAbsErrorPct: Double, p90AbsErrorPct: Double, underestimateRate: Double
-            var bySliceIdleUs: [String: Accuracy], byGuestCount: [String: Accuracy]
+            var byRegime: [String: Accuracy], bySliceIdleUs: [String: Accuracy], byGuestCount: [String: Accuracy]
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try encoder.encode(Summary(model: model, data: data, rows: rowsNote, samples: overall.samples,
                                           medianAbsErrorPct: overall.medianAbsErrorPct, p90AbsErrorPct: overall.p90AbsErrorPct,
-                                          underestimateRate: overall.underestimateRate, bySliceIdleUs: bySliceIdleUs, byGuestCount: byGuestCount))
+                                          underestimateRate: overall.underestimateRate, byRegime: byRegime, bySliceIdleUs: bySliceIdleUs,
+                                          byGuestCount: byGuestCount))
     }
 
     public func text() -> String {
@@ -51,6 +56,7 @@ public struct AccuracyReport: Sendable, Codable {
             groups.keys.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }.map { (label($0), groups[$0]!) }
         }
         let rows = [("all", overall)]
+            + byRegime.keys.sorted().map { ("regime \($0)", byRegime[$0]!) }
             + sorted(bySliceIdleUs) { "slice_idle \(formatNumber(Double($0)! / 1000)) ms" }
             + sorted(byGuestCount) { "\($0) guest(s)" }
         return "model \(model) on \(data.joined(separator: ", ")) (\(rowsNote))\n" + Self.table(rows)

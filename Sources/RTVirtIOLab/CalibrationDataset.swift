@@ -13,10 +13,12 @@ public struct CalibrationDataset: Sendable {
         public var measuredMs: [[Double]]
         public var achievedIops: [[Double]]
         public var samples: [[Int]]
+        public var regime: String
 
         public init(id: String, scenario: Scenario, settings: Settings, measuredMs: [[Double]],
-                    achievedIops: [[Double]] = [], samples: [[Int]] = []) {
+                    achievedIops: [[Double]] = [], samples: [[Int]] = [], regime: String = "fast") {
             self.id = id
+            self.regime = regime
             self.scenario = scenario
             self.settings = settings
             self.measuredMs = measuredMs
@@ -45,6 +47,7 @@ public struct CalibrationDataset: Sendable {
             }
             return index
         }
+        let regimeColumn = header.firstIndex(of: "regime")
         let c = (point: try column("pointId"), guest: try column("guestIndex"), weight: try column("guestWeight"),
                  task: try column("taskIndex"), iops: try column("taskIops"), request: try column("requestKB"),
                  ts: try column("hostTimeoutSyncMs"), si: try column("hostSliceIdleUs"), gts: try column("guestTimeoutSyncMs"),
@@ -92,7 +95,8 @@ public struct CalibrationDataset: Sendable {
             let (line, first) = rows[0]
             let host = BfqSettings(timeoutSyncMs: Int(try number(first, c.ts, line)), sliceIdleUs: Int(try number(first, c.si, line)))
             return Point(id: id, scenario: Scenario(guests: guests), settings: Settings(host: host, weights: weights),
-                         measuredMs: measured, achievedIops: achieved, samples: samples)
+                         measuredMs: measured, achievedIops: achieved, samples: samples,
+                         regime: regimeColumn.map { String(first[$0]) } ?? "fast")
         }
         return CalibrationDataset(points: points)
     }

@@ -161,3 +161,29 @@ struct DatasetSplitTests {
         #expect(share > 0.1 && share < 0.3, "test share \(share)")
     }
 }
+
+struct AccuracyReportTests {
+    @Test("breakdowns by regime, slice_idle and guest count; JSON has the documented keys; the page is self-contained")
+    func breakdowns() throws {
+        let model = IdlingModel(parameters: IdlingModelTests.truth)
+        let points = CalibrationPoint.design(count: 36, seed: 3).map { point in
+            CalibrationDataset.Point(id: point.id, scenario: point.scenario, settings: point.settings,
+                                     measuredMs: model.predict(point.scenario, settings: point.settings).map { $0.map { $0 * 2 } },
+                                     regime: point.guests.count > 2 ? "device-bound" : "fast")
+        }
+        let report = AccuracyReport(model: model, data: ["d.csv"], rowsNote: "all", pairs: Accuracy.pairs(model, points))
+        // every prediction is half the measured value: 50 % error, all underestimates, in every group
+        for group in [report.overall] + Array(report.byRegime.values) + Array(report.bySliceIdleUs.values) + Array(report.byGuestCount.values) {
+            #expect(abs(group.medianAbsErrorPct - 50) < 1e-9 && group.underestimateRate == 1)
+        }
+        #expect(Set(report.byRegime.keys) == ["fast", "device-bound"])
+        #expect(Set(report.bySliceIdleUs.keys) == ["0", "1000", "2000", "4000", "6000", "8000"])
+        let json = try #require(try JSONSerialization.jsonObject(with: report.summaryJSON()) as? [String: Any])
+        for key in ["samples", "medianAbsErrorPct", "p90AbsErrorPct", "underestimateRate", "byRegime", "bySliceIdleUs"] {
+            #expect(json[key] != nil, "missing \(key)")
+        }
+        let html = report.html()
+        #expect(html.contains("<svg") && !html.contains("<script") && !html.contains("src=") && !html.contains("href="), "self-contained")
+        #expect(html.components(separatedBy: "<circle").count - 1 >= report.pairs.count)
+    }
+}
