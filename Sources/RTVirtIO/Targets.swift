@@ -31,7 +31,7 @@ public struct Targets: Sendable, Equatable {
 public enum ModelChoice: Sendable, Equatable {
     /// The model a targets file gets without `model:`: the bundled one with the best held-out error
     /// (README, "Models").
-    public static let bundledDefault = ModelChoice.analytical
+    public static let bundledDefault = ModelChoice.idling
 
     case analytical
     case mlp
