@@ -132,7 +132,7 @@ struct CommandLineTests {
         let result = Live.run(Live.binary, ["predict", "--targets", path, "--format", "json", "--weight", "vm0=300", "--host-slice-idle-ms", "2"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        #expect(object["model"] as? String == "analytical")
+        #expect(object["model"] as? String == "idling", "the bundled default model (README, Models)")
         let task = try #require((object["tasks"] as? [[String: Any]])?.first)
         #expect(task["guest"] as? String == "vm0" && task["task"] as? String == "t" && task["targetMs"] as? Double == 500)
         #expect((task["predictedMs"] as? Double ?? 0) > 0)
