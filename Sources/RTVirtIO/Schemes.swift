@@ -44,6 +44,8 @@ public enum Scheme: Sendable {
     case naive
     /// rtvirtio's optimizer with a model over a search space.
     case rtvirtio(model: any LatencyModel, space: SearchSpace)
+    /// Settings fixed in advance (`rtvirtio bench --sweep`).
+    case fixed(SchemeSettings)
 
     public func settings(for scenario: Scenario) throws -> SchemeSettings {
         let guests = scenario.guests
@@ -69,6 +71,8 @@ public enum Scheme: Sendable {
             let plan = try Optimizer(model: model, space: space).plan(scenario)
             return SchemeSettings(host: plan.host, weights: plan.guests.map(\.weight), ioPriorities: none,
                                   predictedMs: plan.guests.map { $0.tasks.map(\.predictedMs) })
+        case .fixed(let settings):
+            return settings
         }
     }
 

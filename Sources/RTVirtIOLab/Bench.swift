@@ -119,6 +119,8 @@ public struct BenchResults: Codable, Sendable {
     public var schemeOrder: [String] = []
     public var schemes: [String: SchemeResult]
 
+    public init(schemes: [String: SchemeResult] = [:]) { self.schemes = schemes }
+
     /// Pass rate of a case = passed runs / runs; of a scheme = the mean over its cases.
     public mutating func summarise() {
         for name in schemes.keys {
@@ -129,6 +131,23 @@ public struct BenchResults: Codable, Sendable {
             let rates = schemes[name]!.cases.values.map(\.passRate)
             schemes[name]!.passRate = rates.isEmpty ? 0 : rates.reduce(0, +) / Double(rates.count)
         }
+    }
+
+    /// Adds another run's results (`--sweep` runs every case on its own).
+    public mutating func merge(_ other: BenchResults) {
+        for (name, scheme) in other.schemes {
+            for (caseName, result) in scheme.cases { schemes[name, default: .init()].cases[caseName, default: .init()].runs += result.runs }
+            if !schemeOrder.contains(name) { schemeOrder.append(name) }
+        }
+        summarise()
+    }
+
+    /// Per case, the schemes (or swept settings) under which every run passed.
+    public func passingSchemes() -> String {
+        caseOrder.map { caseName in
+            let passed = schemeOrder.filter { schemes[$0]?.cases[caseName].map { !$0.runs.isEmpty && $0.passRate == 1 } ?? false }
+            return "- \(caseName): " + (passed.isEmpty ? "no setting passed" : "passed under " + passed.joined(separator: ", "))
+        }.joined(separator: "\n") + "\n"
     }
 
     /// The README's table: pass rate per scheme, then per case.

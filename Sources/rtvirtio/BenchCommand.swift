@@ -27,6 +27,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Repeats of every case × scheme.") var `repeat` = 1
     @Option(help: ArgumentHelp("Directory for results.json, results.md and report.html.", valueName: "dir")) var out = "out/bench"
     @Option(help: "text or json on standard output.") var format: ReportFormat = .text
+    @Option(help: ArgumentHelp("""
+        Replace the cases file's host slice_idle search for the rtvirtio schemes (ms, comma-separated; \
+        1,2,4,6,8 is the paper's Table II, without 0).
+        """, valueName: "ms,...")) var searchSliceIdleMs: String?
+    @Flag(help: """
+        Instead of the schemes, measure a sweep of settings on each case (timeout_sync's ends × slice_idle 0, 1, 8 \
+        × equal, graded and urgent-first weights): does any setting pass where a scheme failed? Use with --only.
+        """) var sweep = false
 
     func run() throws {
         var file = try BenchCases.parse(try ConfigFiles.readText(cases), file: cases)
@@ -37,6 +45,13 @@ struct BenchCommand: ParsableCommand {
             }
             file.cases = file.cases.filter { names.contains($0.name) }
         }
+        if let searchSliceIdleMs {
+            let values = searchSliceIdleMs.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, values.allSatisfy({ $0.map { $0 >= 0 && $0 <= 1000 } ?? false }) else {
+                throw ValidationError("--search-slice-idle-ms wants milliseconds from 0 to 1000, comma-separated (got '\(searchSliceIdleMs)')")
+            }
+            file.search.hostSliceIdleUs = values.map { Int(($0! * 1000).rounded()) }
+        }
         let names = schemes.split(separator: ",").map(String.init)
         let chosen = try names.map { name in (name: name, scheme: try Self.scheme(name, search: file.search)) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -46,11 +61,19 @@ struct BenchCommand: ParsableCommand {
         defer { try? testbed.down() }
         let interrupts = LabData.removeOnInterrupt(testbed, command: "bench")
         defer { interrupts.forEach { $0.cancel() } }
-        var runner = BenchRunner(testbed: testbed, cases: file, schemes: chosen)
-        (runner.durationS, runner.repeats) = (durationS, `repeat`)
-        var results = try runner.run { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
+        let progress = { (line: String) in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
+        var results = BenchResults(schemes: [:])
+        // A sweep's settings depend on the case (its guests and their urgency), so each case runs alone.
+        for runCases in sweep ? file.cases.map({ [$0] }) : [file.cases] {
+            let caseSchemes = sweep ? SettingsSweep.settings(for: runCases[0].scenario, space: file.search).map { ($0.name, Scheme.fixed($0.settings)) } : chosen
+            var subset = file
+            subset.cases = runCases
+            var runner = BenchRunner(testbed: testbed, cases: subset, schemes: caseSchemes)
+            (runner.durationS, runner.repeats) = (durationS, `repeat`)
+            results.merge(try runner.run(progress: progress))
+        }
         results.caseOrder = file.cases.map(\.name)
-        results.schemeOrder = names
+        if !sweep { results.schemeOrder = names }
         results.provenance = [
             "cases": cases, "targetRule": file.targetRule, "regime": regime.rawValue,
             "durationS": String(durationS), "repeats": String(`repeat`),
@@ -65,7 +88,7 @@ struct BenchCommand: ParsableCommand {
         try json.write(to: URL(fileURLWithPath: "\(out)/results.json"))
         try results.markdown().write(toFile: "\(out)/results.md", atomically: true, encoding: .utf8)
         try results.html().write(toFile: "\(out)/report.html", atomically: true, encoding: .utf8)
-        print(format == .json ? String(decoding: json, as: UTF8.self) : results.markdown() + "wrote \(out)/results.json, results.md, report.html")
+        print(format == .json ? String(decoding: json, as: UTF8.self) : results.markdown() + "\n" + results.passingSchemes() + "wrote \(out)/results.json, results.md, report.html")
     }
 
     static func scheme(_ name: String, search: SearchSpace) throws -> Scheme {

@@ -174,4 +174,25 @@ struct BenchResultsTests {
         #expect(markdown.contains("vm0/hopeless target 25 ms — predicted to miss (40 ms)"))
         #expect(!markdown.contains("vm0/ok"))
     }
+
+    @Test("merge adds a case's runs under their scheme names; passingSchemes names, per case, what passed every run")
+    func mergeAndPassingSchemes() {
+        let settings = SchemeSettings(host: .kernelDefault, weights: [100], ioPriorities: [nil])
+        func run(_ pass: Bool) -> BenchResults.Run {
+            BenchResults.Run(repeatIndex: 0, order: 0, settings: settings, tasks: [Self.task("t", target: 25, predicted: nil, measured: pass ? 5 : 90, iops: 100)])
+        }
+        func one(_ caseName: String, _ runs: [String: [Bool]]) -> BenchResults {
+            var r = BenchResults(schemes: [:])
+            for (name, passes) in runs { r.schemes[name, default: .init()].cases[caseName, default: .init()].runs = passes.map(run) }
+            r.schemeOrder = runs.keys.sorted()
+            return r
+        }
+        var results = BenchResults(schemes: [:])
+        results.merge(one("a", ["s1": [true], "s2": [false]]))
+        results.merge(one("b", ["s1": [true, false], "s3": [true]]))
+        results.caseOrder = ["a", "b", "c"]
+        #expect(results.schemeOrder == ["s1", "s2", "s3"])
+        #expect(results.schemes["s1"]?.cases["b"]?.passRate == 0.5 && results.schemes["s1"]?.passRate == 0.75)
+        #expect(results.passingSchemes() == "- a: passed under s1\n- b: passed under s3\n- c: no setting passed\n")
+    }
 }

@@ -56,4 +56,22 @@ struct SchemeTests {
         let error = try #require(throws: InputError.self) { try BenchCases.parse(withMatch, file: "c.yaml") }
         #expect(error.description.hasPrefix("c.yaml:6:") && error.description.contains("not allowed in a cases file"))
     }
+
+    @Test("sweep: timeout_sync's ends × slice_idle 0/1/8 × equal, graded, urgent-first weights; pins kept; one guest has no shapes")
+    func sweep() {
+        let space = SearchSpace(hostTimeoutSyncMs: [32, 64, 124], hostSliceIdleUs: [0, 1000, 2000, 4000, 6000, 8000])
+        let all = SettingsSweep.settings(for: Self.scenario, space: space)
+        #expect(all.count == 2 * 3 * 3)
+        #expect(Set(all.map(\.settings.host)) == Set([32, 124].flatMap { ts in [0, 1000, 8000].map { BfqSettings(timeoutSyncMs: ts, sliceIdleUs: $0) } }))
+        // urgency vm0, vm1, vm2; vm2 pinned at 700
+        let byName = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0.settings.weights) })
+        #expect(byName["sweep ts32 si0 equal"] == [100, 100, 700])
+        #expect(byName["sweep ts124 si8 graded"] == [1000, 500, 700])
+        #expect(byName["sweep ts124 si1 urgent-first"] == [1000, 50, 700])
+        // urgency follows criticality, not position
+        #expect(SettingsSweep.WeightShape.graded.weights(urgencyOrder: [2, 0, 1, 3]) == [500, 250, 1000, 125])
+        // the paper's space has no slice_idle 0; one guest: only the knobs
+        let one = Scenario(guests: [Self.scenario.guests[0]])
+        #expect(SettingsSweep.settings(for: one, space: .paper).map(\.name) == ["sweep ts32 si1 equal", "sweep ts32 si8 equal", "sweep ts124 si1 equal", "sweep ts124 si8 equal"])
+    }
 }
