@@ -36,6 +36,17 @@ struct BenchCommand: ParsableCommand {
         × equal, graded and urgent-first weights): does any setting pass where a scheme failed? Use with --only.
         """) var sweep = false
 
+    func validate() throws { _ = try searchSliceIdleUs() }
+
+    func searchSliceIdleUs() throws -> [Int]? {
+        guard let searchSliceIdleMs else { return nil }
+        let values = searchSliceIdleMs.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.count == searchSliceIdleMs.split(separator: ",").count, values.allSatisfy({ $0 >= 0 && $0 <= 1000 }) else {
+            throw ValidationError("--search-slice-idle-ms wants milliseconds from 0 to 1000, comma-separated (got '\(searchSliceIdleMs)')")
+        }
+        return values.map { Int(($0 * 1000).rounded()) }
+    }
+
     func run() throws {
         var file = try BenchCases.parse(try ConfigFiles.readText(cases), file: cases)
         if let only {
@@ -45,13 +56,7 @@ struct BenchCommand: ParsableCommand {
             }
             file.cases = file.cases.filter { names.contains($0.name) }
         }
-        if let searchSliceIdleMs {
-            let values = searchSliceIdleMs.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard !values.isEmpty, values.allSatisfy({ $0.map { $0 >= 0 && $0 <= 1000 } ?? false }) else {
-                throw ValidationError("--search-slice-idle-ms wants milliseconds from 0 to 1000, comma-separated (got '\(searchSliceIdleMs)')")
-            }
-            file.search.hostSliceIdleUs = values.map { Int(($0! * 1000).rounded()) }
-        }
+        if let searchSliceIdleUs = try searchSliceIdleUs() { file.search.hostSliceIdleUs = searchSliceIdleUs }
         let names = schemes.split(separator: ",").map(String.init)
         let chosen = try names.map { name in (name: name, scheme: try Self.scheme(name, search: file.search)) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

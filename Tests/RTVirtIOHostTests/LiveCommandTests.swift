@@ -150,4 +150,12 @@ struct CommandLineTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try String(contentsOfFile: output, encoding: .utf8).contains("<svg"))
     }
+
+    @Test func benchRefusesABadSearchBeforeTouchingTheHost() throws {
+        // validate() runs before the testbed or the lab lock: nothing is made for a typo
+        let result = Live.run(Live.binary, ["bench", "--cases", "/nonexistent.yaml", "--search-slice-idle-ms", "1,x"])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains("--search-slice-idle-ms wants milliseconds from 0 to 1000, comma-separated (got '1,x')"))
+        #expect(!result.stderr.contains("nonexistent"))
+    }
 }
