@@ -39,10 +39,11 @@ struct MLPTrainerTests {
         #expect(trained.medianAbsErrorPct < constant.medianAbsErrorPct / 2, "trained \(trained), constant \(constant)")
     }
 
-    @Test("the bundled MLP: the engine reproduces the trainer's predictions on the test split it was not trained on")
-    func bundledModelMatchesItsTrainer() throws {
-        let model = Self.checkout.appendingPathComponent("config/models/mlp-fast.json")
-        let check = try JSONDecoder().decode(MLPCheck.self, from: Data(contentsOf: Self.checkout.appendingPathComponent("config/models/mlp-fast.check.json")))
+    @Test("each bundled MLP: the engine reproduces the trainer's predictions on the test split it was not trained on",
+          arguments: ["mlp-fast", "mlp-device-bound"])
+    func bundledModelMatchesItsTrainer(name: String) throws {
+        let model = Self.checkout.appendingPathComponent("config/models/\(name).json")
+        let check = try JSONDecoder().decode(MLPCheck.self, from: Data(contentsOf: Self.checkout.appendingPathComponent("config/models/\(name).check.json")))
         #expect(check.inputs.count > 50)
         try Self.expectEngineMatches(try Data(contentsOf: model), features: check.features, inputs: check.inputs, trainerMs: check.trainerMs)
     }
