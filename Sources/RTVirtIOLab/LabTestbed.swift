@@ -102,10 +102,18 @@ public struct LabTestbed: Codable, Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [image, mountpoint, String(serviceTimeUs)]
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        // The server outlives this command: it must not hold the caller's
+        // terminal or pipe open (`testbed up | tail` would never end).
+        let log = "\(workDirectory)/fused.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: log)
+        process.standardError = process.standardOutput
         try process.run()
         for _ in 0..<50 where !fs.exists("\(mountpoint)/disk") {
-            guard process.isRunning else { throw HostError("start rtvirtio-fused", path: mountpoint, detail: "exited with \(process.terminationStatus)") }
+            guard process.isRunning else {
+                throw HostError("start rtvirtio-fused", path: mountpoint, detail: "exited with \(process.terminationStatus); its output is in \(log)")
+            }
             usleep(100_000)
         }
         guard fs.exists("\(mountpoint)/disk") else {
@@ -140,10 +148,26 @@ public struct LabTestbed: Codable, Sendable {
         if let fuse {
             _ = try? runProgram("/bin/umount", [fuse.mountpoint])
             kill(fuse.pid, SIGTERM)
+            Self.waitUntilGone(fuse.pid)
             try? FileManager.default.removeItem(atPath: fuse.mountpoint)
+            try? FileManager.default.removeItem(atPath: "\(Self.workDirectory)/fused.log")
         }
         try? FileManager.default.removeItem(atPath: image)
         try? FileManager.default.removeItem(atPath: Self.stateFile)
+        rmdir(Self.workDirectory)  // only when empty: never someone else's file
+    }
+
+    /// `down` returns only when the server is gone: SIGTERM had its 3 s, then SIGKILL.
+    static func waitUntilGone(_ pid: Int32) {
+        for _ in 0..<30 where !hasExited(pid) { usleep(100_000) }
+        if !hasExited(pid) { kill(pid, SIGKILL) }
+    }
+
+    /// No such process, or a zombie: whoever its parent is (this process, or
+    /// an init that reaps late) has yet to collect it, but it runs no more.
+    static func hasExited(_ pid: Int32) -> Bool {
+        kill(pid, 0) != 0 || ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?
+            .split(separator: ")").last?.split(separator: " ").first == "Z")
     }
 
     static func cgroupsDeepestFirst(_ root: String) -> [String] {

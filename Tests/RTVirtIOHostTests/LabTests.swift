@@ -85,26 +85,34 @@ struct LiveLabTests {
           .timeLimit(.minutes(1)))
     func rootDeviceBoundTestbed() throws {
         let fused = "\(Live.checkout)/.build/debug/rtvirtio-fused"
-        try #require(FileManager.default.isExecutableFile(atPath: fused), "swift build makes \(fused)")
-        let lock = try LabTestbed.exclusive()
-        defer { close(lock) }
-        if let stale = try LabTestbed.current() { try stale.down() }
+        try #require(FileManager.default.isExecutableFile(atPath: fused), "swift build makes \(fused)")  // the command finds it beside itself
+        do {  // the commands below take the lab lock themselves
+            let lock = try LabTestbed.exclusive()
+            defer { close(lock) }
+            if let stale = try LabTestbed.current() { try stale.down() }
+        }
+        // through the command, reading its output to the end: the FUSE server it
+        // leaves running must not hold our pipe (the time limit catches a hang)
         // 1000 µs per 4 KiB: at most 1000 IOPS however many readers
-        let testbed = try LabTestbed.up(regime: .deviceBound, sizeMB: 16, serviceTimeUs: 1000, fusedBinary: fused)
+        let up = Live.run(Live.binary, ["lab", "testbed", "up", "--regime", "device-bound", "--size-mb", "16", "--service-us", "1000"])
         var removed = false
-        defer { if !removed { try? testbed.down() } }
+        defer { if !removed { try? LabTestbed.current()?.down() } }
+        #expect(up.status == 0, "\(up.stderr)")
+        #expect(up.stdout.contains("capacity: "), "\(up.stdout)")
+        let testbed = try #require(try LabTestbed.current())
         let fuse = try #require(testbed.fuse)
         #expect(try HostFS().read("/proc/mounts").contains(fuse.mountpoint))
         #expect(try HostFS().read("/sys/block/\((testbed.device as NSString).lastPathComponent)/queue/scheduler").contains("[bfq]"))
         let capacity = try testbed.measureCapacityIops(seconds: 2)
         #expect(capacity > 500 && capacity <= 1010, "capacity \(capacity) IOPS with 1 ms per 4 KiB")
-        try testbed.down()
+        let down = Live.run(Live.binary, ["lab", "testbed", "down"])
+        #expect(down.status == 0, "\(down.stderr)")
         removed = true
-        usleep(300_000)
         #expect(!(try HostFS().read("/proc/mounts")).contains(fuse.mountpoint))
-        #expect(kill(fuse.pid, 0) != 0, "rtvirtio-fused still running")
+        #expect(LabTestbed.hasExited(fuse.pid), "rtvirtio-fused still running after down returned")
         #expect(!(try runProgram("/sbin/losetup", ["-a"])).contains(fuse.mountpoint))
         #expect(try LabTestbed.current() == nil)
+        #expect(!FileManager.default.fileExists(atPath: LabTestbed.workDirectory), "left behind: \(LabTestbed.workDirectory)")
     }
 
     @Test("needs root: bench runs a case under two schemes on real bfq and judges every task", .timeLimit(.minutes(1)))
