@@ -97,7 +97,8 @@ public struct PointRunner: Sendable {
         let block = try BlockDevice.resolve(testbed.device)
         try fs.write("\(block.ioschedPath)/timeout_sync", String(point.host.timeoutSyncMs))
         try fs.write(block.sliceIdle(fs).path, String(point.host.sliceIdleUs * block.sliceIdle(fs).perMs / 1000))
-        let work = "\(LabTestbed.workDirectory)/run-\(point.id)"
+        // a point id may be a bench run's "case-scheme-repeat", and a sweep's scheme has spaces
+        let work = "\(LabTestbed.workDirectory)/run-" + String(point.id.map { $0.isLetter || $0.isNumber || "_.-".contains($0) ? $0 : "_" })
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer {
             try? FileManager.default.removeItem(atPath: work)
@@ -109,13 +110,20 @@ public struct PointRunner: Sendable {
             mkdir(guestCgroup, 0o755)
             try JournalEntry(kind: .deviceWeight, path: "\(guestCgroup)/blkio.bfq.weight_device", original: nil,
                              applied: String(guest.weight), majMin: block.majMin).write(String(guest.weight), fs)
-            let priority = g < ioPriorities.count ? ioPriorities[g].map { " --prioclass=\($0.ioClass.rawValue) --prio=\($0.level)" } ?? "" : ""
+            let priority = g < ioPriorities.count ? ioPriorities[g].map { ["--prioclass=\($0.ioClass.rawValue)", "--prio=\($0.level)"] } ?? [] : []
             for (t, iops) in guest.taskIops.enumerated() {
                 let taskCgroup = "\(guestCgroup)/t\(t)"
                 mkdir(taskCgroup, 0o755)
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/bin/sh")
-                process.arguments = ["-c", "echo $$ > \(taskCgroup)/cgroup.procs && exec fio --name=g\(g)t\(t) --filename=\(testbed.device) --rw=randread --bs=4k --direct=1 --ioengine=psync --rate_iops=\(iops) --time_based --runtime=\(durationS) --write_lat_log=\(work)/g\(g)t\(t) --log_avg_msec=0 --per_job_logs=1 --output-format=json --output=\(work)/g\(g)t\(t).json\(priority)"]
+                // The shell only moves itself into the cgroup before fio's first I/O;
+                // paths travel as arguments, never through the shell's parser
+                // (a bench run's directory may hold spaces).
+                process.arguments = ["-c", #"echo $$ > "$1" && shift && exec fio "$@""#, "sh", "\(taskCgroup)/cgroup.procs",
+                                     "--name=g\(g)t\(t)", "--filename=\(testbed.device)", "--rw=randread", "--bs=4k", "--direct=1",
+                                     "--ioengine=psync", "--rate_iops=\(iops)", "--time_based", "--runtime=\(durationS)",
+                                     "--write_lat_log=\(work)/g\(g)t\(t)", "--log_avg_msec=0", "--per_job_logs=1",
+                                     "--output-format=json", "--output=\(work)/g\(g)t\(t).json"] + priority
                 process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
                 try process.run()
                 processes.append((g, t, process))

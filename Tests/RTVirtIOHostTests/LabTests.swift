@@ -130,12 +130,13 @@ struct LiveLabTests {
                   - {name: vm0, tasks: [{name: a, iops: 200, targetMs: 10000}]}
                   - {name: vm1, tasks: [{name: b, iops: 100, targetMs: 0.001}]}
             """, file: "cases.yaml")
-        var runner = BenchRunner(testbed: testbed, cases: cases, schemes: [("default", .kernelDefault), ("ionice", .ionice)])
+        // a scheme name with spaces, like a sweep's: its run's files must not go through a shell's word splitting
+        var runner = BenchRunner(testbed: testbed, cases: cases, schemes: [("kernel default", .kernelDefault), ("ionice", .ionice)])
         (runner.durationS, runner.warmUpS) = (2, 0)
         var progress: [String] = []
         let results = try runner.run { progress.append($0) }
         #expect(progress.count == 2 && progress[1].contains("(2/2"))
-        for scheme in ["default", "ionice"] {
+        for scheme in ["kernel default", "ionice"] {
             let run = try #require(results.schemes[scheme]?.cases["two"]?.runs.first)
             #expect(run.tasks.map(\.task) == ["a", "b"])
             let a = run.tasks[0], b = run.tasks[1]
