@@ -135,7 +135,10 @@ public struct BenchResults: Codable, Sendable {
 
     /// Adds another run's results (`--sweep` runs every case on its own).
     public mutating func merge(_ other: BenchResults) {
-        for (name, scheme) in other.schemes {
+        // in the other's scheme order: a dictionary's order changes from run to run
+        let names = other.schemeOrder + other.schemes.keys.filter { !other.schemeOrder.contains($0) }.sorted()
+        for name in names {
+            guard let scheme = other.schemes[name] else { continue }
             for (caseName, result) in scheme.cases { schemes[name, default: .init()].cases[caseName, default: .init()].runs += result.runs }
             if !schemeOrder.contains(name) { schemeOrder.append(name) }
         }
