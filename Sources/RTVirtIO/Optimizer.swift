@@ -103,6 +103,11 @@ public struct Optimizer: Sendable {
             best = (rescaled, rescaledScore)
         }
         if let grid, grid.score > best.score { best = grid }   // rounding never costs what the grid had
+        // Where weights cannot move a prediction (bfq without idling, to the idling model),
+        // writing 1000s changes the host for nothing: keep the kernel's 100 (or the pin).
+        let untouched = Settings(host: best.settings.host, weights: scenario.guests.map { $0.pinnedWeight ?? 100 })
+        let untouchedScore = evaluator.score(untouched)
+        if untouchedScore >= best.score { best = (untouched, untouchedScore) }
         let guests = Plan.predicted(model: model, scenario: scenario, settings: best.settings)
         return Plan(model: model.name, host: best.settings.host, guests: guests,
                     sacrificed: sacrifices(evaluator, guests: guests, settings: best.settings),

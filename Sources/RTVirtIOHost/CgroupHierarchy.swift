@@ -24,6 +24,15 @@ public struct CgroupHierarchy: Sendable, Equatable {
 
     public func weightFile(_ cgroup: String) -> String { "\(cgroup)/\(weightFileName)" }
 
+    /// The cgroup's weight on a device that no per-device line sets: v2's
+    /// "default N", v1's `blkio.bfq.weight`. nil when a line sets it or
+    /// nothing can be read (then a line must be written to be sure).
+    public func weightWithoutDeviceLine(_ cgroup: String, majMin: String, fs: HostFS) -> Int? {
+        guard let lines = try? fs.read(weightFile(cgroup)), WeightLines.weight(for: majMin, in: lines) == nil else { return nil }
+        if version == .v2 { return WeightLines.weight(for: "default", in: lines) }
+        return (try? fs.read("\(cgroup)/blkio.bfq.weight")).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
     /// Finds the io controller: libcgroup's mount table first, /proc/self/mountinfo as the check and fallback.
     /// `root` is relative to the controller mount, or absolute inside it.
     public static func detect(root: String? = nil, mountinfo: String = "/proc/self/mountinfo") throws -> CgroupHierarchy {

@@ -17,6 +17,9 @@ public enum HostSettings {
         var enabled = Set<String>()
         for guest in plan.guests {
             guard let cgroup = cgroups[guest.name] else { continue }
+            // the weight the guest already has on this device is not written again (a plan
+            // keeps the kernel's 100 where weights have no force); nor is io enabled for it
+            if hierarchy.weightWithoutDeviceLine(cgroup, majMin: device.majMin, fs: fs) == guest.weight { continue }
             for ancestor in hierarchy.ancestors(of: cgroup) where enabled.insert(ancestor).inserted {
                 entries.append(JournalEntry(kind: .subtreeControl, path: "\(ancestor)/cgroup.subtree_control",
                                             original: nil, applied: "io"))

@@ -67,6 +67,24 @@ struct CgroupV2FixtureTests {
         #expect(try state.loadJournal() == nil)
     }
 
+    @Test func aWeightTheGuestAlreadyHasIsNotWritten() throws {
+        let tree = try Tree()
+        let hierarchy = CgroupHierarchy(version: .v2, mountPoint: tree.mount)
+        let device = BlockDevice(devicePath: "/dev/sdb", name: "sdb", major: 8, minor: 16, sysfsPath: "/nonexistent")
+        let plan = Plan(model: "t", host: .kernelDefault, guests: [
+            Plan.Guest(name: "vm0", criticality: 1, weight: 100, weightPinned: false, tasks: []),   // "default 100", no line: as it is
+            Plan.Guest(name: "vm1", criticality: 2, weight: 100, weightPinned: false, tasks: []),   // its line says 250: written
+        ], sacrificed: [], warnings: [], score: Score(guestsMet: [], tasksMet: 0, minSlack: 0), candidatesEvaluated: 0)
+        let scope = { (n: Int, name: String) in "\(tree.mount)/machine.slice/machine-qemu\\x2d\(n)\\x2d\(name).scope" }
+        let desired = HostSettings.desired(plan: plan, device: device, hierarchy: hierarchy,
+                                           cgroups: ["vm0": scope(1, "vm0"), "vm1": scope(2, "vm1")], fs: HostFS())
+            .filter { $0.kind == .deviceWeight }
+        #expect(desired.map(\.guest) == ["vm1"])
+        #expect(hierarchy.weightWithoutDeviceLine(scope(1, "vm0"), majMin: "8:16", fs: HostFS()) == 100)
+        #expect(hierarchy.weightWithoutDeviceLine(scope(2, "vm1"), majMin: "8:16", fs: HostFS()) == nil)
+        #expect(hierarchy.weightWithoutDeviceLine("\(tree.mount)/machine.slice", majMin: "8:16", fs: HostFS()) == nil, "no weight file")
+    }
+
     @Test func anAlreadyEnabledControllerIsLeftAlone() throws {
         let tree = try Tree()
         try "cpu io memory\n".write(toFile: "\(tree.mount)/cgroup.subtree_control", atomically: false, encoding: .utf8)
