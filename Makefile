@@ -29,8 +29,10 @@ endef
 deps:
 	$(call apt_need,$(BUILD_PKGS) $(RUNTIME_PKGS))
 
+# The Swift runtime and Foundation linked in: the installed binary needs no
+# toolchain on the host, and maps ~5 MB less (only the pages it uses).
 build: deps
-	$(SWIFT) build -c $(CONFIG)
+	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib
 
 test: deps
 	$(call apt_need,$(E2E_PKGS))
