@@ -59,7 +59,7 @@ public struct Optimizer: Sendable {
         var evaluated = 0
         var ranked: [(settings: Settings, score: Score)] = []
         for host in try knobCandidates() {
-            let equal = Settings(host: host, weights: scenario.guests.map { $0.pinnedWeight ?? 100 })
+            let equal = Settings(host: host, weights: scenario.untouchedWeights)
             let allocation = allocate(evaluator, host: host)
             let filled = scenario.guests.count <= waterFillEveryKnobPairUpToGuests
                 ? waterFill(evaluator, host: host, required: allocation.required) : nil
@@ -105,7 +105,7 @@ public struct Optimizer: Sendable {
         if let grid, grid.score > best.score { best = grid }   // rounding never costs what the grid had
         // Where weights cannot move a prediction (bfq without idling, to the idling model),
         // writing 1000s changes the host for nothing: keep the kernel's 100 (or the pin).
-        let untouched = Settings(host: best.settings.host, weights: scenario.guests.map { $0.pinnedWeight ?? 100 })
+        let untouched = Settings(host: best.settings.host, weights: scenario.untouchedWeights)
         let untouchedScore = evaluator.score(untouched)
         if untouchedScore >= best.score { best = (untouched, untouchedScore) }
         let guests = Plan.predicted(model: model, scenario: scenario, settings: best.settings)

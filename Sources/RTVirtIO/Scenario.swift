@@ -32,6 +32,10 @@ public struct Scenario: Sendable {
     public let totalDemandKBps: Double
     public let taskCount: Int
 
+    /// Every guest at bfq's default weight, 100, except where the targets pin one:
+    /// what the host has when nobody has tuned it.
+    public var untouchedWeights: [Int] { guests.map { $0.pinnedWeight ?? 100 } }
+
     public init(guests: [Guest]) {
         self.guests = guests
         totalDemandKBps = guests.reduce(0) { $0 + $1.demandKBps }

@@ -53,14 +53,14 @@ public enum Scheme: Sendable {
         func tightest(_ g: Scenario.Guest) -> Double { g.tasks.map(\.targetMs).min() ?? 1 }
         switch self {
         case .kernelDefault:
-            return SchemeSettings(host: .kernelDefault, weights: guests.map { $0.pinnedWeight ?? 100 }, ioPriorities: none)
+            return SchemeSettings(host: .kernelDefault, weights: scenario.untouchedWeights, ioPriorities: none)
         case .ionice:
             let order = scenario.urgencyOrder
             var priorities = none
             for (rank, guest) in order.enumerated() {
                 priorities[guest] = rank == 0 ? IOPriority(.realtime, 0) : IOPriority(.bestEffort, min(rank - 1, 7))
             }
-            return SchemeSettings(host: .kernelDefault, weights: guests.map { $0.pinnedWeight ?? 100 }, ioPriorities: priorities)
+            return SchemeSettings(host: .kernelDefault, weights: scenario.untouchedWeights, ioPriorities: priorities)
         case .mimicRTXen:
             let bandwidth = guests.map { g in max(g.demandKBps, Double(g.tasks.count) * 4 / (tightest(g) / 2 / 1000)) }
             return SchemeSettings(host: .kernelDefault, weights: Self.scaled(bandwidth, pinned: guests.map(\.pinnedWeight)), ioPriorities: none)

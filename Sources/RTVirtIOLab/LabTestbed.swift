@@ -26,6 +26,8 @@ public struct LabTestbed: Codable, Sendable {
     public static let stateFile = "/run/rtvirtio-lab/testbed.json"
     public static let blkio = "/sys/fs/cgroup/blkio"
     public static let workDirectory = "/var/tmp/rtvirtio-lab"
+    /// rtvirtio-fused's stdout and stderr (it outlives the command that starts it).
+    static let fusedLog = "\(workDirectory)/fused.log"
 
     public enum Failure: Error, CustomStringConvertible {
         case unsupported(String)
@@ -104,7 +106,7 @@ public struct LabTestbed: Codable, Sendable {
         process.arguments = [image, mountpoint, String(serviceTimeUs)]
         // The server outlives this command: it must not hold the caller's
         // terminal or pipe open (`testbed up | tail` would never end).
-        let log = "\(workDirectory)/fused.log"
+        let log = fusedLog
         FileManager.default.createFile(atPath: log, contents: nil)
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(forWritingAtPath: log)
@@ -150,7 +152,7 @@ public struct LabTestbed: Codable, Sendable {
             kill(fuse.pid, SIGTERM)
             Self.waitUntilGone(fuse.pid)
             try? FileManager.default.removeItem(atPath: fuse.mountpoint)
-            try? FileManager.default.removeItem(atPath: "\(Self.workDirectory)/fused.log")
+            try? FileManager.default.removeItem(atPath: Self.fusedLog)
         }
         try? FileManager.default.removeItem(atPath: image)
         try? FileManager.default.removeItem(atPath: Self.stateFile)

@@ -40,8 +40,9 @@ struct BenchCommand: ParsableCommand {
 
     func searchSliceIdleUs() throws -> [Int]? {
         guard let searchSliceIdleMs else { return nil }
-        let values = searchSliceIdleMs.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.count == searchSliceIdleMs.split(separator: ",").count, values.allSatisfy({ $0 >= 0 && $0 <= 1000 }) else {
+        let parsed = searchSliceIdleMs.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        let values = parsed.compactMap { $0 }
+        guard !values.isEmpty, values.count == parsed.count, values.allSatisfy({ $0 >= 0 && $0 <= 1000 }) else {
             throw ValidationError("--search-slice-idle-ms wants milliseconds from 0 to 1000, comma-separated (got '\(searchSliceIdleMs)')")
         }
         return values.map { Int(($0 * 1000).rounded()) }
