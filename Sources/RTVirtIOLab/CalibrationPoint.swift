@@ -96,7 +96,8 @@ public struct PointRunner: Sendable {
     public func run(_ point: CalibrationPoint, ioPriorities: [IOPriority?] = []) throws -> [CalibrationRow] {
         let block = try BlockDevice.resolve(testbed.device)
         try fs.write("\(block.ioschedPath)/timeout_sync", String(point.host.timeoutSyncMs))
-        try fs.write(block.sliceIdle(fs).path, String(point.host.sliceIdleUs * block.sliceIdle(fs).perMs / 1000))
+        let sliceIdle = block.sliceIdle(fs)
+        try fs.write(sliceIdle.path, String(point.host.sliceIdleUs * sliceIdle.perMs / 1000))
         // a point id may be a bench run's "case-scheme-repeat", and a sweep's scheme has spaces
         let work = "\(LabTestbed.workDirectory)/run-" + String(point.id.map { $0.isLetter || $0.isNumber || "_.-".contains($0) ? $0 : "_" })
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
