@@ -14,10 +14,15 @@ public struct CalibrationDataset: Sendable {
         public var achievedIops: [[Double]]
         public var samples: [[Int]]
         public var regime: String
+        /// Each task's 1-second windows' p99.99 in time order ([guest][task][window]);
+        /// empty for CSVs written before the column existed.
+        public var windowTailsMs: [[[Double]]]
 
         public init(id: String, scenario: Scenario, settings: Settings, measuredMs: [[Double]],
-                    achievedIops: [[Double]] = [], samples: [[Int]] = [], regime: String = "fast") {
+                    achievedIops: [[Double]] = [], samples: [[Int]] = [], regime: String = "fast",
+                    windowTailsMs: [[[Double]]] = []) {
             self.id = id
+            self.windowTailsMs = windowTailsMs
             self.regime = regime
             self.scenario = scenario
             self.settings = settings
@@ -30,6 +35,11 @@ public struct CalibrationDataset: Sendable {
     public enum Measure: String, Sendable, CaseIterable {
         case p9999 = "p9999Ms"                       // whole run
         case windowMedian = "windowP9999MedianMs"    // median of the 1-second windows' p99.99
+        case windowMean = "windowP9999MeanMs"        // mean of the 1-second windows' p99.99: the paper's reference
+
+        /// For a command's --help: every measure a CSV may hold.
+        public static let choices = "p9999Ms (the whole run's p99.99), windowP9999MedianMs or windowP9999MeanMs " +
+            "(the median or mean of the 1-second windows' p99.99; the mean is the paper's reference, CSVs from 2026-11-25 on)"
     }
 
     public var points: [Point]
@@ -48,6 +58,7 @@ public struct CalibrationDataset: Sendable {
             return index
         }
         let regimeColumn = header.firstIndex(of: "regime")
+        let windowsColumn = header.firstIndex(of: "windowP9999Ms")
         let c = (point: try column("pointId"), guest: try column("guestIndex"), weight: try column("guestWeight"),
                  task: try column("taskIndex"), iops: try column("taskIops"), request: try column("requestKB"),
                  ts: try column("hostTimeoutSyncMs"), si: try column("hostSliceIdleUs"), gts: try column("guestTimeoutSyncMs"),
@@ -70,12 +81,21 @@ public struct CalibrationDataset: Sendable {
             }
             return value
         }
+        func windowTails(_ fields: [Substring], _ line: Int) throws -> [Double] {
+            guard let column = windowsColumn else { return [] }
+            return try fields[column].split(separator: ";").map { text in
+                guard let value = Double(text) else {
+                    throw InputError(file: file, line: line, key: header[column], message: "not a number: '\(text)'")
+                }
+                return value
+            }
+        }
         let points: [Point] = try order.map { id in
             let rows = rowsByPoint[id]!
             let guestIndices = Set(try rows.map { Int(try number($0.1, c.guest, $0.0)) }).sorted()
             var guests: [Scenario.Guest] = []
             var weights: [Int] = []
-            var measured: [[Double]] = [], achieved: [[Double]] = [], samples: [[Int]] = []
+            var measured: [[Double]] = [], achieved: [[Double]] = [], samples: [[Int]] = [], windows: [[[Double]]] = []
             for g in guestIndices {
                 let guestRows = try rows.filter { Int(try number($0.1, c.guest, $0.0)) == g }
                     .sorted { (Int($0.1[c.task]) ?? 0) < (Int($1.1[c.task]) ?? 0) }
@@ -91,12 +111,13 @@ public struct CalibrationDataset: Sendable {
                 measured.append(try guestRows.map { try number($0.1, c.measure, $0.0) })
                 achieved.append(try guestRows.map { try number($0.1, c.achieved, $0.0) })
                 samples.append(try guestRows.map { Int(try number($0.1, c.samples, $0.0)) })
+                if windowsColumn != nil { windows.append(try guestRows.map { try windowTails($0.1, $0.0) }) }
             }
             let (line, first) = rows[0]
             let host = BfqSettings(timeoutSyncMs: Int(try number(first, c.ts, line)), sliceIdleUs: Int(try number(first, c.si, line)))
             return Point(id: id, scenario: Scenario(guests: guests), settings: Settings(host: host, weights: weights),
                          measuredMs: measured, achievedIops: achieved, samples: samples,
-                         regime: regimeColumn.map { String(first[$0]) } ?? "fast")
+                         regime: regimeColumn.map { String(first[$0]) } ?? "fast", windowTailsMs: windows)
         }
         return CalibrationDataset(points: points)
     }

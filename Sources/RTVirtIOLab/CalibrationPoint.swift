@@ -66,17 +66,22 @@ public struct CalibrationRow: Sendable {
     public var durationS: Double
     public var stats: TailStats
 
-    public static let header = "pointId,repeat,regime,guestCount,guestIndex,guestWeight,guestWeightShare,tasksInGuest,taskIndex,taskIops,requestKB,hostTimeoutSyncMs,hostSliceIdleUs,guestTimeoutSyncMs,guestSliceIdleUs,otherGuestsDemandKBps,achievedIops,durationS,samples,p50Ms,p99Ms,p999Ms,p9999Ms,maxMs,windows,windowP9999MedianMs,windowP9999MaxMs,windowMinSamples"
+    public static let header = "pointId,repeat,regime,guestCount,guestIndex,guestWeight,guestWeightShare,tasksInGuest,taskIndex,taskIops,requestKB,hostTimeoutSyncMs,hostSliceIdleUs,guestTimeoutSyncMs,guestSliceIdleUs,otherGuestsDemandKBps,achievedIops,durationS,samples,p50Ms,p99Ms,p999Ms,p9999Ms,maxMs,windows,windowP9999MedianMs,windowP9999MaxMs,windowMinSamples,windowP9999MeanMs,windowP9999Ms"
 
     public var csv: String {
-        [pointID, String(repeatIndex), regime, String(guestCount), String(guestIndex), String(guestWeight),
-         formatNumber(guestWeightShare, decimals: 4), String(tasksInGuest), String(taskIndex), String(taskIops),
-         formatNumber(requestKB), String(hostTimeoutSyncMs), String(hostSliceIdleUs), String(guestTimeoutSyncMs),
-         String(guestSliceIdleUs), formatNumber(otherGuestsDemandKBps), formatNumber(achievedIops, decimals: 2),
-         formatNumber(durationS), String(stats.samples), formatNumber(stats.p50Ms, decimals: 3), formatNumber(stats.p99Ms, decimals: 3),
-         formatNumber(stats.p999Ms, decimals: 3), formatNumber(stats.p9999Ms, decimals: 3), formatNumber(stats.maxMs, decimals: 3),
-         String(stats.windows), formatNumber(stats.windowMedianMs, decimals: 3), formatNumber(stats.windowMaxMs, decimals: 3),
-         String(stats.windowMinSamples)].joined(separator: ",")
+        let configuration: [String] = [
+            pointID, String(repeatIndex), regime, String(guestCount), String(guestIndex), String(guestWeight),
+            formatNumber(guestWeightShare, decimals: 4), String(tasksInGuest), String(taskIndex), String(taskIops),
+            formatNumber(requestKB), String(hostTimeoutSyncMs), String(hostSliceIdleUs), String(guestTimeoutSyncMs),
+            String(guestSliceIdleUs), formatNumber(otherGuestsDemandKBps)]
+        let measured: [String] = [
+            formatNumber(achievedIops, decimals: 2), formatNumber(durationS), String(stats.samples),
+            formatNumber(stats.p50Ms, decimals: 3), formatNumber(stats.p99Ms, decimals: 3), formatNumber(stats.p999Ms, decimals: 3),
+            formatNumber(stats.p9999Ms, decimals: 3), formatNumber(stats.maxMs, decimals: 3), String(stats.windows),
+            formatNumber(stats.windowMedianMs, decimals: 3), formatNumber(stats.windowMaxMs, decimals: 3),
+            String(stats.windowMinSamples), formatNumber(stats.windowMeanMs, decimals: 3),
+            stats.windowTailsMs.map { formatNumber($0, decimals: 3) }.joined(separator: ";")]
+        return (configuration + measured).joined(separator: ",")
     }
 }
 
@@ -146,7 +151,7 @@ public struct PointRunner: Sendable {
                 hostTimeoutSyncMs: point.host.timeoutSyncMs, hostSliceIdleUs: point.host.sliceIdleUs,
                 guestTimeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, guestSliceIdleUs: BfqSettings.kernelDefault.sliceIdleUs,
                 otherGuestsDemandKBps: totalDemand - Double(guest.taskIops.reduce(0, +)) * 4,
-                achievedIops: Double(samples.count) / Double(durationS), durationS: Double(durationS), stats: TailStats(samples))
+                achievedIops: Double(samples.count) / Double(durationS), durationS: Double(durationS), stats: TailStats(samples, windowCount: durationS))
         }
     }
 }

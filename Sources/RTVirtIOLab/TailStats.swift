@@ -25,6 +25,12 @@ public struct LatencySample: Sendable, Equatable {
 /// Tail latency as the paper defines it — a high percentile within 1-second
 /// windows — with the sample counts that say how much each number means (a
 /// p99.99 of 500 samples is simply the maximum).
+///
+/// An I/O belongs to the window it was *issued* in (fio logs completion time;
+/// issue = completion − latency): a stalled read issued in second 3 counts in
+/// second 3, and a run of `windowCount` seconds has exactly that many full
+/// windows — no one-sample window at the end, where the last completions
+/// land after the run's time is up.
 public struct TailStats: Sendable, Equatable, Codable {
     public var samples: Int
     public var p50Ms: Double
@@ -32,15 +38,19 @@ public struct TailStats: Sendable, Equatable, Codable {
     public var p999Ms: Double
     public var p9999Ms: Double
     public var maxMs: Double
-    /// Per 1-second window: the configured percentile's median and maximum over windows.
+    /// Per 1-second window: the configured percentile's median, mean and maximum over windows.
     public var windows: Int
     public var windowMedianMs: Double
+    /// The paper's reference: the windows' tail averaged over many 1-second "tests".
+    public var windowMeanMs: Double
     public var windowMaxMs: Double
     public var windowMinSamples: Int
     /// Each 1-second window's percentile, in time order.
     public var windowTailsMs: [Double]
 
-    public init(_ samples: [LatencySample], percentile: Double = 99.99, windowMs: UInt64 = 1000) {
+    /// `windowCount`: the run's length in windows, when known (an I/O issued
+    /// at or after its end counts in the last window); nil: as many as the issue times span.
+    public init(_ samples: [LatencySample], percentile: Double = 99.99, windowMs: UInt64 = 1000, windowCount: Int? = nil) {
         func histogram(_ values: some Sequence<LatencySample>) -> Histogram<UInt64> {
             // 1 µs to 100 s, 3 significant digits
             var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 100_000_000, numberOfSignificantValueDigits: .three)
@@ -57,12 +67,18 @@ public struct TailStats: Sendable, Equatable, Codable {
         p999Ms = ms(all, 99.9)
         p9999Ms = ms(all, percentile)
         maxMs = all.totalCount == 0 ? 0 : Double(all.max) / 1000
-        let grouped = Dictionary(grouping: samples) { $0.timeMs / windowMs }
-        windowTailsMs = grouped.keys.sorted().map { ms(histogram(grouped[$0]!), percentile) }
-        let perWindow = grouped.values.map { (tail: ms(histogram($0), percentile), count: $0.count) }.sorted { $0.tail < $1.tail }
-        windows = perWindow.count
-        windowMedianMs = perWindow.isEmpty ? 0 : perWindow[perWindow.count / 2].tail
-        windowMaxMs = perWindow.last?.tail ?? 0
-        windowMinSamples = perWindow.map(\.count).min() ?? 0
+        let grouped = Dictionary(grouping: samples) { sample -> UInt64 in
+            let completedNs = sample.timeMs * 1_000_000
+            let window = (completedNs > sample.latencyNs ? completedNs - sample.latencyNs : 0) / (windowMs * 1_000_000)
+            return windowCount.map { min(window, UInt64(max(1, $0) - 1)) } ?? window
+        }
+        let keys = grouped.keys.sorted()
+        windowTailsMs = keys.map { ms(histogram(grouped[$0]!), percentile) }
+        let sortedTails = windowTailsMs.sorted()
+        windows = keys.count
+        windowMedianMs = sortedTails.isEmpty ? 0 : sortedTails[sortedTails.count / 2]
+        windowMeanMs = sortedTails.isEmpty ? 0 : sortedTails.reduce(0, +) / Double(sortedTails.count)
+        windowMaxMs = sortedTails.last ?? 0
+        windowMinSamples = grouped.values.map(\.count).min() ?? 0
     }
 }

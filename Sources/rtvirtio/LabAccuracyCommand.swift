@@ -19,7 +19,7 @@ struct LabAccuracyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("analytical, mlp, idling, or a model file (.json MLP, else YAML of its `kind:`).", valueName: "model"))
     var model: String = "analytical"
     @Option(help: "Rows to score: test (never trained on), train, or all.") var split: CalibrationDataset.Part = .test
-    @Option(help: "Measured value to compare with: p9999Ms or windowP9999MedianMs.") var measure: CalibrationDataset.Measure = .p9999
+    @Option(help: ArgumentHelp("Measured value to compare with: " + CalibrationDataset.Measure.choices + ".")) var measure: CalibrationDataset.Measure = .p9999
     @Option(help: "text, json or html.") var format: ReportFormat = .text
     @Option(help: ArgumentHelp("Write the report here instead of standard output.", valueName: "file")) var out: String?
 

@@ -17,7 +17,7 @@ struct LabTrainMLPCommand: ParsableCommand {
 
     @Option(name: .customLong("data"), parsing: .upToNextOption, help: ArgumentHelp("Calibration CSVs.", valueName: "file"))
     var data: [String]
-    @Option(help: "Measured value to learn: p9999Ms or windowP9999MedianMs.") var measure: CalibrationDataset.Measure = .p9999
+    @Option(help: ArgumentHelp("Measured value to learn: " + CalibrationDataset.Measure.choices + ".")) var measure: CalibrationDataset.Measure = .p9999
     @Option(help: "Epochs per member (the best epoch on the member's held-out fold is kept).") var epochs = 300
     @Option(help: "Folds, and so ensemble members.") var folds = 5
     @Option(help: "Seed of initialisation and shuffling.") var seed: UInt64 = 1

@@ -25,6 +25,44 @@ struct TailStatsTests {
         #expect(stats.windowTailsMs == [0.5, 1.0])   // in time order
     }
 
+    /// fio logs completion times: a read that completed at 2.3 s after 1 s in
+    /// the queue was issued at 1.3 s and belongs to window 1, not 2; one
+    /// issued after a 3-window run's end counts in its last window.
+    @Test func windowsByIssueTimeWithTheRunsLength() {
+        let samples = [
+            LatencySample(timeMs: 100, latencyNs: 2_000_000),        // issued 0.098 s: window 0, 2 ms
+            LatencySample(timeMs: 1100, latencyNs: 4_000_000),       // issued 1.096 s: window 1, 4 ms
+            LatencySample(timeMs: 2300, latencyNs: 1_000_000_000),   // issued 1.3 s: window 1, a 1 s stall
+            LatencySample(timeMs: 2400, latencyNs: 6_000_000),       // issued 2.394 s: window 2, 6 ms
+            LatencySample(timeMs: 3010, latencyNs: 8_000_000),       // issued 3.002 s, after the run: window 2
+        ]
+        let stats = TailStats(samples, windowCount: 3)
+        #expect(stats.windowTailsMs == [2, 1000, 8])
+        #expect(stats.windows == 3)
+        #expect(stats.windowMinSamples == 1)
+        #expect(stats.windowMedianMs == 8)
+        #expect(abs(stats.windowMeanMs - 1010.0 / 3) < 1e-9)
+        #expect(stats.windowMaxMs == 1000)
+        // without the run's length the late read opens a window of its own
+        #expect(TailStats(samples).windowTailsMs == [2, 1000, 6, 8])
+        #expect(TailStats(samples).windowMeanMs == 254)
+    }
+
+    @Test func csvRowCarriesTheWindowMeanAndEveryWindow() {
+        let stats = TailStats([LatencySample(timeMs: 500, latencyNs: 2_000_000), LatencySample(timeMs: 1500, latencyNs: 3_500_000)], windowCount: 2)
+        let row = CalibrationRow(pointID: "p7", repeatIndex: 0, regime: "fast", guestCount: 1, guestIndex: 0, guestWeight: 100,
+                                 guestWeightShare: 1, tasksInGuest: 1, taskIndex: 0, taskIops: 100, requestKB: 4,
+                                 hostTimeoutSyncMs: 32, hostSliceIdleUs: 0, guestTimeoutSyncMs: 124, guestSliceIdleUs: 8000,
+                                 otherGuestsDemandKBps: 0, achievedIops: 1, durationS: 2, stats: stats)
+        let header = CalibrationRow.header.split(separator: ",").map(String.init)
+        let fields = row.csv.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        #expect(fields.count == header.count)
+        #expect(fields[header.firstIndex(of: "windowP9999MeanMs")!] == "2.75")
+        #expect(fields[header.firstIndex(of: "windowP9999Ms")!] == "2;3.5")
+        let dataset = try? CalibrationDataset.parse(CalibrationRow.header + "\n" + row.csv + "\n", file: "t.csv", measure: .windowMean)
+        #expect(dataset?.points.first?.measuredMs == [[2.75]])
+    }
+
     @Test func parsesFiosPerIOLog() {
         let log = "0, 211394, 0, 4096, 0\n5, 53219, 0, 4096, 0\n\n1002, 1000000, 0, 4096, 0\n"
         let samples = LatencySample.parseFioLog(log)
