@@ -9,8 +9,16 @@ import Foundation
 /// - `slice_idle` > 0: most runs still see a few ms, but a task may stall
 ///   for about a second (one long wait behind other queues' idling). The
 ///   chance of a stall grows with the device's load and the number of
-///   queues, and falls with the guest's weight share. A task whose stall
-///   risk is at or above `riskThreshold` is predicted at `stallMs`.
+///   queues, and falls with the guest's weight share.
+///
+/// Two outputs (`IdlingParameters.output`): `threshold` predicts `stallMs`
+/// for a task whose stall risk is at or above `riskThreshold`, else the calm
+/// tail — a run's worst case, fitted to one run's p99.99; `expectation`
+/// reads the risk as the chance that a 1-second window stalls and predicts
+/// the windows' mean tail, calm + risk × (stall − calm) — the paper's
+/// reference, p99.99 in 1-second windows averaged over many of them. The
+/// task's own rate may raise its risk: more reads per second, more chances
+/// to be the one caught behind an idling queue.
 ///
 /// Latencies in ms; load is the scenario's total demand in MB/s.
 public struct IdlingModel: LatencyModel {
@@ -23,12 +31,13 @@ public struct IdlingModel: LatencyModel {
         self.name = name
     }
 
-    /// The logistic stall risk of one guest's tasks, 0…1.
+    /// The logistic stall risk of one guest's tasks (of `taskIops` each), 0…1.
     @inlinable
-    public func stallRisk(loadMBps: Double, share: Double, queues: Int, sliceIdleMs: Double) -> Double {
+    public func stallRisk(loadMBps: Double, share: Double, queues: Int, sliceIdleMs: Double, taskIops: Double = 0) -> Double {
         guard sliceIdleMs > 0 else { return 0 }
         let s = parameters.stall
         let z = s.intercept + s.perLoadMBps * loadMBps + s.perShare * share + s.perQueue * Double(queues)
+            + s.perSliceIdleMs * sliceIdleMs + s.perTaskKiops * taskIops / 1000
         return 1 / (1 + exp(-z))
     }
 
@@ -37,11 +46,15 @@ public struct IdlingModel: LatencyModel {
         let p = parameters
         let loadMBps = scenario.totalDemandKBps / 1000
         let calm = host.sliceIdleUs == 0 ? p.noIdle : p.idleCalm
-        var latency = calm.interceptMs + calm.perLoadMBpsMs * loadMBps
-        if stallRisk(loadMBps: loadMBps, share: share, queues: scenario.taskCount, sliceIdleMs: host.sliceIdleMs) >= p.riskThreshold {
-            latency = max(latency, p.stallMs)
+        let calmMs = calm.interceptMs + calm.perLoadMBpsMs * loadMBps
+        for (index, task) in scenario.guests[guest].tasks.enumerated() {
+            let risk = stallRisk(loadMBps: loadMBps, share: share, queues: scenario.taskCount,
+                                 sliceIdleMs: host.sliceIdleMs, taskIops: task.iops)
+            switch p.output {
+            case .threshold: out[index] = risk >= p.riskThreshold ? max(calmMs, p.stallMs) : calmMs
+            case .expectation: out[index] = p.margin * (calmMs + risk * max(0, p.stallMs - calmMs))
+            }
         }
-        for task in scenario.guests[guest].tasks.indices { out[task] = latency }
     }
 }
 
@@ -56,21 +69,38 @@ public struct IdlingParameters: Sendable, Equatable {
         public var perLoadMBps: Double
         public var perShare: Double
         public var perQueue: Double
-        public init(intercept: Double, perLoadMBps: Double, perShare: Double, perQueue: Double) {
+        public var perSliceIdleMs: Double
+        /// per 1000 IOPS of the task itself
+        public var perTaskKiops: Double
+        public init(intercept: Double, perLoadMBps: Double, perShare: Double, perQueue: Double,
+                    perSliceIdleMs: Double = 0, perTaskKiops: Double = 0) {
             self.intercept = intercept; self.perLoadMBps = perLoadMBps; self.perShare = perShare; self.perQueue = perQueue
+            self.perSliceIdleMs = perSliceIdleMs; self.perTaskKiops = perTaskKiops
         }
+    }
+
+    /// What a prediction is: one run's worst case or the 1-second windows' mean (see `IdlingModel`).
+    public enum Output: String, Sendable, Equatable, CaseIterable {
+        case threshold, expectation
     }
 
     public var noIdle: Line
     public var idleCalm: Line
     public var stall: Stall
     public var stallMs: Double
+    /// `threshold` output only: the risk from which a task is predicted to stall.
     public var riskThreshold: Double
+    public var output: Output
+    /// `expectation` output only: a factor ≥ 1 on the expected tail, fitted so
+    /// that underestimates cost more than overestimates (the paper's intent).
+    public var margin: Double
     public var validity: Validity
     public var provenance: String?
 
     public init(noIdle: Line, idleCalm: Line, stall: Stall, stallMs: Double, riskThreshold: Double,
-                validity: Validity = .unbounded, provenance: String? = nil) {
+                output: Output = .threshold, margin: Double = 1, validity: Validity = .unbounded, provenance: String? = nil) {
+        self.output = output
+        self.margin = margin
         self.noIdle = noIdle
         self.idleCalm = idleCalm
         self.stall = stall

@@ -2,7 +2,7 @@ import Foundation
 import Yams
 
 extension ModelFiles {
-    static let idlingKeys = ["kind", "noIdle", "idleCalm", "stall", "stallMs", "riskThreshold", "validity", "provenance"]
+    static let idlingKeys = ["kind", "noIdle", "idleCalm", "stall", "stallMs", "riskThreshold", "output", "margin", "validity", "provenance"]
 
     /// `kind: idling` parameter files (see `IdlingModel`).
     public static func parseIdling(_ text: String, file: String) throws -> IdlingParameters {
@@ -15,16 +15,26 @@ extension ModelFiles {
             let fields = try reader.mapping(try top.node(key), key, allowed: ["interceptMs", "perLoadMBpsMs"])
             return .init(interceptMs: try fields.double("interceptMs"), perLoadMBpsMs: try fields.double("perLoadMBpsMs"))
         }
-        let stall = try reader.mapping(try top.node("stall"), "stall", allowed: ["intercept", "perLoadMBps", "perShare", "perQueue"])
+        let stall = try reader.mapping(try top.node("stall"), "stall",
+                                       allowed: ["intercept", "perLoadMBps", "perShare", "perQueue", "perSliceIdleMs", "perTaskKiops"])
         let threshold = try top.double("riskThreshold")
         guard threshold > 0, threshold < 1 else {
             throw reader.error(top.values["riskThreshold"], "riskThreshold", "must be between 0 and 1 (exclusive)")
         }
+        // files written before the windowed mean existed have no `output:`: they are threshold models
+        let outputText = try top.optionalString("output") ?? IdlingParameters.Output.threshold.rawValue
+        guard let output = IdlingParameters.Output(rawValue: outputText) else {
+            throw reader.error(top.values["output"], "output", "unknown output '\(outputText)'",
+                               hint: IdlingParameters.Output.allCases.map(\.rawValue).joined(separator: " or "))
+        }
+        func optional(_ key: String) throws -> Double { stall.has(key) ? try stall.double(key) : 0 }
         return IdlingParameters(
             noIdle: try line("noIdle"), idleCalm: try line("idleCalm"),
             stall: .init(intercept: try stall.double("intercept"), perLoadMBps: try stall.double("perLoadMBps"),
-                         perShare: try stall.double("perShare"), perQueue: try stall.double("perQueue")),
-            stallMs: try top.positive("stallMs"), riskThreshold: threshold,
+                         perShare: try stall.double("perShare"), perQueue: try stall.double("perQueue"),
+                         perSliceIdleMs: try optional("perSliceIdleMs"), perTaskKiops: try optional("perTaskKiops")),
+            stallMs: try top.positive("stallMs"), riskThreshold: threshold, output: output,
+            margin: top.has("margin") ? try top.positive("margin") : 1,
             validity: top.has("validity") ? try parseValidity(reader, try top.node("validity")) : .unbounded,
             provenance: top.has("provenance") ? try Yams.serialize(node: try top.node("provenance")) : nil)
     }
@@ -34,9 +44,11 @@ extension ModelFiles {
             "kind: idling",
             "noIdle: {interceptMs: \(yamlNumber(p.noIdle.interceptMs)), perLoadMBpsMs: \(yamlNumber(p.noIdle.perLoadMBpsMs))}",
             "idleCalm: {interceptMs: \(yamlNumber(p.idleCalm.interceptMs)), perLoadMBpsMs: \(yamlNumber(p.idleCalm.perLoadMBpsMs))}",
-            "stall: {intercept: \(yamlNumber(p.stall.intercept)), perLoadMBps: \(yamlNumber(p.stall.perLoadMBps)), perShare: \(yamlNumber(p.stall.perShare)), perQueue: \(yamlNumber(p.stall.perQueue))}",
+            "stall: {intercept: \(yamlNumber(p.stall.intercept)), perLoadMBps: \(yamlNumber(p.stall.perLoadMBps)), perShare: \(yamlNumber(p.stall.perShare)), perQueue: \(yamlNumber(p.stall.perQueue)), perSliceIdleMs: \(yamlNumber(p.stall.perSliceIdleMs)), perTaskKiops: \(yamlNumber(p.stall.perTaskKiops))}",
             "stallMs: \(yamlNumber(p.stallMs))",
             "riskThreshold: \(yamlNumber(p.riskThreshold))",
+            "output: \(p.output.rawValue)",
+            "margin: \(yamlNumber(p.margin))",
         ]).joined(separator: "\n") + "\n" + tailYAML(p.validity, provenance)
     }
 

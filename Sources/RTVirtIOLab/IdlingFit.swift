@@ -5,6 +5,7 @@ import RTVirtIO
 /// idling without a stall) by the asymmetric log loss, the stall level as the
 /// median stalled tail, a logistic stall risk by maximum likelihood, and the
 /// risk threshold that minimises the asymmetric loss of the whole model.
+/// `fitExpectation` fits the `expectation` output from each task's 1-second windows.
 public struct IdlingFit: Sendable {
     /// A run's p99.99 at or above this is a stall (the data is bimodal: a few ms or about a second).
     public var stallCutMs = 200.0
@@ -72,5 +73,58 @@ public struct IdlingFit: Sendable {
         var p = parameters
         p.riskThreshold = threshold
         return Accuracy.pairs(IdlingModel(parameters: p), points).reduce(0) { $0 + asymmetric($1.predicted, $1.measured) }
+    }
+
+    /// The `expectation` output, from each task's 1-second windows (CSVs with
+    /// `windowP9999Ms`): every window is a trial that stalled (tail ≥
+    /// `stallCutMs`) or not, so the stall risk is a per-window probability
+    /// fitted by binomial maximum likelihood on load, share, queues,
+    /// slice_idle and the task's own rate; the calm line is fitted on the
+    /// windows that did not stall, the stall level is the stalled windows'
+    /// median, and one factor (`margin`) on the whole prediction minimises
+    /// the asymmetric loss against the windows' mean.
+    public func fitExpectation(_ points: [CalibrationDataset.Point]) -> IdlingParameters {
+        struct Trials { var features: [Double]; var stalled: Double; var windows: Double }
+        var trials: [Trials] = [], calmRows: [Row] = [], stallTails: [Double] = []
+        for point in points {
+            let loadMBps = point.scenario.totalDemandKBps / 1000, queues = point.scenario.taskCount
+            let sliceIdleMs = point.settings.host.sliceIdleMs
+            guard sliceIdleMs > 0 else { continue }
+            for (guest, tasks) in point.windowTailsMs.enumerated() {
+                let share = point.settings.share(of: guest)
+                for (task, windows) in tasks.enumerated() where !windows.isEmpty {
+                    let stalls = windows.filter { $0 >= stallCutMs }, calm = windows.filter { $0 < stallCutMs }
+                    stallTails += stalls
+                    trials.append(Trials(features: [loadMBps, share, Double(queues), sliceIdleMs,
+                                                    point.scenario.guests[guest].tasks[task].iops / 1000],
+                                         stalled: Double(stalls.count), windows: Double(windows.count)))
+                    if !calm.isEmpty {
+                        calmRows.append(Row(loadMBps: loadMBps, share: share, queues: queues, sliceIdleMs: sliceIdleMs,
+                                            measuredMs: calm.reduce(0, +) / Double(calm.count), stalled: false))
+                    }
+                }
+            }
+        }
+        func softplus(_ x: Double) -> Double { x > 30 ? x : log1p(exp(x)) }
+        // binomial log likelihood, small L2 so that separable data stays finite
+        let b = NelderMead.minimize({ b in
+            trials.reduce(0.0) { sum, t in
+                let z = zip(b.dropFirst(), t.features).reduce(b[0]) { $0 + $1.0 * $1.1 }
+                return sum + t.stalled * softplus(-z) + (t.windows - t.stalled) * softplus(z)
+            } + 0.01 * b.dropFirst().reduce(0) { $0 + $1 * $1 }
+        }, start: [Double](repeating: 0, count: 6), step: 0.5).x
+        let calmFallback = IdlingParameters.Line(interceptMs: 5, perLoadMBpsMs: 0)
+        stallTails.sort()
+        var parameters = IdlingParameters(
+            noIdle: line(rows(points).filter { $0.sliceIdleMs == 0 }, fallback: calmFallback),
+            idleCalm: line(calmRows, fallback: calmFallback),
+            stall: .init(intercept: b[0], perLoadMBps: b[1], perShare: b[2], perQueue: b[3], perSliceIdleMs: b[4], perTaskKiops: b[5]),
+            stallMs: stallTails.isEmpty ? 1000 : stallTails[stallTails.count / 2], riskThreshold: 0.5, output: .expectation)
+        let unscaled = Accuracy.pairs(IdlingModel(parameters: parameters), points)
+        let logMargin = NelderMead.minimize({ x in
+            unscaled.reduce(0) { $0 + asymmetric($1.predicted * exp(max(0, x[0])), $1.measured) }
+        }, start: [0.1], step: 0.2).x[0]
+        parameters.margin = exp(max(0, logMargin))
+        return parameters
     }
 }

@@ -20,17 +20,34 @@ struct LabFitCommand: ParsableCommand {
     @Option(name: .customLong("data"), parsing: .upToNextOption, help: ArgumentHelp("Calibration CSVs.", valueName: "file"))
     var data: [String]
     @Option(help: "Which model to fit: analytical or idling.") var kind: Kind = .analytical
+    @Option(help: ArgumentHelp("""
+        idling: threshold (one run's worst case: a stall or the calm tail) or expectation (the 1-second windows' \
+        mean tail, fitted on every window; needs CSVs with the windowP9999Ms column). Default: expectation \
+        with --measure windowP9999MeanMs, else threshold.
+        """, valueName: "output"))
+    var output: IdlingParameters.Output?
     @Option(help: ArgumentHelp("analytical: parameter file to start from (default: the bundled analytical-paper.yaml).", valueName: "file"))
     var base: String?
-    @Option(help: "Measured value to fit: p9999Ms (whole run) or windowP9999MedianMs.") var measure: CalibrationDataset.Measure = .p9999
+    @Option(help: ArgumentHelp("Measured value to fit: " + CalibrationDataset.Measure.choices + ".")) var measure: CalibrationDataset.Measure = .p9999
     @Option(help: "Folds for the held-out error.") var folds = 5
     @Option(help: "Rows to fit on: train (all but the fixed test split that `lab accuracy --split test` scores), or all.")
     var split: CalibrationDataset.Part = .train
     @Option(help: "How much more an underestimate costs than an overestimate.") var underestimatePenalty = 4.0
     @Option(help: ArgumentHelp("Where to write the fitted parameter file.", valueName: "file")) var out: String
 
+    func validate() throws {
+        if output != nil && kind != .idling { throw ValidationError("--output is for --kind idling") }
+    }
+
     func run() throws {
         let dataset = try LabData.load(data, measure: measure, part: split)
+        let idlingOutput = output ?? (measure == .windowMean ? .expectation : .threshold)
+        if kind == .idling, idlingOutput == .expectation,
+           let point = dataset.points.first(where: { $0.windowTailsMs.isEmpty }) {
+            throw InputError(file: data.joined(separator: ", "), key: "windowP9999Ms",
+                             message: "point \(point.id) has no per-window tails, which --output expectation fits on",
+                             hint: "measure with `rtvirtio lab calibrate` (CSVs from 2026-11-25 on), or use --output threshold")
+        }
         let fitModel: ([CalibrationDataset.Point]) -> any LatencyModel
         let write: ([CalibrationDataset.Point], [(String, String)]) -> String
         switch kind {
@@ -50,14 +67,20 @@ struct LabFitCommand: ParsableCommand {
         case .idling:
             var fit = IdlingFit()
             fit.underestimatePenalty = underestimatePenalty
-            fitModel = { IdlingModel(parameters: fit.fit($0)) }
+            let fitIdling = { (points: [CalibrationDataset.Point]) in
+                idlingOutput == .expectation ? fit.fitExpectation(points) : fit.fit(points)
+            }
+            fitModel = { IdlingModel(parameters: fitIdling($0)) }
             write = { points, provenance in
-                var fitted = fit.fit(points)
+                var fitted = fitIdling(points)
                 fitted.validity = dataset.validity()
                 return ModelFiles.idlingYAML(fitted, comment: """
                     rtvirtio's idling model (see IdlingModel): slice_idle 0 gives a few ms that grow with load;
                     slice_idle > 0 risks a ~1 s stall, more likely with more load and queues, less with a larger
-                    weight share. FITTED by `rtvirtio lab fit --kind idling` (see provenance).
+                    weight share. Output \(idlingOutput.rawValue): \(idlingOutput == .expectation
+                        ? "the 1-second windows' mean tail, calm + risk x (stall - calm), risk per window"
+                        : "the stall level where the risk reaches riskThreshold, else the calm tail (one run's worst case)").
+                    FITTED by `rtvirtio lab fit --kind idling` (see provenance).
                     """, provenance: provenance)
             }
         }

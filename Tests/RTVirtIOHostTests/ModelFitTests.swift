@@ -137,10 +137,93 @@ struct IdlingModelTests {
         #expect(pairs.filter { $0.predicted < 0.99 * $0.measured }.count * 20 < pairs.count)
     }
 
+    /// The expectation output, hand-worked: the risk is a window's chance to
+    /// stall, and the prediction the windows' mean tail, times the margin.
+    @Test("expectation output, hand-worked: calm + risk × (stall − calm), per task, times the margin")
+    func expectationHandWorked() {
+        var p = Self.truth
+        p.output = .expectation
+        p.margin = 1.5
+        p.stall.perSliceIdleMs = 0.1
+        p.stall.perTaskKiops = 2
+        let model = IdlingModel(parameters: p)
+        let point = CalibrationPoint(id: "h", guests: [.init(weight: 100, taskIops: [1500]), .init(weight: 300, taskIops: [100, 100])],
+                                     host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000), repeatIndex: 0)
+        // load 6.8 MB/s, 3 queues; calm 8 + 6.8 = 14.8 ms
+        // g0 (φ 0.25, 1500 IOPS): z = −4 + 2.04 − 0.75 + 1.2 + 0.8 + 3 = 2.29
+        // g1 (φ 0.75, 100 IOPS):  z = −4 + 2.04 − 2.25 + 1.2 + 0.8 + 0.2 = −2.01
+        let predicted = model.predict(point.scenario, settings: point.settings)
+        func expected(_ z: Double) -> Double { 1.5 * (14.8 + (1000 - 14.8) / (1 + exp(-z))) }
+        #expect(abs(predicted[0][0] - expected(2.29)) < 1e-9)
+        #expect(abs(predicted[1][0] - expected(-2.01)) < 1e-9 && predicted[1][0] == predicted[1][1])
+        // slice_idle 0: no risk, the no-idling line times the margin: 1.5 × (4 + 0.5 × 6.8)
+        var noIdle = point
+        noIdle.host = BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 0)
+        #expect(model.predict(noIdle.scenario, settings: noIdle.settings).flatMap { $0 }.allSatisfy { abs($0 - 11.1) < 1e-9 })
+    }
+
+    /// Windows drawn from a known per-window stall risk: the binomial fit
+    /// finds the risk's coefficients, the calm lines and the stall level.
+    @Test("the expectation fit recovers a known per-window stall risk from 30-window runs")
+    func expectationFitRecoversKnownRisk() {
+        var truth = Self.truth
+        truth.output = .expectation
+        truth.stall = .init(intercept: -3, perLoadMBps: 0.05, perShare: -2, perQueue: 0.1, perSliceIdleMs: 0.1, perTaskKiops: 1)
+        truth.stallMs = 1024
+        let model = IdlingModel(parameters: truth)
+        var rng = SplitMix64(seed: 21)
+        let points = CalibrationPoint.design(count: 300, seed: 13).map { point in
+            let loadMBps = point.scenario.totalDemandKBps / 1000
+            let calm = point.host.sliceIdleUs == 0 ? truth.noIdle : truth.idleCalm
+            let calmMs = calm.interceptMs + calm.perLoadMBpsMs * loadMBps
+            let windows: [[[Double]]] = point.guests.indices.map { guest in
+                point.guests[guest].taskIops.map { iops in
+                    let risk = model.stallRisk(loadMBps: loadMBps, share: point.settings.share(of: guest), queues: point.scenario.taskCount,
+                                               sliceIdleMs: point.host.sliceIdleMs, taskIops: Double(iops))
+                    return (0..<30).map { _ in Double.random(in: 0..<1, using: &rng) < risk ? 1024 : calmMs }
+                }
+            }
+            return CalibrationDataset.Point(id: point.id, scenario: point.scenario, settings: point.settings,
+                                            measuredMs: windows.map { $0.map { $0.reduce(0, +) / 30 } }, windowTailsMs: windows)
+        }
+        let fitted = IdlingFit().fitExpectation(CalibrationDataset(points: points).part(.train).points)
+        #expect(fitted.output == .expectation && fitted.stallMs == 1024 && fitted.margin >= 1)
+        let s = fitted.stall
+        #expect(abs(s.intercept + 3) < 0.4 && abs(s.perLoadMBps - 0.05) < 0.02 && abs(s.perShare + 2) < 0.4, "\(s)")
+        #expect(abs(s.perQueue - 0.1) < 0.06 && abs(s.perSliceIdleMs - 0.1) < 0.04 && abs(s.perTaskKiops - 1) < 0.3, "\(s)")
+        #expect(abs(fitted.idleCalm.interceptMs - 8) < 0.4 && abs(fitted.noIdle.interceptMs - 4) < 0.2, "\(fitted.idleCalm) \(fitted.noIdle)")
+        // held out, against the noiseless expectation: within a few % once the margin is taken out
+        var unscaled = fitted
+        unscaled.margin = 1
+        let heldOut = CalibrationDataset(points: points).part(.test).points.map { point in
+            (IdlingModel(parameters: unscaled).predict(point.scenario, settings: point.settings), model.predict(point.scenario, settings: point.settings))
+        }.flatMap { zip($0.0.flatMap { $0 }, $0.1.flatMap { $0 }).map { (predicted: $0, measured: $1) } }
+        #expect(heldOut.count > 50 && Accuracy(heldOut).medianAbsErrorPct < 5, "\(Accuracy(heldOut))")
+    }
+
+    @Test("an idling file without output, margin or the new risk terms is the threshold model it always was")
+    func olderIdlingFileStillReads() throws {
+        let text = """
+            kind: idling
+            noIdle: {interceptMs: 4, perLoadMBpsMs: 0.5}
+            idleCalm: {interceptMs: 8, perLoadMBpsMs: 1}
+            stall: {intercept: -4, perLoadMBps: 0.3, perShare: -3, perQueue: 0.4}
+            stallMs: 1000
+            riskThreshold: 0.5
+            """
+        #expect(try ModelFiles.parseIdling(text, file: "old.yaml") == Self.truth)
+        let bad = try #require(throws: InputError.self) { try ModelFiles.parseIdling(text + "\noutput: mean\n", file: "bad.yaml") }
+        #expect("\(bad)".contains("unknown output 'mean'") && "\(bad)".contains("threshold or expectation"), "\(bad)")
+    }
+
     @Test("an idling parameter file reads back exactly and is found by its kind")
     func fileRoundTrip() throws {
         var p = Self.truth
         p.validity = Validity(hostTimeoutSyncMs: 32...124, hostSliceIdleMs: 0...8)
+        p.output = .expectation
+        p.margin = 1.25
+        p.stall.perSliceIdleMs = 0.125
+        p.stall.perTaskKiops = -0.5
         let text = ModelFiles.idlingYAML(p, comment: "t", provenance: [("date", "2026-11-24")])
         var back = try ModelFiles.parseIdling(text, file: "i.yaml")
         back.provenance = nil
