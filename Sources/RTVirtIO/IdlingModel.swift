@@ -46,7 +46,7 @@ public struct IdlingModel: LatencyModel {
         let p = parameters
         let loadMBps = scenario.totalDemandKBps / 1000
         let calm = host.sliceIdleUs == 0 ? p.noIdle : p.idleCalm
-        let calmMs = calm.interceptMs + calm.perLoadMBpsMs * loadMBps
+        let calmMs = calm.ms(loadMBps: loadMBps, queues: scenario.taskCount, sliceIdleMs: host.sliceIdleMs)
         for (index, task) in scenario.guests[guest].tasks.enumerated() {
             let risk = stallRisk(loadMBps: loadMBps, share: share, queues: scenario.taskCount,
                                  sliceIdleMs: host.sliceIdleMs, taskIops: task.iops)
@@ -62,7 +62,16 @@ public struct IdlingParameters: Sendable, Equatable {
     public struct Line: Sendable, Equatable {
         public var interceptMs: Double
         public var perLoadMBpsMs: Double
-        public init(interceptMs: Double, perLoadMBpsMs: Double) { self.interceptMs = interceptMs; self.perLoadMBpsMs = perLoadMBpsMs }
+        /// ms per queue × ms of slice_idle: with idling, a read may wait out other queues' idle windows
+        public var perQueueSliceIdleMs: Double
+        public init(interceptMs: Double, perLoadMBpsMs: Double, perQueueSliceIdleMs: Double = 0) {
+            self.interceptMs = interceptMs; self.perLoadMBpsMs = perLoadMBpsMs; self.perQueueSliceIdleMs = perQueueSliceIdleMs
+        }
+
+        @inlinable
+        public func ms(loadMBps: Double, queues: Int, sliceIdleMs: Double) -> Double {
+            interceptMs + perLoadMBpsMs * loadMBps + perQueueSliceIdleMs * Double(queues) * sliceIdleMs
+        }
     }
     public struct Stall: Sendable, Equatable {
         public var intercept: Double

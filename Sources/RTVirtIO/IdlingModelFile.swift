@@ -12,8 +12,9 @@ extension ModelFiles {
             throw reader.error(top.values["kind"], "kind", "expected 'idling', found '\(try top.string("kind"))'")
         }
         func line(_ key: String) throws -> IdlingParameters.Line {
-            let fields = try reader.mapping(try top.node(key), key, allowed: ["interceptMs", "perLoadMBpsMs"])
-            return .init(interceptMs: try fields.double("interceptMs"), perLoadMBpsMs: try fields.double("perLoadMBpsMs"))
+            let fields = try reader.mapping(try top.node(key), key, allowed: ["interceptMs", "perLoadMBpsMs", "perQueueSliceIdleMs"])
+            return .init(interceptMs: try fields.double("interceptMs"), perLoadMBpsMs: try fields.double("perLoadMBpsMs"),
+                         perQueueSliceIdleMs: fields.has("perQueueSliceIdleMs") ? try fields.double("perQueueSliceIdleMs") : 0)
         }
         let stall = try reader.mapping(try top.node("stall"), "stall",
                                        allowed: ["intercept", "perLoadMBps", "perShare", "perQueue", "perSliceIdleMs", "perTaskKiops"])
@@ -42,14 +43,19 @@ extension ModelFiles {
     public static func idlingYAML(_ p: IdlingParameters, comment: String, provenance: [(String, String)]) -> String {
         (commentLines(comment) + [
             "kind: idling",
-            "noIdle: {interceptMs: \(yamlNumber(p.noIdle.interceptMs)), perLoadMBpsMs: \(yamlNumber(p.noIdle.perLoadMBpsMs))}",
-            "idleCalm: {interceptMs: \(yamlNumber(p.idleCalm.interceptMs)), perLoadMBpsMs: \(yamlNumber(p.idleCalm.perLoadMBpsMs))}",
+            "noIdle: \(lineYAML(p.noIdle))",
+            "idleCalm: \(lineYAML(p.idleCalm))",
             "stall: {intercept: \(yamlNumber(p.stall.intercept)), perLoadMBps: \(yamlNumber(p.stall.perLoadMBps)), perShare: \(yamlNumber(p.stall.perShare)), perQueue: \(yamlNumber(p.stall.perQueue)), perSliceIdleMs: \(yamlNumber(p.stall.perSliceIdleMs)), perTaskKiops: \(yamlNumber(p.stall.perTaskKiops))}",
             "stallMs: \(yamlNumber(p.stallMs))",
             "riskThreshold: \(yamlNumber(p.riskThreshold))",
             "output: \(p.output.rawValue)",
             "margin: \(yamlNumber(p.margin))",
         ]).joined(separator: "\n") + "\n" + tailYAML(p.validity, provenance)
+    }
+
+    static func lineYAML(_ line: IdlingParameters.Line) -> String {
+        "{interceptMs: \(yamlNumber(line.interceptMs)), perLoadMBpsMs: \(yamlNumber(line.perLoadMBpsMs)), "
+            + "perQueueSliceIdleMs: \(yamlNumber(line.perQueueSliceIdleMs))}"
     }
 
     /// The model a parameter file describes, by its `kind:` (analytical or idling).

@@ -35,13 +35,19 @@ public struct IdlingFit: Sendable {
         return r < 0 ? underestimatePenalty * r * r : r * r
     }
 
-    func line(_ rows: [Row], fallback: IdlingParameters.Line) -> IdlingParameters.Line {
+    /// The calm tail's line by the asymmetric log loss; `queueIdle` adds the
+    /// queues × slice_idle term (the expectation fit; the threshold fit keeps two terms).
+    func line(_ rows: [Row], fallback: IdlingParameters.Line, queueIdle: Bool = false) -> IdlingParameters.Line {
         guard rows.count >= 3 else { return fallback }
         let median = rows.map(\.measuredMs).sorted()[rows.count / 2]
+        func make(_ x: [Double]) -> IdlingParameters.Line {
+            .init(interceptMs: exp(x[0]), perLoadMBpsMs: exp(x[1]), perQueueSliceIdleMs: queueIdle ? exp(x[2]) : 0)
+        }
         let best = NelderMead.minimize({ x in
-            rows.reduce(0) { $0 + asymmetric(exp(x[0]) + exp(x[1]) * $1.loadMBps, $1.measuredMs) }
-        }, start: [log(median), log(0.01)], step: 0.5).x
-        return .init(interceptMs: exp(best[0]), perLoadMBpsMs: exp(best[1]))
+            let line = make(x)
+            return rows.reduce(0) { $0 + asymmetric(line.ms(loadMBps: $1.loadMBps, queues: $1.queues, sliceIdleMs: $1.sliceIdleMs), $1.measuredMs) }
+        }, start: [log(median), log(0.01)] + (queueIdle ? [log(0.01)] : []), step: 0.5).x
+        return make(best)
     }
 
     public func fit(_ points: [CalibrationDataset.Point]) -> IdlingParameters {
@@ -79,9 +85,9 @@ public struct IdlingFit: Sendable {
     /// `windowP9999Ms`): every window is a trial that stalled (tail ≥
     /// `stallCutMs`) or not, so the stall risk is a per-window probability
     /// fitted by binomial maximum likelihood on load, share, queues,
-    /// slice_idle and the task's own rate; the calm line is fitted on the
-    /// windows that did not stall, the stall level is the stalled windows'
-    /// median, and one factor (`margin`) on the whole prediction minimises
+    /// slice_idle and the task's own rate; the calm line (with a queues ×
+    /// slice_idle term) is fitted on the windows that did not stall, the stall
+    /// level is the stalled windows' mean, and one factor (`margin`) on the whole prediction minimises
     /// the asymmetric loss against the windows' mean.
     public func fitExpectation(_ points: [CalibrationDataset.Point]) -> IdlingParameters {
         struct Trials { var features: [Double]; var stalled: Double; var windows: Double }
@@ -94,7 +100,7 @@ public struct IdlingFit: Sendable {
                 let share = point.settings.share(of: guest)
                 for (task, windows) in tasks.enumerated() where !windows.isEmpty {
                     let stalls = windows.filter { $0 >= stallCutMs }, calm = windows.filter { $0 < stallCutMs }
-                    stallTails += stalls
+                    stallTails += stalls   // their mean is the stall level: an expectation wants E[stall], not the typical one
                     trials.append(Trials(features: [loadMBps, share, Double(queues), sliceIdleMs,
                                                     point.scenario.guests[guest].tasks[task].iops / 1000],
                                          stalled: Double(stalls.count), windows: Double(windows.count)))
@@ -114,12 +120,11 @@ public struct IdlingFit: Sendable {
             } + 0.01 * b.dropFirst().reduce(0) { $0 + $1 * $1 }
         }, start: [Double](repeating: 0, count: 6), step: 0.5).x
         let calmFallback = IdlingParameters.Line(interceptMs: 5, perLoadMBpsMs: 0)
-        stallTails.sort()
         var parameters = IdlingParameters(
             noIdle: line(rows(points).filter { $0.sliceIdleMs == 0 }, fallback: calmFallback),
-            idleCalm: line(calmRows, fallback: calmFallback),
+            idleCalm: line(calmRows, fallback: calmFallback, queueIdle: true),
             stall: .init(intercept: b[0], perLoadMBps: b[1], perShare: b[2], perQueue: b[3], perSliceIdleMs: b[4], perTaskKiops: b[5]),
-            stallMs: stallTails.isEmpty ? 1000 : stallTails[stallTails.count / 2], riskThreshold: 0.5, output: .expectation)
+            stallMs: stallTails.isEmpty ? 1000 : stallTails.reduce(0, +) / Double(stallTails.count), riskThreshold: 0.5, output: .expectation)
         let unscaled = Accuracy.pairs(IdlingModel(parameters: parameters), points)
         let logMargin = NelderMead.minimize({ x in
             unscaled.reduce(0) { $0 + asymmetric($1.predicted * exp(max(0, x[0])), $1.measured) }

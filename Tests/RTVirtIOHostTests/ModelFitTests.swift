@@ -146,17 +146,18 @@ struct IdlingModelTests {
         p.margin = 1.5
         p.stall.perSliceIdleMs = 0.1
         p.stall.perTaskKiops = 2
+        p.idleCalm.perQueueSliceIdleMs = 0.25
         let model = IdlingModel(parameters: p)
         let point = CalibrationPoint(id: "h", guests: [.init(weight: 100, taskIops: [1500]), .init(weight: 300, taskIops: [100, 100])],
                                      host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000), repeatIndex: 0)
-        // load 6.8 MB/s, 3 queues; calm 8 + 6.8 = 14.8 ms
+        // load 6.8 MB/s, 3 queues; calm 8 + 1 × 6.8 + 0.25 × 3 queues × 8 ms = 20.8 ms
         // g0 (φ 0.25, 1500 IOPS): z = −4 + 2.04 − 0.75 + 1.2 + 0.8 + 3 = 2.29
         // g1 (φ 0.75, 100 IOPS):  z = −4 + 2.04 − 2.25 + 1.2 + 0.8 + 0.2 = −2.01
         let predicted = model.predict(point.scenario, settings: point.settings)
-        func expected(_ z: Double) -> Double { 1.5 * (14.8 + (1000 - 14.8) / (1 + exp(-z))) }
+        func expected(_ z: Double) -> Double { 1.5 * (20.8 + (1000 - 20.8) / (1 + exp(-z))) }
         #expect(abs(predicted[0][0] - expected(2.29)) < 1e-9)
         #expect(abs(predicted[1][0] - expected(-2.01)) < 1e-9 && predicted[1][0] == predicted[1][1])
-        // slice_idle 0: no risk, the no-idling line times the margin: 1.5 × (4 + 0.5 × 6.8)
+        // slice_idle 0: no risk, the no-idling line (no queue term) times the margin: 1.5 × (4 + 0.5 × 6.8)
         var noIdle = point
         noIdle.host = BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 0)
         #expect(model.predict(noIdle.scenario, settings: noIdle.settings).flatMap { $0 }.allSatisfy { abs($0 - 11.1) < 1e-9 })
@@ -170,12 +171,13 @@ struct IdlingModelTests {
         truth.output = .expectation
         truth.stall = .init(intercept: -3, perLoadMBps: 0.05, perShare: -2, perQueue: 0.1, perSliceIdleMs: 0.1, perTaskKiops: 1)
         truth.stallMs = 1024
+        truth.idleCalm.perQueueSliceIdleMs = 0.5
         let model = IdlingModel(parameters: truth)
         var rng = SplitMix64(seed: 21)
         let points = CalibrationPoint.design(count: 300, seed: 13).map { point in
             let loadMBps = point.scenario.totalDemandKBps / 1000
             let calm = point.host.sliceIdleUs == 0 ? truth.noIdle : truth.idleCalm
-            let calmMs = calm.interceptMs + calm.perLoadMBpsMs * loadMBps
+            let calmMs = calm.ms(loadMBps: loadMBps, queues: point.scenario.taskCount, sliceIdleMs: point.host.sliceIdleMs)
             let windows: [[[Double]]] = point.guests.indices.map { guest in
                 point.guests[guest].taskIops.map { iops in
                     let risk = model.stallRisk(loadMBps: loadMBps, share: point.settings.share(of: guest), queues: point.scenario.taskCount,
@@ -191,7 +193,8 @@ struct IdlingModelTests {
         let s = fitted.stall
         #expect(abs(s.intercept + 3) < 0.4 && abs(s.perLoadMBps - 0.05) < 0.02 && abs(s.perShare + 2) < 0.4, "\(s)")
         #expect(abs(s.perQueue - 0.1) < 0.06 && abs(s.perSliceIdleMs - 0.1) < 0.04 && abs(s.perTaskKiops - 1) < 0.3, "\(s)")
-        #expect(abs(fitted.idleCalm.interceptMs - 8) < 0.4 && abs(fitted.noIdle.interceptMs - 4) < 0.2, "\(fitted.idleCalm) \(fitted.noIdle)")
+        #expect(abs(fitted.idleCalm.interceptMs - 8) < 0.4 && abs(fitted.idleCalm.perQueueSliceIdleMs - 0.5) < 0.03
+                && abs(fitted.noIdle.interceptMs - 4) < 0.2, "\(fitted.idleCalm) \(fitted.noIdle)")
         // held out, against the noiseless expectation: within a few % once the margin is taken out
         var unscaled = fitted
         unscaled.margin = 1
@@ -224,6 +227,7 @@ struct IdlingModelTests {
         p.margin = 1.25
         p.stall.perSliceIdleMs = 0.125
         p.stall.perTaskKiops = -0.5
+        p.idleCalm.perQueueSliceIdleMs = 0.375
         let text = ModelFiles.idlingYAML(p, comment: "t", provenance: [("date", "2026-11-24")])
         var back = try ModelFiles.parseIdling(text, file: "i.yaml")
         back.provenance = nil
