@@ -19,6 +19,23 @@ public struct Accuracy: Sendable, Codable, Equatable {
         }
     }
 
+    /// The noise floor of the measured value: every task of a configuration
+    /// measured more than once, predicted by its mean over the configuration's
+    /// *other* repeats. No model that sees only the configuration can expect
+    /// to do better than this on single runs.
+    public static func repeatFloor(_ points: [CalibrationDataset.Point]) -> [(predicted: Double, measured: Double)] {
+        Dictionary(grouping: points) { CalibrationDataset.configuration(of: $0.id) }.values.filter { $0.count > 1 }.flatMap { repeats in
+            repeats.indices.flatMap { held in
+                repeats[held].measuredMs.enumerated().flatMap { guest, tasks in
+                    tasks.enumerated().compactMap { task, measured -> (predicted: Double, measured: Double)? in
+                        let others = repeats.indices.filter { $0 != held }.map { repeats[$0].measuredMs[guest][task] }.filter { $0 > 0 }
+                        return measured > 0 && !others.isEmpty ? (others.reduce(0, +) / Double(others.count), measured) : nil
+                    }
+                }
+            }
+        }
+    }
+
     /// k-fold cross-validation: each fold predicted by a model fitted on the others.
     public static func crossValidate(_ dataset: CalibrationDataset, folds k: Int, seed: UInt64 = 1,
                                      fit: ([CalibrationDataset.Point]) -> any LatencyModel)

@@ -19,6 +19,8 @@ public struct AccuracyReport: Sendable, Codable {
     public var byRegime: [String: Accuracy]
     public var bySliceIdleUs: [String: Accuracy]
     public var byGuestCount: [String: Accuracy]
+    /// `Accuracy.repeatFloor` on the same data files: how well the mean of a configuration's other repeats does.
+    public var repeatFloor: Accuracy?
     public var pairs: [Pair]
 
     public init(model: some LatencyModel, data: [String], rowsNote: String,
@@ -42,13 +44,14 @@ public struct AccuracyReport: Sendable, Codable {
             var model: String, data: [String], rows: String
             var samples: Int, medianAbsErrorPct: Double, p90AbsErrorPct: Double, underestimateRate: Double
             var byRegime: [String: Accuracy], bySliceIdleUs: [String: Accuracy], byGuestCount: [String: Accuracy]
+            var repeatFloor: Accuracy?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try encoder.encode(Summary(model: model, data: data, rows: rowsNote, samples: overall.samples,
                                           medianAbsErrorPct: overall.medianAbsErrorPct, p90AbsErrorPct: overall.p90AbsErrorPct,
                                           underestimateRate: overall.underestimateRate, byRegime: byRegime, bySliceIdleUs: bySliceIdleUs,
-                                          byGuestCount: byGuestCount))
+                                          byGuestCount: byGuestCount, repeatFloor: repeatFloor))
     }
 
     public func text() -> String {
@@ -59,6 +62,7 @@ public struct AccuracyReport: Sendable, Codable {
             + byRegime.keys.sorted().map { ("regime \($0)", byRegime[$0]!) }
             + sorted(bySliceIdleUs) { "slice_idle \(formatNumber(Double($0)! / 1000)) ms" }
             + sorted(byGuestCount) { "\($0) guest(s)" }
+            + (repeatFloor.map { [("noise floor (repeats)", $0)] } ?? [])
         return "model \(model) on \(data.joined(separator: ", ")) (\(rowsNote))\n" + Self.table(rows)
     }
 

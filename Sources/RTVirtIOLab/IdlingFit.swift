@@ -126,10 +126,9 @@ public struct IdlingFit: Sendable {
             stall: .init(intercept: b[0], perLoadMBps: b[1], perShare: b[2], perQueue: b[3], perSliceIdleMs: b[4], perTaskKiops: b[5]),
             stallMs: stallTails.isEmpty ? 1000 : stallTails.reduce(0, +) / Double(stallTails.count), riskThreshold: 0.5, output: .expectation)
         let unscaled = Accuracy.pairs(IdlingModel(parameters: parameters), points)
-        let logMargin = NelderMead.minimize({ x in
-            unscaled.reduce(0) { $0 + asymmetric($1.predicted * exp(max(0, x[0])), $1.measured) }
-        }, start: [0.1], step: 0.2).x[0]
-        parameters.margin = exp(max(0, logMargin))
+        // one bounded factor: a grid from 1 to 4 in 1 % steps (a simplex stalls where the loss is flat)
+        func loss(_ margin: Double) -> Double { unscaled.reduce(0) { $0 + asymmetric($1.predicted * margin, $1.measured) } }
+        parameters.margin = stride(from: 1.0, through: 4.0, by: 0.01).map { ($0, loss($0)) }.min { $0.1 < $1.1 }!.0
         return parameters
     }
 }

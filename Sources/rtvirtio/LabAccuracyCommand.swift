@@ -10,7 +10,8 @@ struct LabAccuracyCommand: ParsableCommand {
         abstract: "How wrong a model is on measured rows: median and p90 |error| in % of the measured p99.99, underestimate rate.",
         discussion: """
         With --split test (the default) only the fixed test split is scored, which `lab fit` and `lab train-mlp` \
-        never train on. Broken down by host slice_idle and guest count. HTML: scatter of predicted against measured \
+        never train on. Broken down by host slice_idle and guest count; "noise floor (repeats)" predicts each repeat \
+        of a configuration measured more than once by the mean of its other repeats. HTML: scatter of predicted against measured \
         and an error histogram. Example: rtvirtio lab accuracy --data data/calibration/fast.csv --model config/models/analytical-fast.yaml --format html --out acc.html
         """)
 
@@ -26,9 +27,12 @@ struct LabAccuracyCommand: ParsableCommand {
     func run() throws {
         let dataset = try LabData.load(data, measure: measure, part: split)
         let latencyModel = try ConfigFiles.loadModel(ModelChoice(model), params: nil)
-        let report = AccuracyReport(model: latencyModel, data: data,
+        var report = AccuracyReport(model: latencyModel, data: data,
                                     rowsNote: "\(split.rawValue) split, \(dataset.points.count) points, \(measure.rawValue)",
                                     pairs: Accuracy.pairs(latencyModel, dataset.points))
+        // repeats are never trained on apart from their configuration, so every split's files give the floor
+        let floor = Accuracy.repeatFloor(try LabData.load(data, measure: measure, part: .all).points)
+        report.repeatFloor = floor.isEmpty ? nil : Accuracy(floor)
         let text: String
         switch format {
         case .text: text = report.text() + "\n"

@@ -250,6 +250,29 @@ struct DatasetSplitTests {
 }
 
 struct AccuracyReportTests {
+    /// p1 measured three times (10, 20, 30 ms), p2 once: each repeat of p1 is
+    /// predicted by the mean of the other two — 25, 20, 15 — and p2 is left out.
+    @Test("the noise floor predicts each repeat by its configuration's other repeats, hand-worked")
+    func repeatFloorHandWorked() throws {
+        let point = CalibrationPoint.design(count: 1, seed: 3)[0]
+        func measured(_ id: String, _ ms: Double) -> CalibrationDataset.Point {
+            CalibrationDataset.Point(id: id, scenario: point.scenario, settings: point.settings,
+                                     measuredMs: point.scenario.guests.map { $0.tasks.map { _ in ms } })
+        }
+        let floor = Accuracy.repeatFloor([measured("p1", 10), measured("p1r1", 20), measured("p1r2", 30), measured("p2", 99)])
+        let tasks = point.scenario.taskCount
+        #expect(floor.count == 3 * tasks)
+        #expect(Set(floor.map { "\($0.predicted)/\($0.measured)" }) == ["25.0/10.0", "20.0/20.0", "15.0/30.0"])
+        let accuracy = Accuracy(floor)   // errors 150 %, 0 %, 50 %; one underestimate (15 < 30)
+        #expect(accuracy.medianAbsErrorPct == 50 && abs(accuracy.underestimateRate - 1.0 / 3) < 1e-12)
+        let model = IdlingModel(parameters: IdlingModelTests.truth)
+        var report = AccuracyReport(model: model, data: ["d.csv"], rowsNote: "all", pairs: Accuracy.pairs(model, [measured("p2", 99)]))
+        report.repeatFloor = accuracy
+        #expect(report.text().contains("noise floor (repeats)"))
+        let json = try #require(try JSONSerialization.jsonObject(with: report.summaryJSON()) as? [String: Any])
+        #expect((json["repeatFloor"] as? [String: Any])?["medianAbsErrorPct"] as? Double == 50)
+    }
+
     @Test("breakdowns by regime, slice_idle and guest count; JSON has the documented keys; the page is self-contained")
     func breakdowns() throws {
         let model = IdlingModel(parameters: IdlingModelTests.truth)
