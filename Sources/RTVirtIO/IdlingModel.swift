@@ -33,11 +33,12 @@ public struct IdlingModel: LatencyModel {
 
     /// The logistic stall risk of one guest's tasks (of `taskIops` each), 0…1.
     @inlinable
-    public func stallRisk(loadMBps: Double, share: Double, queues: Int, sliceIdleMs: Double, taskIops: Double = 0) -> Double {
+    public func stallRisk(loadMBps: Double, share: Double, queues: Int, sliceIdleMs: Double, taskIops: Double = 0,
+                          otherGuestsQueues: Int = 0) -> Double {
         guard sliceIdleMs > 0 else { return 0 }
         let s = parameters.stall
         let z = s.intercept + s.perLoadMBps * loadMBps + s.perShare * share + s.perQueue * Double(queues)
-            + s.perSliceIdleMs * sliceIdleMs + s.perTaskKiops * taskIops / 1000
+            + s.perSliceIdleMs * sliceIdleMs + s.perTaskKiops * taskIops / 1000 + s.perOtherGuestsQueue * Double(otherGuestsQueues)
         return 1 / (1 + exp(-z))
     }
 
@@ -46,10 +47,11 @@ public struct IdlingModel: LatencyModel {
         let p = parameters
         let loadMBps = scenario.totalDemandKBps / 1000
         let calm = host.sliceIdleUs == 0 ? p.noIdle : p.idleCalm
-        let calmMs = calm.ms(loadMBps: loadMBps, queues: scenario.taskCount, sliceIdleMs: host.sliceIdleMs)
-        for (index, task) in scenario.guests[guest].tasks.enumerated() {
-            let risk = stallRisk(loadMBps: loadMBps, share: share, queues: scenario.taskCount,
-                                 sliceIdleMs: host.sliceIdleMs, taskIops: task.iops)
+        let tasks = scenario.guests[guest].tasks
+        for (index, task) in tasks.enumerated() {
+            let calmMs = calm.ms(loadMBps: loadMBps, queues: scenario.taskCount, sliceIdleMs: host.sliceIdleMs, taskIops: task.iops)
+            let risk = stallRisk(loadMBps: loadMBps, share: share, queues: scenario.taskCount, sliceIdleMs: host.sliceIdleMs,
+                                 taskIops: task.iops, otherGuestsQueues: scenario.taskCount - tasks.count)
             switch p.output {
             case .threshold: out[index] = risk >= p.riskThreshold ? max(calmMs, p.stallMs) : calmMs
             case .expectation: out[index] = p.margin * (calmMs + risk * max(0, p.stallMs - calmMs))
@@ -64,13 +66,16 @@ public struct IdlingParameters: Sendable, Equatable {
         public var perLoadMBpsMs: Double
         /// ms per queue × ms of slice_idle: with idling, a read may wait out other queues' idle windows
         public var perQueueSliceIdleMs: Double
-        public init(interceptMs: Double, perLoadMBpsMs: Double, perQueueSliceIdleMs: Double = 0) {
-            self.interceptMs = interceptMs; self.perLoadMBpsMs = perLoadMBpsMs; self.perQueueSliceIdleMs = perQueueSliceIdleMs
+        /// ms per 1000 IOPS of the task itself: more reads a second, more chances to meet the worst one
+        public var perTaskKiopsMs: Double
+        public init(interceptMs: Double, perLoadMBpsMs: Double, perQueueSliceIdleMs: Double = 0, perTaskKiopsMs: Double = 0) {
+            self.interceptMs = interceptMs; self.perLoadMBpsMs = perLoadMBpsMs
+            self.perQueueSliceIdleMs = perQueueSliceIdleMs; self.perTaskKiopsMs = perTaskKiopsMs
         }
 
         @inlinable
-        public func ms(loadMBps: Double, queues: Int, sliceIdleMs: Double) -> Double {
-            interceptMs + perLoadMBpsMs * loadMBps + perQueueSliceIdleMs * Double(queues) * sliceIdleMs
+        public func ms(loadMBps: Double, queues: Int, sliceIdleMs: Double, taskIops: Double = 0) -> Double {
+            interceptMs + perLoadMBpsMs * loadMBps + perQueueSliceIdleMs * Double(queues) * sliceIdleMs + perTaskKiopsMs * taskIops / 1000
         }
     }
     public struct Stall: Sendable, Equatable {
@@ -81,10 +86,12 @@ public struct IdlingParameters: Sendable, Equatable {
         public var perSliceIdleMs: Double
         /// per 1000 IOPS of the task itself
         public var perTaskKiops: Double
+        /// per queue in the *other* guests: a stall is a wait behind another group's idle window (a lone guest rarely stalls)
+        public var perOtherGuestsQueue: Double
         public init(intercept: Double, perLoadMBps: Double, perShare: Double, perQueue: Double,
-                    perSliceIdleMs: Double = 0, perTaskKiops: Double = 0) {
+                    perSliceIdleMs: Double = 0, perTaskKiops: Double = 0, perOtherGuestsQueue: Double = 0) {
             self.intercept = intercept; self.perLoadMBps = perLoadMBps; self.perShare = perShare; self.perQueue = perQueue
-            self.perSliceIdleMs = perSliceIdleMs; self.perTaskKiops = perTaskKiops
+            self.perSliceIdleMs = perSliceIdleMs; self.perTaskKiops = perTaskKiops; self.perOtherGuestsQueue = perOtherGuestsQueue
         }
     }
 

@@ -12,12 +12,13 @@ extension ModelFiles {
             throw reader.error(top.values["kind"], "kind", "expected 'idling', found '\(try top.string("kind"))'")
         }
         func line(_ key: String) throws -> IdlingParameters.Line {
-            let fields = try reader.mapping(try top.node(key), key, allowed: ["interceptMs", "perLoadMBpsMs", "perQueueSliceIdleMs"])
+            let fields = try reader.mapping(try top.node(key), key, allowed: ["interceptMs", "perLoadMBpsMs", "perQueueSliceIdleMs", "perTaskKiopsMs"])
+            func optional(_ key: String) throws -> Double { fields.has(key) ? try fields.double(key) : 0 }
             return .init(interceptMs: try fields.double("interceptMs"), perLoadMBpsMs: try fields.double("perLoadMBpsMs"),
-                         perQueueSliceIdleMs: fields.has("perQueueSliceIdleMs") ? try fields.double("perQueueSliceIdleMs") : 0)
+                         perQueueSliceIdleMs: try optional("perQueueSliceIdleMs"), perTaskKiopsMs: try optional("perTaskKiopsMs"))
         }
         let stall = try reader.mapping(try top.node("stall"), "stall",
-                                       allowed: ["intercept", "perLoadMBps", "perShare", "perQueue", "perSliceIdleMs", "perTaskKiops"])
+                                       allowed: ["intercept", "perLoadMBps", "perShare", "perQueue", "perSliceIdleMs", "perTaskKiops", "perOtherGuestsQueue"])
         let threshold = try top.double("riskThreshold")
         guard threshold > 0, threshold < 1 else {
             throw reader.error(top.values["riskThreshold"], "riskThreshold", "must be between 0 and 1 (exclusive)")
@@ -33,7 +34,8 @@ extension ModelFiles {
             noIdle: try line("noIdle"), idleCalm: try line("idleCalm"),
             stall: .init(intercept: try stall.double("intercept"), perLoadMBps: try stall.double("perLoadMBps"),
                          perShare: try stall.double("perShare"), perQueue: try stall.double("perQueue"),
-                         perSliceIdleMs: try optional("perSliceIdleMs"), perTaskKiops: try optional("perTaskKiops")),
+                         perSliceIdleMs: try optional("perSliceIdleMs"), perTaskKiops: try optional("perTaskKiops"),
+                         perOtherGuestsQueue: try optional("perOtherGuestsQueue")),
             stallMs: try top.positive("stallMs"), riskThreshold: threshold, output: output,
             margin: top.has("margin") ? try top.positive("margin") : 1,
             validity: top.has("validity") ? try parseValidity(reader, try top.node("validity")) : .unbounded,
@@ -45,7 +47,7 @@ extension ModelFiles {
             "kind: idling",
             "noIdle: \(lineYAML(p.noIdle))",
             "idleCalm: \(lineYAML(p.idleCalm))",
-            "stall: {intercept: \(yamlNumber(p.stall.intercept)), perLoadMBps: \(yamlNumber(p.stall.perLoadMBps)), perShare: \(yamlNumber(p.stall.perShare)), perQueue: \(yamlNumber(p.stall.perQueue)), perSliceIdleMs: \(yamlNumber(p.stall.perSliceIdleMs)), perTaskKiops: \(yamlNumber(p.stall.perTaskKiops))}",
+            "stall: {intercept: \(yamlNumber(p.stall.intercept)), perLoadMBps: \(yamlNumber(p.stall.perLoadMBps)), perShare: \(yamlNumber(p.stall.perShare)), perQueue: \(yamlNumber(p.stall.perQueue)), perSliceIdleMs: \(yamlNumber(p.stall.perSliceIdleMs)), perTaskKiops: \(yamlNumber(p.stall.perTaskKiops)), perOtherGuestsQueue: \(yamlNumber(p.stall.perOtherGuestsQueue))}",
             "stallMs: \(yamlNumber(p.stallMs))",
             "riskThreshold: \(yamlNumber(p.riskThreshold))",
             "output: \(p.output.rawValue)",
@@ -55,7 +57,7 @@ extension ModelFiles {
 
     static func lineYAML(_ line: IdlingParameters.Line) -> String {
         "{interceptMs: \(yamlNumber(line.interceptMs)), perLoadMBpsMs: \(yamlNumber(line.perLoadMBpsMs)), "
-            + "perQueueSliceIdleMs: \(yamlNumber(line.perQueueSliceIdleMs))}"
+            + "perQueueSliceIdleMs: \(yamlNumber(line.perQueueSliceIdleMs)), perTaskKiopsMs: \(yamlNumber(line.perTaskKiopsMs))}"
     }
 
     /// The model a parameter file describes, by its `kind:` (analytical or idling).

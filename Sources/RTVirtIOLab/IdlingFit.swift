@@ -16,15 +16,16 @@ public struct IdlingFit: Sendable {
     struct Row {
         var loadMBps: Double, share: Double, queues: Int, sliceIdleMs: Double, measuredMs: Double
         var stalled: Bool
+        var taskIops = 0.0
     }
 
     func rows(_ points: [CalibrationDataset.Point]) -> [Row] {
         points.flatMap { point in
             point.measuredMs.enumerated().flatMap { guest, measured in
-                measured.filter { $0 > 0 }.map {
+                measured.enumerated().filter { $0.element > 0 }.map { task, ms in
                     Row(loadMBps: point.scenario.totalDemandKBps / 1000, share: point.settings.share(of: guest),
-                        queues: point.scenario.taskCount, sliceIdleMs: point.settings.host.sliceIdleMs, measuredMs: $0,
-                        stalled: $0 >= stallCutMs)
+                        queues: point.scenario.taskCount, sliceIdleMs: point.settings.host.sliceIdleMs, measuredMs: ms,
+                        stalled: ms >= stallCutMs, taskIops: point.scenario.guests[guest].tasks[task].iops)
                 }
             }
         }
@@ -35,18 +36,22 @@ public struct IdlingFit: Sendable {
         return r < 0 ? underestimatePenalty * r * r : r * r
     }
 
-    /// The calm tail's line by the asymmetric log loss; `queueIdle` adds the
-    /// queues × slice_idle term (the expectation fit; the threshold fit keeps two terms).
-    func line(_ rows: [Row], fallback: IdlingParameters.Line, queueIdle: Bool = false) -> IdlingParameters.Line {
+    /// The calm tail's line by the asymmetric log loss; `perTask` adds the
+    /// queues × slice_idle and task-rate terms (the expectation fit; the
+    /// threshold fit keeps two terms).
+    func line(_ rows: [Row], fallback: IdlingParameters.Line, perTask: Bool = false) -> IdlingParameters.Line {
         guard rows.count >= 3 else { return fallback }
         let median = rows.map(\.measuredMs).sorted()[rows.count / 2]
         func make(_ x: [Double]) -> IdlingParameters.Line {
-            .init(interceptMs: exp(x[0]), perLoadMBpsMs: exp(x[1]), perQueueSliceIdleMs: queueIdle ? exp(x[2]) : 0)
+            .init(interceptMs: exp(x[0]), perLoadMBpsMs: exp(x[1]),
+                  perQueueSliceIdleMs: perTask ? exp(x[2]) : 0, perTaskKiopsMs: perTask ? exp(x[3]) : 0)
         }
         let best = NelderMead.minimize({ x in
             let line = make(x)
-            return rows.reduce(0) { $0 + asymmetric(line.ms(loadMBps: $1.loadMBps, queues: $1.queues, sliceIdleMs: $1.sliceIdleMs), $1.measuredMs) }
-        }, start: [log(median), log(0.01)] + (queueIdle ? [log(0.01)] : []), step: 0.5).x
+            return rows.reduce(0) {
+                $0 + asymmetric(line.ms(loadMBps: $1.loadMBps, queues: $1.queues, sliceIdleMs: $1.sliceIdleMs, taskIops: $1.taskIops), $1.measuredMs)
+            }
+        }, start: [log(median), log(0.01)] + (perTask ? [log(0.01), log(0.01)] : []), step: 0.5).x
         return make(best)
     }
 
@@ -84,9 +89,9 @@ public struct IdlingFit: Sendable {
     /// The `expectation` output, from each task's 1-second windows (CSVs with
     /// `windowP9999Ms`): every window is a trial that stalled (tail ≥
     /// `stallCutMs`) or not, so the stall risk is a per-window probability
-    /// fitted by binomial maximum likelihood on load, share, queues,
-    /// slice_idle and the task's own rate; the calm line (with a queues ×
-    /// slice_idle term) is fitted on the windows that did not stall, the stall
+    /// fitted by binomial maximum likelihood on load, share, queues (all and
+    /// the other guests'), slice_idle and the task's own rate; the calm lines
+    /// (with queues × slice_idle and task-rate terms) is fitted on the windows that did not stall, the stall
     /// level is the stalled windows' mean, and one factor (`margin`) on the whole prediction minimises
     /// the asymmetric loss against the windows' mean.
     public func fitExpectation(_ points: [CalibrationDataset.Point]) -> IdlingParameters {
@@ -101,12 +106,13 @@ public struct IdlingFit: Sendable {
                 for (task, windows) in tasks.enumerated() where !windows.isEmpty {
                     let stalls = windows.filter { $0 >= stallCutMs }, calm = windows.filter { $0 < stallCutMs }
                     stallTails += stalls   // their mean is the stall level: an expectation wants E[stall], not the typical one
-                    trials.append(Trials(features: [loadMBps, share, Double(queues), sliceIdleMs,
-                                                    point.scenario.guests[guest].tasks[task].iops / 1000],
+                    let taskIops = point.scenario.guests[guest].tasks[task].iops
+                    trials.append(Trials(features: [loadMBps, share, Double(queues), sliceIdleMs, taskIops / 1000,
+                                                    Double(queues - tasks.count)],
                                          stalled: Double(stalls.count), windows: Double(windows.count)))
                     if !calm.isEmpty {
                         calmRows.append(Row(loadMBps: loadMBps, share: share, queues: queues, sliceIdleMs: sliceIdleMs,
-                                            measuredMs: calm.reduce(0, +) / Double(calm.count), stalled: false))
+                                            measuredMs: calm.reduce(0, +) / Double(calm.count), stalled: false, taskIops: taskIops))
                     }
                 }
             }
@@ -118,12 +124,13 @@ public struct IdlingFit: Sendable {
                 let z = zip(b.dropFirst(), t.features).reduce(b[0]) { $0 + $1.0 * $1.1 }
                 return sum + t.stalled * softplus(-z) + (t.windows - t.stalled) * softplus(z)
             } + 0.01 * b.dropFirst().reduce(0) { $0 + $1 * $1 }
-        }, start: [Double](repeating: 0, count: 6), step: 0.5).x
+        }, start: [Double](repeating: 0, count: 7), step: 0.5).x
         let calmFallback = IdlingParameters.Line(interceptMs: 5, perLoadMBpsMs: 0)
         var parameters = IdlingParameters(
-            noIdle: line(rows(points).filter { $0.sliceIdleMs == 0 }, fallback: calmFallback),
-            idleCalm: line(calmRows, fallback: calmFallback, queueIdle: true),
-            stall: .init(intercept: b[0], perLoadMBps: b[1], perShare: b[2], perQueue: b[3], perSliceIdleMs: b[4], perTaskKiops: b[5]),
+            noIdle: line(rows(points).filter { $0.sliceIdleMs == 0 }, fallback: calmFallback, perTask: true),
+            idleCalm: line(calmRows, fallback: calmFallback, perTask: true),
+            stall: .init(intercept: b[0], perLoadMBps: b[1], perShare: b[2], perQueue: b[3], perSliceIdleMs: b[4], perTaskKiops: b[5],
+                         perOtherGuestsQueue: b[6]),
             stallMs: stallTails.isEmpty ? 1000 : stallTails.reduce(0, +) / Double(stallTails.count), riskThreshold: 0.5, output: .expectation)
         let unscaled = Accuracy.pairs(IdlingModel(parameters: parameters), points)
         // one bounded factor: a grid from 1 to 4 in 1 % steps (a simplex stalls where the loss is flat)

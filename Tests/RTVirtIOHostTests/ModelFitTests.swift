@@ -147,17 +147,19 @@ struct IdlingModelTests {
         p.stall.perSliceIdleMs = 0.1
         p.stall.perTaskKiops = 2
         p.idleCalm.perQueueSliceIdleMs = 0.25
+        p.idleCalm.perTaskKiopsMs = 2
+        p.stall.perOtherGuestsQueue = -0.5
         let model = IdlingModel(parameters: p)
         let point = CalibrationPoint(id: "h", guests: [.init(weight: 100, taskIops: [1500]), .init(weight: 300, taskIops: [100, 100])],
                                      host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000), repeatIndex: 0)
-        // load 6.8 MB/s, 3 queues; calm 8 + 1 × 6.8 + 0.25 × 3 queues × 8 ms = 20.8 ms
-        // g0 (φ 0.25, 1500 IOPS): z = −4 + 2.04 − 0.75 + 1.2 + 0.8 + 3 = 2.29
-        // g1 (φ 0.75, 100 IOPS):  z = −4 + 2.04 − 2.25 + 1.2 + 0.8 + 0.2 = −2.01
+        // load 6.8 MB/s, 3 queues; calm 8 + 1 × 6.8 + 0.25 × 3 queues × 8 ms + 2 × task kIOPS = 20.8 + 2 × kIOPS
+        // g0 (φ 0.25, 1500 IOPS, 2 queues elsewhere): z = −4 + 2.04 − 0.75 + 1.2 + 0.8 + 3 − 1 = 1.29; calm 23.8
+        // g1 (φ 0.75, 100 IOPS, 1 queue elsewhere):   z = −4 + 2.04 − 2.25 + 1.2 + 0.8 + 0.2 − 0.5 = −2.51; calm 21.0
         let predicted = model.predict(point.scenario, settings: point.settings)
-        func expected(_ z: Double) -> Double { 1.5 * (20.8 + (1000 - 20.8) / (1 + exp(-z))) }
-        #expect(abs(predicted[0][0] - expected(2.29)) < 1e-9)
-        #expect(abs(predicted[1][0] - expected(-2.01)) < 1e-9 && predicted[1][0] == predicted[1][1])
-        // slice_idle 0: no risk, the no-idling line (no queue term) times the margin: 1.5 × (4 + 0.5 × 6.8)
+        func expected(_ calm: Double, _ z: Double) -> Double { 1.5 * (calm + (1000 - calm) / (1 + exp(-z))) }
+        #expect(abs(predicted[0][0] - expected(23.8, 1.29)) < 1e-9)
+        #expect(abs(predicted[1][0] - expected(21.0, -2.51)) < 1e-9 && predicted[1][0] == predicted[1][1])
+        // slice_idle 0: no risk, the no-idling line (no queue or rate term here) times the margin: 1.5 × (4 + 0.5 × 6.8)
         var noIdle = point
         noIdle.host = BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 0)
         #expect(model.predict(noIdle.scenario, settings: noIdle.settings).flatMap { $0 }.allSatisfy { abs($0 - 11.1) < 1e-9 })
@@ -228,6 +230,8 @@ struct IdlingModelTests {
         p.stall.perSliceIdleMs = 0.125
         p.stall.perTaskKiops = -0.5
         p.idleCalm.perQueueSliceIdleMs = 0.375
+        p.noIdle.perTaskKiopsMs = 1.5
+        p.stall.perOtherGuestsQueue = -0.25
         let text = ModelFiles.idlingYAML(p, comment: "t", provenance: [("date", "2026-11-24")])
         var back = try ModelFiles.parseIdling(text, file: "i.yaml")
         back.provenance = nil
