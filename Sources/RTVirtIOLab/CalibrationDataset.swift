@@ -157,6 +157,29 @@ public struct CalibrationDataset: Sendable {
         return CalibrationDataset(points: points.filter { Self.isTest($0.id) == (part == .test) })
     }
 
+    /// One point per configuration, its tasks' measured values averaged over
+    /// the configuration's repeats (the paper: averaged over 30+ tests per
+    /// condition); the first repeat's other fields are kept.
+    public func averagedByConfiguration() -> CalibrationDataset {
+        var order: [String] = []
+        let groups = Dictionary(grouping: points) { point -> String in
+            let configuration = Self.configuration(of: point.id)
+            if !order.contains(configuration) { order.append(configuration) }
+            return configuration
+        }
+        return CalibrationDataset(points: order.map { configuration in
+            let repeats = groups[configuration]!
+            var point = repeats[0]
+            point.id = configuration
+            point.measuredMs = point.measuredMs.indices.map { guest in
+                point.measuredMs[guest].indices.map { task in
+                    repeats.map { $0.measuredMs[guest][task] }.reduce(0, +) / Double(repeats.count)
+                }
+            }
+            return point
+        })
+    }
+
     /// The knob and load ranges seen, as a model's validity.
     public func validity() -> Validity {
         let ts = points.map { Double($0.settings.host.timeoutSyncMs) }

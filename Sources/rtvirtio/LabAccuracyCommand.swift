@@ -21,14 +21,17 @@ struct LabAccuracyCommand: ParsableCommand {
     var model: String = "analytical"
     @Option(help: "Rows to score: test (never trained on), train, or all.") var split: CalibrationDataset.Part = .test
     @Option(help: ArgumentHelp("Measured value to compare with: " + CalibrationDataset.Measure.choices + ".")) var measure: CalibrationDataset.Measure = .p9999
+    @Flag(help: "Score each configuration once, against its tasks' measured values averaged over its repeats.")
+    var perConfiguration = false
     @Option(help: "text, json or html.") var format: ReportFormat = .text
     @Option(help: ArgumentHelp("Write the report here instead of standard output.", valueName: "file")) var out: String?
 
     func run() throws {
-        let dataset = try LabData.load(data, measure: measure, part: split)
+        let loaded = try LabData.load(data, measure: measure, part: split)
+        let dataset = perConfiguration ? loaded.averagedByConfiguration() : loaded
         let latencyModel = try ConfigFiles.loadModel(ModelChoice(model), params: nil)
         var report = AccuracyReport(model: latencyModel, data: data,
-                                    rowsNote: "\(split.rawValue) split, \(dataset.points.count) points, \(measure.rawValue)",
+                                    rowsNote: "\(split.rawValue) split, \(dataset.points.count) \(perConfiguration ? "configurations (repeats averaged)" : "points"), \(measure.rawValue)",
                                     pairs: Accuracy.pairs(latencyModel, dataset.points))
         // repeats are never trained on apart from their configuration, so every split's files give the floor
         let floor = Accuracy.repeatFloor(try LabData.load(data, measure: measure, part: .all).points)

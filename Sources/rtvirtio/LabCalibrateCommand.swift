@@ -12,7 +12,7 @@ struct LabCalibrateCommand: ParsableCommand {
         discussion: """
         Samples the paper's Table II space plus slice_idle 0 (space-filling, seeded), one fio per task \
         (4 KiB random O_DIRECT reads at the task's rate), p99.99 over the run and in 1-second windows with \
-        sample counts. Every 20th point is measured 3 times to measure noise. Writes OUT and OUT's provenance \
+        sample counts. Every 20th point is measured 3 times to measure noise (--repeat-every, --repeats). Writes OUT and OUT's provenance \
         file (.provenance.yaml). Example: rtvirtio lab calibrate --regime fast --points 1000 --out data/calibration/fast.csv
         """)
 
@@ -22,7 +22,17 @@ struct LabCalibrateCommand: ParsableCommand {
     @Option(help: "device-bound: the FUSE server's service time per 4 KiB, µs.") var serviceUs = 200
     @Option(help: "Seed of the design.") var seed: UInt64 = 1
     @Option(help: "Stop after this many new points (0: all).") var limit = 0
+    @Option(help: "Measure every K-th point of the design more than once (1: every point).") var repeatEvery = 20
+    @Option(help: "Runs of a repeated point, the first included.") var repeats = 3
+    @Option(help: ArgumentHelp("Only the design's points of this split: all, train or test (e.g. more repeats of the test split's configurations).",
+                               valueName: "split"))
+    var onlySplit: CalibrationDataset.Part = .all
     @Option(help: ArgumentHelp("The CSV to append to.", valueName: "file")) var out: String
+
+    func validate() throws {
+        guard points > 0, durationS > 0 else { throw ValidationError("need --points ≥ 1 and --duration-s ≥ 1") }
+        guard repeatEvery >= 1, repeats >= 1 else { throw ValidationError("need --repeat-every ≥ 1 and --repeats ≥ 1") }
+    }
 
     func run() throws {
         let existing = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
@@ -38,7 +48,10 @@ struct LabCalibrateCommand: ParsableCommand {
         try Provenance.write(for: out, testbed: testbed, command: CommandLine.arguments.joined(separator: " "))
         let interrupts = LabData.removeOnInterrupt(testbed, command: "calibrate")
         defer { interrupts.forEach { $0.cancel() } }
-        let design = CalibrationPoint.design(count: points, seed: seed).filter { !done.contains($0.id) }
+        // repeats draw nothing from the seed: every configuration is the same whatever --repeat-every says
+        let design = CalibrationPoint.design(count: points, seed: seed, repeatEvery: repeatEvery, repeats: repeats).filter {
+            !done.contains($0.id) && (onlySplit == .all || CalibrationDataset.isTest($0.id) == (onlySplit == .test))
+        }
         let todo = limit > 0 ? Array(design.prefix(limit)) : design
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         defer { try? output.close() }

@@ -256,6 +256,20 @@ struct DatasetSplitTests {
 struct AccuracyReportTests {
     /// p1 measured three times (10, 20, 30 ms), p2 once: each repeat of p1 is
     /// predicted by the mean of the other two — 25, 20, 15 — and p2 is left out.
+    @Test("per configuration: a configuration's repeats become one point with each task's mean")
+    func averagedByConfiguration() {
+        let point = CalibrationPoint.design(count: 1, seed: 3)[0]
+        func measured(_ id: String, _ ms: Double) -> CalibrationDataset.Point {
+            CalibrationDataset.Point(id: id, scenario: point.scenario, settings: point.settings,
+                                     measuredMs: point.scenario.guests.indices.map { g in point.scenario.guests[g].tasks.map { _ in ms + Double(g) } })
+        }
+        let averaged = CalibrationDataset(points: [measured("p1", 10), measured("p2", 5), measured("p1r1", 20), measured("p1r2", 60)])
+            .averagedByConfiguration()
+        #expect(averaged.points.map(\.id) == ["p1", "p2"])
+        #expect(averaged.points[0].measuredMs == point.scenario.guests.indices.map { g in point.scenario.guests[g].tasks.map { _ in 30 + Double(g) } })
+        #expect(averaged.points[1].measuredMs[0][0] == 5)
+    }
+
     @Test("the noise floor predicts each repeat by its configuration's other repeats, hand-worked")
     func repeatFloorHandWorked() throws {
         let point = CalibrationPoint.design(count: 1, seed: 3)[0]
