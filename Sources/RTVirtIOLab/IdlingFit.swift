@@ -87,13 +87,14 @@ public struct IdlingFit: Sendable {
     }
 
     /// The `expectation` output, from each task's 1-second windows (CSVs with
-    /// `windowP9999Ms`): every window is a trial that stalled (tail ≥
-    /// `stallCutMs`) or not, so the stall risk is a per-window probability
-    /// fitted by binomial maximum likelihood on load, share, queues (all and
-    /// the other guests'), slice_idle and the task's own rate; the calm lines
-    /// (with queues × slice_idle and task-rate terms) is fitted on the windows that did not stall, the stall
-    /// level is the stalled windows' mean, and one factor (`margin`) on the whole prediction minimises
-    /// the asymmetric loss against the windows' mean.
+    /// `windowP9999Ms`). Every window is a trial that stalled (tail ≥
+    /// `stallCutMs`) or not, so the stall risk is a per-window probability,
+    /// fitted by binomial maximum likelihood on load, share, queues (all, and
+    /// the other guests'), slice_idle and the task's own rate. The calm lines
+    /// (with queues × slice_idle and task-rate terms) are fitted on the windows
+    /// that did not stall, the stall level is the stalled windows' mean, and
+    /// one factor (`margin`) on the whole prediction minimises the asymmetric
+    /// loss against the windows' mean.
     public func fitExpectation(_ points: [CalibrationDataset.Point]) -> IdlingParameters {
         struct Trials { var features: [Double]; var stalled: Double; var windows: Double }
         var trials: [Trials] = [], calmRows: [Row] = [], stallTails: [Double] = []

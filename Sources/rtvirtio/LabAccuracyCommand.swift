@@ -33,8 +33,9 @@ struct LabAccuracyCommand: ParsableCommand {
         var report = AccuracyReport(model: latencyModel, data: data,
                                     rowsNote: "\(split.rawValue) split, \(dataset.points.count) \(perConfiguration ? "configurations (repeats averaged)" : "points"), \(measure.rawValue)",
                                     pairs: Accuracy.pairs(latencyModel, dataset.points))
-        // repeats are never trained on apart from their configuration, so every split's files give the floor
-        let floor = Accuracy.repeatFloor(try LabData.load(data, measure: measure, part: .all).points)
+        // repeats are never trained on apart from their configuration, so every split's files give the floor;
+        // it is a single run's floor, so it is left out where runs are averaged
+        let floor = perConfiguration ? [] : Accuracy.repeatFloor(try LabData.load(data, measure: measure, part: .all).points)
         report.repeatFloor = floor.isEmpty ? nil : Accuracy(floor)
         let text: String
         switch format {

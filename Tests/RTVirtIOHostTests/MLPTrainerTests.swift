@@ -40,7 +40,7 @@ struct MLPTrainerTests {
     }
 
     @Test("each bundled MLP: the engine reproduces the trainer's predictions on the test split it was not trained on",
-          arguments: ["mlp-fast", "mlp-device-bound"])
+          arguments: ["mlp-fast", "mlp-device-bound", "mlp-fast-windows", "mlp-device-bound-windows"])
     func bundledModelMatchesItsTrainer(name: String) throws {
         let model = Self.checkout.appendingPathComponent("config/models/\(name).json")
         let check = try JSONDecoder().decode(MLPCheck.self, from: Data(contentsOf: Self.checkout.appendingPathComponent("config/models/\(name).check.json")))
