@@ -36,6 +36,19 @@ public struct Accuracy: Sendable, Codable, Equatable {
         }
     }
 
+    /// The smallest factor (1…20, in 1 % steps) that brings `pairs`'
+    /// underestimates to `rate` or below, and the figures it then gives: what
+    /// a goal on underestimates costs in median error, even for the noise floor.
+    public static func conservative(_ pairs: [(predicted: Double, measured: Double)], underestimateRate rate: Double)
+        -> (factor: Double, accuracy: Accuracy)? {
+        for step in 100...2000 {
+            let factor = Double(step) / 100
+            let scaled = Accuracy(pairs.map { ($0.predicted * factor, $0.measured) })
+            if scaled.underestimateRate <= rate { return (factor, scaled) }
+        }
+        return nil
+    }
+
     /// k-fold cross-validation: each fold predicted by a model fitted on the others.
     public static func crossValidate(_ dataset: CalibrationDataset, folds k: Int, seed: UInt64 = 1,
                                      fit: ([CalibrationDataset.Point]) -> any LatencyModel)

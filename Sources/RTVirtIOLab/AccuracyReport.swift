@@ -21,7 +21,21 @@ public struct AccuracyReport: Sendable, Codable {
     public var byGuestCount: [String: Accuracy]
     /// `Accuracy.repeatFloor` on the same data files: how well the mean of a configuration's other repeats does.
     public var repeatFloor: Accuracy?
+    /// The floor scaled by the smallest factor that keeps its underestimates ≤ 10 % (the goal's bound).
+    public var conservativeFloor: ConservativeFloor?
     public var pairs: [Pair]
+
+    public struct ConservativeFloor: Sendable, Codable {
+        public var factor: Double
+        public var accuracy: Accuracy
+        public init(factor: Double, accuracy: Accuracy) { self.factor = factor; self.accuracy = accuracy }
+    }
+
+    /// Sets both floor lines from `Accuracy.repeatFloor` pairs (none when there are no repeats).
+    public mutating func setFloor(_ pairs: [(predicted: Double, measured: Double)]) {
+        repeatFloor = pairs.isEmpty ? nil : Accuracy(pairs)
+        conservativeFloor = Accuracy.conservative(pairs, underestimateRate: 0.10).map { ConservativeFloor(factor: $0.factor, accuracy: $0.accuracy) }
+    }
 
     public init(model: some LatencyModel, data: [String], rowsNote: String,
                 pairs raw: [(predicted: Double, measured: Double, point: CalibrationDataset.Point)]) {
@@ -44,14 +58,15 @@ public struct AccuracyReport: Sendable, Codable {
             var model: String, data: [String], rows: String
             var samples: Int, medianAbsErrorPct: Double, p90AbsErrorPct: Double, underestimateRate: Double
             var byRegime: [String: Accuracy], bySliceIdleUs: [String: Accuracy], byGuestCount: [String: Accuracy]
-            var repeatFloor: Accuracy?
+            var repeatFloor: Accuracy?, conservativeFloor: ConservativeFloor?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try encoder.encode(Summary(model: model, data: data, rows: rowsNote, samples: overall.samples,
                                           medianAbsErrorPct: overall.medianAbsErrorPct, p90AbsErrorPct: overall.p90AbsErrorPct,
                                           underestimateRate: overall.underestimateRate, byRegime: byRegime, bySliceIdleUs: bySliceIdleUs,
-                                          byGuestCount: byGuestCount, repeatFloor: repeatFloor))
+                                          byGuestCount: byGuestCount, repeatFloor: repeatFloor,
+                                          conservativeFloor: conservativeFloor))
     }
 
     public func text() -> String {
@@ -63,6 +78,7 @@ public struct AccuracyReport: Sendable, Codable {
             + sorted(bySliceIdleUs) { "slice_idle \(formatNumber(Double($0)! / 1000)) ms" }
             + sorted(byGuestCount) { "\($0) guest(s)" }
             + (repeatFloor.map { [("noise floor (repeats)", $0)] } ?? [])
+            + (conservativeFloor.map { [("floor x\(formatNumber($0.factor, decimals: 2)), <= 10 % under", $0.accuracy)] } ?? [])
         return "model \(model) on \(data.joined(separator: ", ")) (\(rowsNote))\n" + Self.table(rows)
     }
 

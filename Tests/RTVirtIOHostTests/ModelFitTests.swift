@@ -285,8 +285,12 @@ struct AccuracyReportTests {
         #expect(accuracy.medianAbsErrorPct == 50 && abs(accuracy.underestimateRate - 1.0 / 3) < 1e-12)
         let model = IdlingModel(parameters: IdlingModelTests.truth)
         var report = AccuracyReport(model: model, data: ["d.csv"], rowsNote: "all", pairs: Accuracy.pairs(model, [measured("p2", 99)]))
-        report.repeatFloor = accuracy
+        report.setFloor(floor)
+        #expect(report.repeatFloor == accuracy)
         #expect(report.text().contains("noise floor (repeats)"))
+        // ≤ 10 % under: 15 → 30 needs ×2 (25/20/15 → 50/40/30, errors 400 %, 100 %, 0 %: median 100 %)
+        #expect(report.conservativeFloor?.factor == 2 && report.conservativeFloor?.accuracy.medianAbsErrorPct == 100)
+        #expect(report.text().contains("floor x2, <= 10 % under"))
         let json = try #require(try JSONSerialization.jsonObject(with: report.summaryJSON()) as? [String: Any])
         #expect((json["repeatFloor"] as? [String: Any])?["medianAbsErrorPct"] as? Double == 50)
     }
