@@ -43,7 +43,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "RTVirtIOTests", dependencies: ["RTVirtIO"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RTVirtIOHostTests", dependencies: ["RTVirtIO", "RTVirtIOHost", "RTVirtIOLab"]),
+        .testTarget(name: "RTVirtIOHostTests", dependencies: ["RTVirtIO", "RTVirtIOHost", "RTVirtIOLab",
+                                                          .product(name: "Yams", package: "Yams")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,6 +8,20 @@ public enum Provenance {
         ((try? runProgram("/usr/bin/git", ["rev-parse", "HEAD"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// `existing` with `line` ("  - {…}") appended to its `resumed:` list, which
+    /// need not be the last key (a hand-written `notes:` may follow it); a new
+    /// list at the end if there is none.
+    public static func addingResume(_ line: String, to existing: String) -> String {
+        var lines = existing.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        let entry = line.hasSuffix("\n") ? String(line.dropLast()) : line
+        guard var end = lines.firstIndex(of: "resumed:") else { return (lines + ["resumed:", entry]).joined(separator: "\n") + "\n" }
+        end += 1
+        while end < lines.count, lines[end].hasPrefix("  - ") { end += 1 }
+        lines.insert(entry, at: end)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     public static func write(for dataset: String, testbed: LabTestbed, command: String) throws {
         let regime = testbed.regime.rawValue
         let kernel = (try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"
@@ -19,7 +33,7 @@ public enum Provenance {
         // a resumed run keeps the first run's record and adds its own line
         if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing.contains("dataset:") {
             let line = "  - {date: \"\(ISO8601DateFormatter().string(from: Date()))\", gitCommit: \"\(commit)\", command: \"\(command)\"}\n"
-            try (existing + (existing.contains("\nresumed:\n") ? "" : "resumed:\n") + line).write(toFile: path, atomically: true, encoding: .utf8)
+            try addingResume(line, to: existing).write(toFile: path, atomically: true, encoding: .utf8)
             return
         }
         let text = """

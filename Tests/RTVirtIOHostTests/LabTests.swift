@@ -4,6 +4,7 @@ import Testing
 import RTVirtIO
 @testable import RTVirtIOHost
 @testable import RTVirtIOLab
+import Yams
 
 struct TailStatsTests {
     /// 1000 samples of 1…1000 µs: the first 500 in second 0, the rest in second 1.
@@ -191,6 +192,22 @@ struct LiveLabTests {
             #expect(a.windowPassFraction == 1 && b.windowPassFraction == 0)
         }
         #expect(results.schemes["ionice"]?.cases["two"]?.runs.first?.settings.ioPriorities == [IOPriority(.realtime, 0), IOPriority(.bestEffort, 0)])
+    }
+}
+
+struct ProvenanceTests {
+    @Test("a resumed run's line joins the resumed list even where notes follow it, and the file stays YAML")
+    func resumeLineJoinsTheList() throws {
+        let first = "  - {date: \"d1\", gitCommit: \"c1\", command: \"one\"}"
+        let second = "  - {date: \"d2\", gitCommit: \"c2\", command: \"two\"}\n"
+        let existing = "dataset: d.csv\nresumed:\n\(first)\nnotes: >-\n  measured twice;\n  see above.\n"
+        let resumed = Provenance.addingResume(second, to: existing)
+        #expect(resumed == "dataset: d.csv\nresumed:\n\(first)\n\(second)notes: >-\n  measured twice;\n  see above.\n")
+        let yaml = try #require(try Yams.load(yaml: resumed) as? [String: Any])
+        #expect((yaml["resumed"] as? [[String: Any]])?.map { $0["command"] as? String } == ["one", "two"])
+        #expect(yaml["notes"] as? String == "measured twice; see above.")
+        // no list yet: one at the end
+        #expect(Provenance.addingResume(second, to: "dataset: d.csv\n") == "dataset: d.csv\nresumed:\n\(second)")
     }
 }
 
