@@ -19,21 +19,50 @@ public struct Accuracy: Sendable, Codable, Equatable {
         }
     }
 
+    /// A noise floor's prediction of one measured value, with the host slice_idle it was measured at.
+    public typealias FloorPair = (predicted: Double, measured: Double, sliceIdleUs: Int)
+
     /// The noise floor of the measured value: every task of a configuration
     /// measured more than once, predicted by its mean over the configuration's
     /// *other* repeats. No model that sees only the configuration can expect
     /// to do better than this on single runs.
-    public static func repeatFloor(_ points: [CalibrationDataset.Point]) -> [(predicted: Double, measured: Double)] {
+    public static func repeatFloor(_ points: [CalibrationDataset.Point]) -> [FloorPair] {
         Dictionary(grouping: points) { CalibrationDataset.configuration(of: $0.id) }.values.filter { $0.count > 1 }.flatMap { repeats in
             repeats.indices.flatMap { held in
                 repeats[held].measuredMs.enumerated().flatMap { guest, tasks in
-                    tasks.enumerated().compactMap { task, measured -> (predicted: Double, measured: Double)? in
-                        let others = repeats.indices.filter { $0 != held }.map { repeats[$0].measuredMs[guest][task] }.filter { $0 > 0 }
-                        return measured > 0 && !others.isEmpty ? (others.reduce(0, +) / Double(others.count), measured) : nil
+                    tasks.enumerated().compactMap { task, measured -> FloorPair? in
+                        let others = repeats.indices.filter { $0 != held }.map { repeats[$0] }
+                        return measured > 0 ? meanMeasured(others, guest, task).map { ($0, measured, repeats[held].settings.host.sliceIdleUs) } : nil
                     }
                 }
             }
         }
+    }
+
+    /// The noise floor of averaged runs (`lab accuracy --per-configuration`):
+    /// every task of a configuration measured at least twice, its mean over
+    /// the first half of the runs predicted by its mean over the second half,
+    /// and the other way round (an odd last run is left out). Both sides are
+    /// averages of n/2 runs, so this is noisier than what a perfect model meets
+    /// against the mean of all n: an upper bound on that floor, not the floor.
+    public static func halvesFloor(_ points: [CalibrationDataset.Point]) -> [FloorPair] {
+        Dictionary(grouping: points) { CalibrationDataset.configuration(of: $0.id) }.values.filter { $0.count > 1 }.flatMap { runs in
+            let half = runs.count / 2
+            let first = Array(runs[0..<half]), second = Array(runs[half..<2 * half])
+            return runs[0].measuredMs.enumerated().flatMap { guest, tasks in
+                tasks.indices.flatMap { task -> [FloorPair] in
+                    guard let a = meanMeasured(first, guest, task), let b = meanMeasured(second, guest, task) else { return [] }
+                    let sliceIdleUs = runs[0].settings.host.sliceIdleUs
+                    return [(b, a, sliceIdleUs), (a, b, sliceIdleUs)]
+                }
+            }
+        }
+    }
+
+    /// A task's measured value averaged over `runs`, skipping runs without one (0); nil if none has one.
+    static func meanMeasured(_ runs: [CalibrationDataset.Point], _ guest: Int, _ task: Int) -> Double? {
+        let values = runs.map { $0.measuredMs[guest][task] }.filter { $0 > 0 }
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
 
     /// The smallest factor (1…20, in 1 % steps) that brings `pairs`'
@@ -66,6 +95,8 @@ public struct Accuracy: Sendable, Codable, Equatable {
         self.p90AbsErrorPct = p90AbsErrorPct
         self.underestimateRate = underestimateRate
     }
+
+    public init(_ floor: [FloorPair]) { self.init(floor.map { (predicted: $0.predicted, measured: $0.measured) }) }
 
     /// Errors in % of the measured value; an underestimate is predicted < measured.
     public init(_ pairs: [(predicted: Double, measured: Double)]) {

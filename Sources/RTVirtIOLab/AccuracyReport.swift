@@ -19,8 +19,13 @@ public struct AccuracyReport: Sendable, Codable {
     public var byRegime: [String: Accuracy]
     public var bySliceIdleUs: [String: Accuracy]
     public var byGuestCount: [String: Accuracy]
-    /// `Accuracy.repeatFloor` on the same data files: how well the mean of a configuration's other repeats does.
+    /// `Accuracy.repeatFloor` (or `halvesFloor` for averaged runs) on the same data files: how well a
+    /// configuration's other runs predict the value scored.
     public var repeatFloor: Accuracy?
+    /// Which floor `repeatFloor` is, as the text report names it.
+    public var floorMethod: String?
+    /// The floor without idling ("0") and with it (">0"): where the testbed repeats itself well enough for a goal.
+    public var floorBySliceIdle: [String: Accuracy]?
     /// The floor scaled by the smallest factor that keeps its underestimates ≤ 10 % (the goal's bound).
     public var conservativeFloor: ConservativeFloor?
     public var pairs: [Pair]
@@ -31,9 +36,12 @@ public struct AccuracyReport: Sendable, Codable {
         public init(factor: Double, accuracy: Accuracy) { self.factor = factor; self.accuracy = accuracy }
     }
 
-    /// Sets both floor lines from `Accuracy.repeatFloor` pairs (none when there are no repeats).
-    public mutating func setFloor(_ pairs: [(predicted: Double, measured: Double)]) {
+    /// Sets both floor lines from `Accuracy.repeatFloor` or `halvesFloor` pairs (none when there are no repeats).
+    public mutating func setFloor(_ floor: [Accuracy.FloorPair], method: String = "noise floor (repeats)") {
+        let pairs = floor.map { (predicted: $0.predicted, measured: $0.measured) }
         repeatFloor = pairs.isEmpty ? nil : Accuracy(pairs)
+        floorMethod = pairs.isEmpty ? nil : method
+        floorBySliceIdle = pairs.isEmpty ? nil : Dictionary(grouping: floor) { $0.sliceIdleUs == 0 ? "0" : ">0" }.mapValues(Accuracy.init)
         conservativeFloor = Accuracy.conservative(pairs, underestimateRate: 0.10).map { ConservativeFloor(factor: $0.factor, accuracy: $0.accuracy) }
     }
 
@@ -58,14 +66,15 @@ public struct AccuracyReport: Sendable, Codable {
             var model: String, data: [String], rows: String
             var samples: Int, medianAbsErrorPct: Double, p90AbsErrorPct: Double, underestimateRate: Double
             var byRegime: [String: Accuracy], bySliceIdleUs: [String: Accuracy], byGuestCount: [String: Accuracy]
-            var repeatFloor: Accuracy?, conservativeFloor: ConservativeFloor?
+            var repeatFloor: Accuracy?, floorMethod: String?, floorBySliceIdle: [String: Accuracy]?, conservativeFloor: ConservativeFloor?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try encoder.encode(Summary(model: model, data: data, rows: rowsNote, samples: overall.samples,
                                           medianAbsErrorPct: overall.medianAbsErrorPct, p90AbsErrorPct: overall.p90AbsErrorPct,
                                           underestimateRate: overall.underestimateRate, byRegime: byRegime, bySliceIdleUs: bySliceIdleUs,
-                                          byGuestCount: byGuestCount, repeatFloor: repeatFloor,
+                                          byGuestCount: byGuestCount, repeatFloor: repeatFloor, floorMethod: floorMethod,
+                                          floorBySliceIdle: floorBySliceIdle,
                                           conservativeFloor: conservativeFloor))
     }
 
@@ -77,7 +86,8 @@ public struct AccuracyReport: Sendable, Codable {
             + byRegime.keys.sorted().map { ("regime \($0)", byRegime[$0]!) }
             + sorted(bySliceIdleUs) { "slice_idle \(formatNumber(Double($0)! / 1000)) ms" }
             + sorted(byGuestCount) { "\($0) guest(s)" }
-            + (repeatFloor.map { [("noise floor (repeats)", $0)] } ?? [])
+            + (repeatFloor.map { [(floorMethod ?? "noise floor (repeats)", $0)] } ?? [])
+            + ["0", ">0"].compactMap { key in floorBySliceIdle?[key].map { ("  its slice_idle \(key == "0" ? "0" : "> 0") runs", $0) } }
             + (conservativeFloor.map { [("floor x\(formatNumber($0.factor, decimals: 2)), <= 10 % under", $0.accuracy)] } ?? [])
         return "model \(model) on \(data.joined(separator: ", ")) (\(rowsNote))\n" + Self.table(rows)
     }

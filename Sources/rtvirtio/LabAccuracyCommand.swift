@@ -11,7 +11,8 @@ struct LabAccuracyCommand: ParsableCommand {
         discussion: """
         With --split test (the default) only the fixed test split is scored, which `lab fit` and `lab train-mlp` \
         never train on. Broken down by host slice_idle and guest count; "noise floor (repeats)" predicts each repeat \
-        of a configuration measured more than once by the mean of its other repeats, and the line after it scales \
+        of a configuration measured more than once by the mean of its other repeats (with --per-configuration: \
+        its mean over half its runs by the mean over the other half), and the line after it scales \
         that floor until at most 10 % are underestimates. HTML: scatter of predicted against measured \
         and an error histogram. Example: rtvirtio lab accuracy --data data/calibration/fast.csv --model config/models/analytical-fast.yaml --format html --out acc.html
         """)
@@ -34,10 +35,13 @@ struct LabAccuracyCommand: ParsableCommand {
         var report = AccuracyReport(model: latencyModel, data: data,
                                     rowsNote: "\(split.rawValue) split, \(dataset.points.count) \(perConfiguration ? "configurations (repeats averaged)" : "points"), \(measure.rawValue)",
                                     pairs: Accuracy.pairs(latencyModel, dataset.points))
-        // repeats are never trained on apart from their configuration, so every split's files give the floor;
-        // it is a single run's floor, so it is left out where runs are averaged
-        let floor = perConfiguration ? [] : Accuracy.repeatFloor(try LabData.load(data, measure: measure, part: .all).points)
-        report.setFloor(floor)
+        if perConfiguration {
+            // the floor of the averages scored: the scored configurations' runs, half against the other half
+            report.setFloor(Accuracy.halvesFloor(loaded.points), method: "noise floor (half the runs vs the rest)")
+        } else {
+            // repeats are never trained on apart from their configuration, so every split's files give the floor
+            report.setFloor(Accuracy.repeatFloor(try LabData.load(data, measure: measure, part: .all).points))
+        }
         let text: String
         switch format {
         case .text: text = report.text() + "\n"

@@ -288,11 +288,40 @@ struct AccuracyReportTests {
         report.setFloor(floor)
         #expect(report.repeatFloor == accuracy)
         #expect(report.text().contains("noise floor (repeats)"))
+        let idling = point.settings.host.sliceIdleUs == 0 ? "0" : ">0"   // one configuration: one group, the whole floor
+        #expect(report.floorBySliceIdle == [idling: accuracy])
+        #expect(report.text().contains("  its slice_idle \(idling == "0" ? "0" : "> 0") runs"))
         // ≤ 10 % under: 15 → 30 needs ×2 (25/20/15 → 50/40/30, errors 400 %, 100 %, 0 %: median 100 %)
         #expect(report.conservativeFloor?.factor == 2 && report.conservativeFloor?.accuracy.medianAbsErrorPct == 100)
         #expect(report.text().contains("floor x2, <= 10 % under"))
         let json = try #require(try JSONSerialization.jsonObject(with: report.summaryJSON()) as? [String: Any])
         #expect((json["repeatFloor"] as? [String: Any])?["medianAbsErrorPct"] as? Double == 50)
+    }
+
+    @Test("the floor of averaged runs predicts half of a configuration's runs by the other half, hand-worked")
+    func halvesFloorHandWorked() throws {
+        let point = CalibrationPoint.design(count: 1, seed: 3)[0]
+        func measured(_ id: String, _ ms: Double) -> CalibrationDataset.Point {
+            CalibrationDataset.Point(id: id, scenario: point.scenario, settings: point.settings,
+                                     measuredMs: point.scenario.guests.map { $0.tasks.map { _ in ms } })
+        }
+        let tasks = point.scenario.taskCount
+        // four runs: (10 + 20) / 2 = 15 against (30 + 40) / 2 = 35, both ways; p2 has one run and no floor
+        let four = Accuracy.halvesFloor([measured("p1", 10), measured("p1r1", 20), measured("p1r2", 30), measured("p1r3", 40),
+                                         measured("p2", 99)])
+        #expect(four.count == 2 * tasks)
+        #expect(Set(four.map { "\($0.predicted)/\($0.measured)" }) == ["35.0/15.0", "15.0/35.0"])
+        let accuracy = Accuracy(four)   // errors 133.3 % and 57.1 %, one of each pair under
+        #expect(abs(accuracy.p90AbsErrorPct - 2000.0 / 15) < 1e-9 && accuracy.underestimateRate == 0.5)
+        // three runs: the odd last one is left out
+        let three = Accuracy.halvesFloor([measured("p1", 10), measured("p1r1", 20), measured("p1r2", 300)])
+        #expect(Set(three.map { "\($0.predicted)/\($0.measured)" }) == ["20.0/10.0", "10.0/20.0"])
+        let model = IdlingModel(parameters: IdlingModelTests.truth)
+        var report = AccuracyReport(model: model, data: ["d.csv"], rowsNote: "all", pairs: Accuracy.pairs(model, [measured("p2", 99)]))
+        report.setFloor(four, method: "noise floor (half the runs vs the rest)")
+        #expect(report.text().contains("noise floor (half the runs vs the rest)") && !report.text().contains("noise floor (repeats)"))
+        let json = try #require(try JSONSerialization.jsonObject(with: report.summaryJSON()) as? [String: Any])
+        #expect(json["floorMethod"] as? String == "noise floor (half the runs vs the rest)")
     }
 
     @Test("breakdowns by regime, slice_idle and guest count; JSON has the documented keys; the page is self-contained")
