@@ -1,4 +1,5 @@
 import ArgumentParser
+import RTVirtIO
 
 struct RTVirtIOCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,5 +11,6 @@ struct RTVirtIOCommand: AsyncParsableCommand {
         settings that meet the most urgent targets first, and writes them to the kernel. \
         `rtvirtio restore` always puts the host back as it was.
         """,
+        version: RTVirtIOVersion.current,
         subcommands: [PlanCommand.self, PredictCommand.self, ApplyCommand.self, StatusCommand.self, RestoreCommand.self, GuestsCommand.self, DaemonCommand.self, BenchCommand.self, LabCommand.self])
 }

@@ -130,6 +130,13 @@ struct CommandLineTests {
         #expect(missing.stderr.contains("/nonexistent/targets.yaml: no such file"))
     }
 
+    @Test func versionIsPrintedAndExitsZero() {
+        let result = Live.run(Live.binary, ["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout == RTVirtIOVersion.current + "\n")
+        #expect(Live.run(Live.binary, ["--help"]).stdout.contains("--version"))
+    }
+
     @Test func predictJSONHasTheDocumentedKeys() throws {
         let path = try Self.write("device: /dev/sdb\nguests:\n  - {name: vm0, tasks: [{name: t, iops: 100, targetMs: 500}]}\n")
         defer { unlink(path) }
