@@ -254,6 +254,13 @@ struct DatasetSplitTests {
 }
 
 struct AccuracyReportTests {
+    static let point = CalibrationPoint.design(count: 1, seed: 3)[0]
+    /// A run of `point` (id "pN" or "pNrK") in which every task measured `ms`.
+    static func measured(_ id: String, _ ms: Double) -> CalibrationDataset.Point {
+        CalibrationDataset.Point(id: id, scenario: point.scenario, settings: point.settings,
+                                 measuredMs: point.scenario.guests.map { $0.tasks.map { _ in ms } })
+    }
+
     /// p1 measured three times (10, 20, 30 ms), p2 once: each repeat of p1 is
     /// predicted by the mean of the other two — 25, 20, 15 — and p2 is left out.
     @Test("per configuration: a configuration's repeats become one point with each task's mean")
@@ -272,11 +279,7 @@ struct AccuracyReportTests {
 
     @Test("the noise floor predicts each repeat by its configuration's other repeats, hand-worked")
     func repeatFloorHandWorked() throws {
-        let point = CalibrationPoint.design(count: 1, seed: 3)[0]
-        func measured(_ id: String, _ ms: Double) -> CalibrationDataset.Point {
-            CalibrationDataset.Point(id: id, scenario: point.scenario, settings: point.settings,
-                                     measuredMs: point.scenario.guests.map { $0.tasks.map { _ in ms } })
-        }
+        let point = Self.point, measured = Self.measured
         let floor = Accuracy.repeatFloor([measured("p1", 10), measured("p1r1", 20), measured("p1r2", 30), measured("p2", 99)])
         let tasks = point.scenario.taskCount
         #expect(floor.count == 3 * tasks)
@@ -300,11 +303,7 @@ struct AccuracyReportTests {
 
     @Test("the floor of averaged runs predicts half of a configuration's runs by the other half, hand-worked")
     func halvesFloorHandWorked() throws {
-        let point = CalibrationPoint.design(count: 1, seed: 3)[0]
-        func measured(_ id: String, _ ms: Double) -> CalibrationDataset.Point {
-            CalibrationDataset.Point(id: id, scenario: point.scenario, settings: point.settings,
-                                     measuredMs: point.scenario.guests.map { $0.tasks.map { _ in ms } })
-        }
+        let point = Self.point, measured = Self.measured
         let tasks = point.scenario.taskCount
         // four runs: (10 + 20) / 2 = 15 against (30 + 40) / 2 = 35, both ways; p2 has one run and no floor
         let four = Accuracy.halvesFloor([measured("p1", 10), measured("p1r1", 20), measured("p1r2", 30), measured("p1r3", 40),
