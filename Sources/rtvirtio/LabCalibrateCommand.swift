@@ -27,11 +27,18 @@ struct LabCalibrateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only the design's points of this split: all, train or test (e.g. more repeats of the test split's configurations).",
                                valueName: "split"))
     var onlySplit: CalibrationDataset.Part = .all
+    @Option(help: ArgumentHelp("Only the design's points at this host slice_idle (ms), e.g. 0 for a dataset without idling.",
+                               valueName: "ms"))
+    var onlySliceIdleMs: Double?
     @Option(help: ArgumentHelp("The CSV to append to.", valueName: "file")) var out: String
 
     func validate() throws {
         guard points > 0, durationS > 0 else { throw ValidationError("need --points ≥ 1 and --duration-s ≥ 1") }
         guard repeatEvery >= 1, repeats >= 1 else { throw ValidationError("need --repeat-every ≥ 1 and --repeats ≥ 1") }
+        if let onlySliceIdleMs, !CalibrationPoint.sliceIdleUs.contains(Int((onlySliceIdleMs * 1000).rounded())) {
+            throw ValidationError("--only-slice-idle-ms \(formatNumber(onlySliceIdleMs)): the design's values are "
+                                  + CalibrationPoint.sliceIdleUs.map { formatNumber(Double($0) / 1000) }.joined(separator: ", "))
+        }
     }
 
     func run() throws {
@@ -48,9 +55,11 @@ struct LabCalibrateCommand: ParsableCommand {
         try Provenance.write(for: out, testbed: testbed, command: CommandLine.arguments.joined(separator: " "))
         let interrupts = LabData.removeOnInterrupt(testbed, command: "calibrate")
         defer { interrupts.forEach { $0.cancel() } }
+        let onlySliceIdleUs = onlySliceIdleMs.map { Int(($0 * 1000).rounded()) }
         // repeats draw nothing from the seed: every configuration is the same whatever --repeat-every says
         let design = CalibrationPoint.design(count: points, seed: seed, repeatEvery: repeatEvery, repeats: repeats).filter {
             !done.contains($0.id) && (onlySplit == .all || CalibrationDataset.isTest($0.id) == (onlySplit == .test))
+                && (onlySliceIdleUs == nil || onlySliceIdleUs == $0.host.sliceIdleUs)
         }
         let todo = limit > 0 ? Array(design.prefix(limit)) : design
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: out))

@@ -162,6 +162,14 @@ struct CommandLineTests {
         #expect(try String(contentsOfFile: output, encoding: .utf8).contains("<svg"))
     }
 
+    @Test func calibrateRefusesASliceIdleOutsideTheDesignBeforeTouchingTheHost() {
+        let out = NSTemporaryDirectory() + "rtvirtio-cli-\(UUID().uuidString.prefix(8)).csv"
+        let result = Live.run(Live.binary, ["lab", "calibrate", "--only-slice-idle-ms", "3", "--out", out])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains("--only-slice-idle-ms 3: the design's values are 0, 1, 2, 4, 6, 8"))
+        #expect(!FileManager.default.fileExists(atPath: out), "no CSV for a refused run")
+    }
+
     @Test func benchRefusesABadSearchBeforeTouchingTheHost() throws {
         // validate() runs before the testbed or the lab lock: nothing is made for a typo
         let result = Live.run(Live.binary, ["bench", "--cases", "/nonexistent.yaml", "--search-slice-idle-ms", "1,x"])
