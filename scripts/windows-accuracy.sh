@@ -8,29 +8,26 @@ set -euo pipefail
 BIN=$(readlink -f "${1:-.build/release/rtvirtio}")
 cd "$(dirname "$0")/.."
 OUT=data/calibration/accuracy
-for regime in fast device-bound; do
-  data=data/calibration/$regime-30s.csv
+
+# score DATA REGIME PREFIX [lab accuracy options...]: every model of REGIME, into $OUT/PREFIX-MODEL[.per-configuration].FORMAT
+score() {
+  local data=$1 regime=$2 prefix=$3 name model format
+  shift 3
   for name in analytical-paper analytical-$regime mlp-$regime idling-$regime \
               analytical-$regime-windows mlp-$regime-windows idling-$regime-windows; do
     model=config/models/$name.yaml
     [ -f "$model" ] || model=config/models/$name.json
-    base=$OUT/windows-$regime-$name
-    score() { "$BIN" lab accuracy --data "$data" --model "$model" --measure windowP9999MeanMs --split test "$@"; }
     for format in txt json html; do
-      score --format "${format/txt/text}" --out "$base.$format"
-      score --per-configuration --format "${format/txt/text}" --out "$base.per-configuration.$format"
+      "$BIN" lab accuracy --data "$data" --model "$model" --measure windowP9999MeanMs "$@" \
+        --format "${format/txt/text}" --out "$OUT/$prefix-$name$( [[ " $* " == *" --per-configuration "* ]] && echo .per-configuration ).$format"
     done
   done
+}
+
+for regime in fast device-bound; do
+  score data/calibration/$regime-30s.csv $regime windows-$regime --split test
+  score data/calibration/$regime-30s.csv $regime windows-$regime --split test --per-configuration
 done
 # the no-idling dataset (seed 2, slice_idle 0 only): no model was fitted on any of it, so every row counts
-data=data/calibration/device-bound-30s-noidle.csv
-for name in analytical-paper analytical-device-bound mlp-device-bound idling-device-bound \
-            analytical-device-bound-windows mlp-device-bound-windows idling-device-bound-windows; do
-  model=config/models/$name.yaml
-  [ -f "$model" ] || model=config/models/$name.json
-  for format in txt json html; do
-    "$BIN" lab accuracy --data "$data" --model "$model" --measure windowP9999MeanMs --split all \
-      --format "${format/txt/text}" --out "$OUT/windows-noidle-device-bound-$name.$format"
-  done
-done
+score data/calibration/device-bound-30s-noidle.csv device-bound windows-noidle-device-bound --split all
 echo "windows-accuracy: reports in $OUT/windows-*"
