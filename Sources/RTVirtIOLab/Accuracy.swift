@@ -27,12 +27,13 @@ public struct Accuracy: Sendable, Codable, Equatable {
     /// *other* repeats. No model that sees only the configuration can expect
     /// to do better than this on single runs.
     public static func repeatFloor(_ points: [CalibrationDataset.Point]) -> [FloorPair] {
-        Dictionary(grouping: points) { CalibrationDataset.configuration(of: $0.id) }.values.filter { $0.count > 1 }.flatMap { repeats in
+        CalibrationDataset.runsByConfiguration(points).filter { $0.count > 1 }.flatMap { repeats in
             repeats.indices.flatMap { held in
-                repeats[held].measuredMs.enumerated().flatMap { guest, tasks in
+                let others = repeats.indices.filter { $0 != held }.map { repeats[$0] }
+                let sliceIdleUs = repeats[held].settings.host.sliceIdleUs
+                return repeats[held].measuredMs.enumerated().flatMap { guest, tasks in
                     tasks.enumerated().compactMap { task, measured -> FloorPair? in
-                        let others = repeats.indices.filter { $0 != held }.map { repeats[$0] }
-                        return measured > 0 ? meanMeasured(others, guest, task).map { ($0, measured, repeats[held].settings.host.sliceIdleUs) } : nil
+                        measured > 0 ? meanMeasured(others, guest, task).map { ($0, measured, sliceIdleUs) } : nil
                     }
                 }
             }
@@ -46,13 +47,13 @@ public struct Accuracy: Sendable, Codable, Equatable {
     /// averages of n/2 runs, so this is noisier than what a perfect model meets
     /// against the mean of all n: an upper bound on that floor, not the floor.
     public static func halvesFloor(_ points: [CalibrationDataset.Point]) -> [FloorPair] {
-        Dictionary(grouping: points) { CalibrationDataset.configuration(of: $0.id) }.values.filter { $0.count > 1 }.flatMap { runs in
+        CalibrationDataset.runsByConfiguration(points).filter { $0.count > 1 }.flatMap { runs in
             let half = runs.count / 2
             let first = Array(runs[0..<half]), second = Array(runs[half..<2 * half])
+            let sliceIdleUs = runs[0].settings.host.sliceIdleUs
             return runs[0].measuredMs.enumerated().flatMap { guest, tasks in
                 tasks.indices.flatMap { task -> [FloorPair] in
                     guard let a = meanMeasured(first, guest, task), let b = meanMeasured(second, guest, task) else { return [] }
-                    let sliceIdleUs = runs[0].settings.host.sliceIdleUs
                     return [(b, a, sliceIdleUs), (a, b, sliceIdleUs)]
                 }
             }

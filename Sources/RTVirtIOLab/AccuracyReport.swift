@@ -38,11 +38,11 @@ public struct AccuracyReport: Sendable, Codable {
 
     /// Sets both floor lines from `Accuracy.repeatFloor` or `halvesFloor` pairs (none when there are no repeats).
     public mutating func setFloor(_ floor: [Accuracy.FloorPair], method: String = "noise floor (repeats)") {
-        let pairs = floor.map { (predicted: $0.predicted, measured: $0.measured) }
-        repeatFloor = pairs.isEmpty ? nil : Accuracy(pairs)
-        floorMethod = pairs.isEmpty ? nil : method
-        floorBySliceIdle = pairs.isEmpty ? nil : Dictionary(grouping: floor) { $0.sliceIdleUs == 0 ? "0" : ">0" }.mapValues(Accuracy.init)
-        conservativeFloor = Accuracy.conservative(pairs, underestimateRate: 0.10).map { ConservativeFloor(factor: $0.factor, accuracy: $0.accuracy) }
+        repeatFloor = floor.isEmpty ? nil : Accuracy(floor)
+        floorMethod = floor.isEmpty ? nil : method
+        floorBySliceIdle = floor.isEmpty ? nil : Dictionary(grouping: floor) { $0.sliceIdleUs == 0 ? "0" : ">0" }.mapValues(Accuracy.init)
+        conservativeFloor = Accuracy.conservative(floor.map { ($0.predicted, $0.measured) }, underestimateRate: 0.10)
+            .map { ConservativeFloor(factor: $0.factor, accuracy: $0.accuracy) }
     }
 
     public init(model: some LatencyModel, data: [String], rowsNote: String,

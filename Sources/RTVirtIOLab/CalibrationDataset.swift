@@ -157,20 +157,25 @@ public struct CalibrationDataset: Sendable {
         return CalibrationDataset(points: points.filter { Self.isTest($0.id) == (part == .test) })
     }
 
+    /// `points` grouped by configuration (a run with its repeats), in the order
+    /// each configuration first appears, each group in the points' order.
+    public static func runsByConfiguration(_ points: [Point]) -> [[Point]] {
+        var order: [String] = []
+        let groups = Dictionary(grouping: points) { point -> String in
+            let configuration = configuration(of: point.id)
+            if !order.contains(configuration) { order.append(configuration) }
+            return configuration
+        }
+        return order.map { groups[$0]! }
+    }
+
     /// One point per configuration, its tasks' measured values averaged over
     /// the configuration's repeats (the paper: averaged over 30+ tests per
     /// condition); the first repeat's other fields are kept.
     public func averagedByConfiguration() -> CalibrationDataset {
-        var order: [String] = []
-        let groups = Dictionary(grouping: points) { point -> String in
-            let configuration = Self.configuration(of: point.id)
-            if !order.contains(configuration) { order.append(configuration) }
-            return configuration
-        }
-        return CalibrationDataset(points: order.map { configuration in
-            let repeats = groups[configuration]!
+        CalibrationDataset(points: Self.runsByConfiguration(points).map { repeats in
             var point = repeats[0]
-            point.id = configuration
+            point.id = Self.configuration(of: point.id)
             point.measuredMs = point.measuredMs.indices.map { guest in
                 point.measuredMs[guest].indices.map { task in
                     repeats.map { $0.measuredMs[guest][task] }.reduce(0, +) / Double(repeats.count)
