@@ -32,10 +32,13 @@ struct LabCalibrateCommand: ParsableCommand {
     var onlySliceIdleMs: Double?
     @Option(help: ArgumentHelp("The CSV to append to.", valueName: "file")) var out: String
 
+    /// `--only-slice-idle-ms` in the design's unit.
+    private var onlySliceIdleUs: Int? { onlySliceIdleMs.map { Int(($0 * 1000).rounded()) } }
+
     func validate() throws {
         guard points > 0, durationS > 0 else { throw ValidationError("need --points ≥ 1 and --duration-s ≥ 1") }
         guard repeatEvery >= 1, repeats >= 1 else { throw ValidationError("need --repeat-every ≥ 1 and --repeats ≥ 1") }
-        if let onlySliceIdleMs, !CalibrationPoint.sliceIdleUs.contains(Int((onlySliceIdleMs * 1000).rounded())) {
+        if let onlySliceIdleMs, let onlySliceIdleUs, !CalibrationPoint.sliceIdleUs.contains(onlySliceIdleUs) {
             throw ValidationError("--only-slice-idle-ms \(formatNumber(onlySliceIdleMs)): the design's values are "
                                   + CalibrationPoint.sliceIdleUs.map { formatNumber(Double($0) / 1000) }.joined(separator: ", "))
         }
@@ -55,7 +58,6 @@ struct LabCalibrateCommand: ParsableCommand {
         try Provenance.write(for: out, testbed: testbed, command: CommandLine.arguments.joined(separator: " "))
         let interrupts = LabData.removeOnInterrupt(testbed, command: "calibrate")
         defer { interrupts.forEach { $0.cancel() } }
-        let onlySliceIdleUs = onlySliceIdleMs.map { Int(($0 * 1000).rounded()) }
         // repeats draw nothing from the seed: every configuration is the same whatever --repeat-every says
         let design = CalibrationPoint.design(count: points, seed: seed, repeatEvery: repeatEvery, repeats: repeats).filter {
             !done.contains($0.id) && (onlySplit == .all || CalibrationDataset.isTest($0.id) == (onlySplit == .test))
