@@ -132,10 +132,7 @@ public struct CalibrationDataset: Sendable {
     /// tested on a configuration it was trained on.
     public func folds(_ k: Int, seed: UInt64 = 1) -> [[Int]] {
         var rng = SplitMix64(seed: seed)
-        var configurations: [String] = []
-        for point in points where !configurations.contains(Self.configuration(of: point.id)) {
-            configurations.append(Self.configuration(of: point.id))
-        }
+        let configurations = Self.runsByConfiguration(points).map { Self.configuration(of: $0[0].id) }
         let fold = Dictionary(uniqueKeysWithValues: configurations.shuffled(using: &rng).enumerated().map { ($0.element, $0.offset % k) })
         return (0..<k).map { f in points.indices.filter { fold[Self.configuration(of: points[$0].id)] == f } }
     }
