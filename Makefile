@@ -51,14 +51,21 @@ e2e: build
 bench: build
 	mkdir -p out && $(BIN) lab bench-planner --format json | tee out/bench-planner.json
 
-# 6 of the paper's 24 cases, every scheme, on the lab's real bfq (7 min 42 s measured; root)
-QUICK_CASES = g1-MH,g2-LM,g2-LMH,g3-M,g3-MH,g4-LMH
+# The schemes an operator weighs: the device's own schedulers, the one-line
+# udev rule (bfq, slice_idle 0), bfq's defaults, and rtvirtio (default model).
+OPERATOR_SCHEMES = none,mq-deadline,bfq-noidle,default,rtvirtio
+# bench-quick: 3 fast cases and 3 contended ones (79 %, 107 %, 130 % of the
+# device's capacity) under the operator's schemes, 10 s per run (about 7 min; root)
+QUICK_FAST       = g1-MH,g2-LMH,g4-LMH
+QUICK_CONTENDED  = g3-LM,g2-LMH,g4-LMH
 bench-quick: build
-	$(BIN) bench --cases bench/cases/paper24.yaml --only $(QUICK_CASES) --duration-s 10 --out out/bench-quick
+	$(BIN) bench --cases bench/cases/paper24.yaml --only $(QUICK_FAST) --schemes $(OPERATOR_SCHEMES) --duration-s 10 --repeat 1 --out out/bench-quick/fast
+	$(BIN) bench --cases bench/cases/contended24.yaml --only $(QUICK_CONTENDED) --schemes $(OPERATOR_SCHEMES) --duration-s 10 --repeat 1 --out out/bench-quick/contended
 
-# all 24 cases (about 35 minutes at 10 s per run; root)
+# all 24 cases of both regimes, every scheme, 3 repeats (hours; root)
 bench-full: build
-	$(BIN) bench --cases bench/cases/paper24.yaml --duration-s 10 --out out/bench-full
+	$(BIN) bench --cases bench/cases/contended24.yaml --duration-s 10 --repeat 3 --out out/bench-full/contended
+	$(BIN) bench --cases bench/cases/paper24.yaml --duration-s 10 --repeat 3 --out out/bench-full/fast
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/rtvirtio

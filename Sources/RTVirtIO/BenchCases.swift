@@ -15,12 +15,18 @@ public struct BenchCases: Sendable {
     }
 
     public var targetRule: String
+    /// How the cases' loads were set against the device (contended cases), and the capacity they were scaled to.
+    public var scaleRule: String?
+    public var capacityIops: Double?
     public var search: SearchSpace
     public var cases: [Case]
 
+    /// The regimes the cases name, each once, sorted.
+    public var namedRegimes: [String] { Set(cases.compactMap(\.regime)).sorted() }
+
     public static func parse(_ text: String, file: String) throws -> BenchCases {
         let reader = YAMLReader(file: file)
-        let top = try reader.mapping(try reader.root(text), "", allowed: ["targetRule", "search", "cases"])
+        let top = try reader.mapping(try reader.root(text), "", allowed: ["targetRule", "scaleRule", "capacityIops", "search", "cases"])
         let search = top.has("search") ? try TargetsParser.parseSearch(reader, try top.node("search")) : .paper
         var cases: [Case] = []
         for (index, node) in try top.list("cases").enumerated() {
@@ -47,6 +53,11 @@ public struct BenchCases: Sendable {
             cases.append(Case(name: name, regime: try fields.optionalString("regime"), guests: guests))
         }
         guard !cases.isEmpty else { throw reader.error(top.values["cases"], "cases", "needs at least one case") }
-        return BenchCases(targetRule: try top.string("targetRule"), search: search, cases: cases)
+        let capacity = top.has("capacityIops") ? try top.double("capacityIops") : nil
+        if let capacity, !(capacity > 0 && capacity < 1e8) {
+            throw reader.error(top.values["capacityIops"], "capacityIops", "must be a number of IOPS above 0 (got \(capacity))")
+        }
+        return BenchCases(targetRule: try top.string("targetRule"), scaleRule: try top.optionalString("scaleRule"),
+                          capacityIops: capacity, search: search, cases: cases)
     }
 }

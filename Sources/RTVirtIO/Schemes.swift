@@ -8,20 +8,37 @@ public struct IOPriority: Sendable, Codable, Equatable {
     public init(_ ioClass: Class, _ level: Int) { self.ioClass = ioClass; self.level = level }
 }
 
-/// What a scheme sets for one case: host knobs, guest weights, and optionally
-/// the I/O priority of each guest's processes.
+/// What a scheme sets for one case: the device's scheduler, and under bfq its
+/// host knobs and the guests' weights; optionally the I/O priority of each
+/// guest's processes.
 public struct SchemeSettings: Sendable, Codable, Equatable {
+    /// The device's I/O scheduler (`bfq`, `none`, `mq-deadline`); `host` and
+    /// `weights` mean something only under bfq.
+    public var scheduler: String
     public var host: BfqSettings
     public var weights: [Int]
     public var ioPriorities: [IOPriority?]
     /// What the scheme's model predicted for each task ([guest][task], ms), for the model-driven schemes.
     public var predictedMs: [[Double]]?
 
-    public init(host: BfqSettings, weights: [Int], ioPriorities: [IOPriority?], predictedMs: [[Double]]? = nil) {
+    public init(scheduler: String = "bfq", host: BfqSettings, weights: [Int], ioPriorities: [IOPriority?], predictedMs: [[Double]]? = nil) {
+        self.scheduler = scheduler
         self.host = host
         self.weights = weights
         self.ioPriorities = ioPriorities
         self.predictedMs = predictedMs
+    }
+
+    public var usesBfq: Bool { scheduler == "bfq" }
+
+    enum CodingKeys: String, CodingKey { case scheduler, host, weights, ioPriorities, predictedMs }
+    /// Results written before `scheduler` existed were all bfq.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(scheduler: try c.decodeIfPresent(String.self, forKey: .scheduler) ?? "bfq",
+                  host: try c.decode(BfqSettings.self, forKey: .host), weights: try c.decode([Int].self, forKey: .weights),
+                  ioPriorities: try c.decode([IOPriority?].self, forKey: .ioPriorities),
+                  predictedMs: try c.decodeIfPresent([[Double]].self, forKey: .predictedMs))
     }
 }
 
@@ -30,6 +47,12 @@ public struct SchemeSettings: Sendable, Codable, Equatable {
 public enum Scheme: Sendable {
     /// The kernel's defaults: weights 100, timeout_sync 124 ms, slice_idle 8 ms.
     case kernelDefault
+    /// What an operator gets without rtvirtio: the device's own scheduler —
+    /// `none` (NVMe, loop devices) or `mq-deadline` (SATA). No knobs, no weights.
+    case deviceScheduler(String)
+    /// The one-line udev rule: bfq with `slice_idle` 0, everything else at the
+    /// kernel's defaults, weights untouched.
+    case bfqNoIdle
     /// The paper's ionice setup: kernel defaults; the most urgent guest's
     /// processes in the real-time class, the others best-effort, priority
     /// levels in order of urgency (0 for the next most urgent, up to 7).
@@ -54,6 +77,11 @@ public enum Scheme: Sendable {
         switch self {
         case .kernelDefault:
             return SchemeSettings(host: .kernelDefault, weights: scenario.untouchedWeights, ioPriorities: none)
+        case .deviceScheduler(let name):
+            return SchemeSettings(scheduler: name, host: .kernelDefault, weights: scenario.untouchedWeights, ioPriorities: none)
+        case .bfqNoIdle:
+            return SchemeSettings(host: BfqSettings(timeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, sliceIdleUs: 0),
+                                  weights: scenario.untouchedWeights, ioPriorities: none)
         case .ionice:
             let order = scenario.urgencyOrder
             var priorities = none

@@ -37,7 +37,8 @@ public struct BenchRunner {
                 for (position, (name, scheme)) in (schemes[rotation...] + schemes[..<rotation]).enumerated() {
                     let settings = try scheme.settings(for: benchCase.scenario)
                     let rows = try runner.run(Self.point(benchCase, settings, id: "\(benchCase.name)-\(name)-\(r)"), ioPriorities: settings.ioPriorities)
-                    let run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows, predicted: settings.predictedMs))
+                    let run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows, predicted: settings.predictedMs),
+                                               urgencyOrder: benchCase.scenario.urgencyOrder.map { benchCase.guests[$0].name })
                     results.schemes[name, default: .init()].cases[benchCase.name, default: .init()].runs.append(run)
                     done += 1
                     let eta = Date().timeIntervalSince(started) / Double(done) * Double(total - done)
@@ -52,7 +53,7 @@ public struct BenchRunner {
     static func point(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, id: String) -> CalibrationPoint {
         CalibrationPoint(id: id, guests: zip(benchCase.guests, settings.weights).map { guest, weight in
             CalibrationPoint.Guest(weight: weight, taskIops: guest.tasks.map { Int($0.iops.rounded()) })
-        }, host: settings.host, repeatIndex: 0)
+        }, host: settings.host, repeatIndex: 0, scheduler: settings.scheduler)
     }
 
     static func tasks(_ benchCase: BenchCases.Case, _ rows: [CalibrationRow], predicted: [[Double]]? = nil) -> [BenchResults.TaskResult] {
@@ -86,30 +87,40 @@ public struct BenchResults: Codable, Sendable {
         public var order: Int
         public var settings: SchemeSettings
         public var tasks: [TaskResult]
+        /// The case's guests, most urgent first (empty in results written before it was recorded).
+        public var urgencyOrder: [String]
         public var pass: Bool { tasks.allSatisfy(\.pass) }
 
-        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, pass }
-        public init(repeatIndex: Int, order: Int, settings: SchemeSettings, tasks: [TaskResult]) {
+        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, urgencyOrder, pass, taskPassRate, urgentFirstScore, guests }
+        public init(repeatIndex: Int, order: Int, settings: SchemeSettings, tasks: [TaskResult], urgencyOrder: [String] = []) {
             self.repeatIndex = repeatIndex; self.order = order; self.settings = settings; self.tasks = tasks
+            self.urgencyOrder = urgencyOrder.isEmpty ? tasks.map(\.guest).uniqued() : urgencyOrder
         }
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             self.init(repeatIndex: try c.decode(Int.self, forKey: .repeatIndex), order: try c.decode(Int.self, forKey: .order),
-                      settings: try c.decode(SchemeSettings.self, forKey: .settings), tasks: try c.decode([TaskResult].self, forKey: .tasks))
+                      settings: try c.decode(SchemeSettings.self, forKey: .settings), tasks: try c.decode([TaskResult].self, forKey: .tasks),
+                      urgencyOrder: try c.decodeIfPresent([String].self, forKey: .urgencyOrder) ?? [])
         }
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(repeatIndex, forKey: .repeatIndex); try c.encode(order, forKey: .order)
-            try c.encode(settings, forKey: .settings); try c.encode(tasks, forKey: .tasks); try c.encode(pass, forKey: .pass)
+            try c.encode(settings, forKey: .settings); try c.encode(tasks, forKey: .tasks); try c.encode(urgencyOrder, forKey: .urgencyOrder)
+            try c.encode(pass, forKey: .pass); try c.encode(taskPassRate, forKey: .taskPassRate)
+            try c.encode(urgentFirstScore, forKey: .urgentFirstScore); try c.encode(guests, forKey: .guests)
         }
     }
     public struct CaseResult: Codable, Sendable {
         public var passRate = 0.0
+        public var taskPassRate = 0.0
+        public var urgentFirstScore = 0.0
         public var runs: [Run] = []
         public init() {}
     }
     public struct SchemeResult: Codable, Sendable {
         public var passRate = 0.0
+        public var taskPassRate = 0.0
+        public var urgentFirstScore = 0.0
         public var cases: [String: CaseResult] = [:]
         public init() {}
     }
@@ -121,15 +132,20 @@ public struct BenchResults: Codable, Sendable {
 
     public init(schemes: [String: SchemeResult] = [:]) { self.schemes = schemes }
 
-    /// Pass rate of a case = passed runs / runs; of a scheme = the mean over its cases.
+    /// A case's scores are the means over its runs; a scheme's, the means over its cases.
     public mutating func summarise() {
+        func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
         for name in schemes.keys {
             for caseName in schemes[name]!.cases.keys {
                 let runs = schemes[name]!.cases[caseName]!.runs
-                schemes[name]!.cases[caseName]!.passRate = runs.isEmpty ? 0 : Double(runs.filter(\.pass).count) / Double(runs.count)
+                schemes[name]!.cases[caseName]!.passRate = mean(runs.map { $0.pass ? 1 : 0 })
+                schemes[name]!.cases[caseName]!.taskPassRate = mean(runs.map(\.taskPassRate))
+                schemes[name]!.cases[caseName]!.urgentFirstScore = mean(runs.map(\.urgentFirstScore))
             }
-            let rates = schemes[name]!.cases.values.map(\.passRate)
-            schemes[name]!.passRate = rates.isEmpty ? 0 : rates.reduce(0, +) / Double(rates.count)
+            let cases = Array(schemes[name]!.cases.values)
+            schemes[name]!.passRate = mean(cases.map(\.passRate))
+            schemes[name]!.taskPassRate = mean(cases.map(\.taskPassRate))
+            schemes[name]!.urgentFirstScore = mean(cases.map(\.urgentFirstScore))
         }
     }
 
@@ -153,14 +169,22 @@ public struct BenchResults: Codable, Sendable {
         }.joined(separator: "\n") + "\n"
     }
 
-    /// The README's table: pass rate per scheme, then per case.
+    /// The README's tables: every score per scheme; per case, each scheme's
+    /// passed runs with their Wilson 95 % interval, and its urgent-first score.
     public func markdown() -> String {
-        var lines = ["| scheme | average pass rate | " + caseOrder.joined(separator: " | ") + " |",
-                     "|---|---|" + caseOrder.map { _ in "---|" }.joined()]
+        var lines = ["| scheme | pass rate | tasks passed | urgent-first score |", "|---|---|---|---|"]
         for name in schemeOrder {
             guard let scheme = schemes[name] else { continue }
-            lines.append("| \(name) | \(percent(scheme.passRate)) | "
-                         + caseOrder.map { percent(scheme.cases[$0]?.passRate ?? .nan) }.joined(separator: " | ") + " |")
+            lines.append("| \(name) | \(percent(scheme.passRate)) | \(percent(scheme.taskPassRate)) | \(formatNumber(scheme.urgentFirstScore, decimals: 3)) |")
+        }
+        lines += ["", "Per case: passed runs / runs [Wilson 95 % interval] · urgent-first score (mean over runs).", "",
+                  "| case | " + schemeOrder.joined(separator: " | ") + " |", "|---|" + schemeOrder.map { _ in "---|" }.joined()]
+        for caseName in caseOrder {
+            lines.append("| \(caseName) | " + schemeOrder.map { name in
+                guard let result = schemes[name]?.cases[caseName], !result.runs.isEmpty else { return "–" }
+                let interval = result.passInterval
+                return "\(result.runs.filter(\.pass).count)/\(result.runs.count) [\(percent(interval.low))–\(percent(interval.high))] · \(formatNumber(result.urgentFirstScore, decimals: 2))"
+            }.joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n") + "\n" + failures()
     }

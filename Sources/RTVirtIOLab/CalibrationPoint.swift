@@ -14,6 +14,12 @@ public struct CalibrationPoint: Sendable, Equatable {
     public var guests: [Guest]
     public var host: BfqSettings
     public var repeatIndex: Int
+    /// The device's scheduler for this point; `host` and the weights are written only under bfq.
+    public var scheduler = "bfq"
+
+    public init(id: String, guests: [Guest], host: BfqSettings, repeatIndex: Int, scheduler: String = "bfq") {
+        (self.id, self.guests, self.host, self.repeatIndex, self.scheduler) = (id, guests, host, repeatIndex, scheduler)
+    }
 
     /// The paper's Table II, plus slice_idle 0 (see TESTBED.md).
     public static let weights = [50, 100, 150, 250, 300, 500, 700]
@@ -100,9 +106,16 @@ public struct PointRunner: Sendable {
     /// Runs the point's loads; `ioPriorities[g]` (if given) puts guest g's fio in that ioprio class and level.
     public func run(_ point: CalibrationPoint, ioPriorities: [IOPriority?] = []) throws -> [CalibrationRow] {
         let block = try BlockDevice.resolve(testbed.device)
-        try fs.write("\(block.ioschedPath)/timeout_sync", String(point.host.timeoutSyncMs))
-        let sliceIdle = block.sliceIdle(fs)
-        try fs.write(sliceIdle.path, String(point.host.sliceIdleUs * sliceIdle.perMs / 1000))
+        let usesBfq = point.scheduler == "bfq"
+        // the device's own scheduler for this point, the testbed's back afterwards
+        let before = BlockDevice.parseScheduler(try fs.read(block.schedulerPath)).selected ?? "none"
+        if point.scheduler != before { try fs.write(block.schedulerPath, point.scheduler) }
+        defer { if point.scheduler != before { try? fs.write(block.schedulerPath, before) } }
+        if usesBfq {
+            try fs.write("\(block.ioschedPath)/timeout_sync", String(point.host.timeoutSyncMs))
+            let sliceIdle = block.sliceIdle(fs)
+            try fs.write(sliceIdle.path, String(point.host.sliceIdleUs * sliceIdle.perMs / 1000))
+        }
         // a point id may be a bench run's "case-scheme-repeat", and a sweep's scheme has spaces
         let work = "\(LabTestbed.workDirectory)/run-" + String(point.id.map { $0.isLetter || $0.isNumber || "_.-".contains($0) ? $0 : "_" })
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -114,8 +127,8 @@ public struct PointRunner: Sendable {
         for (g, guest) in point.guests.enumerated() {
             let guestCgroup = "\(testbed.cgroupRoot)/g\(g)"
             mkdir(guestCgroup, 0o755)
-            try JournalEntry(kind: .deviceWeight, path: "\(guestCgroup)/blkio.bfq.weight_device", original: nil,
-                             applied: String(guest.weight), majMin: block.majMin).write(String(guest.weight), fs)
+            if usesBfq { try JournalEntry(kind: .deviceWeight, path: "\(guestCgroup)/blkio.bfq.weight_device", original: nil,
+                             applied: String(guest.weight), majMin: block.majMin).write(String(guest.weight), fs) }
             let priority = g < ioPriorities.count ? ioPriorities[g].map { ["--prioclass=\($0.ioClass.rawValue)", "--prio=\($0.level)"] } ?? [] : []
             for (t, iops) in guest.taskIops.enumerated() {
                 let taskCgroup = "\(guestCgroup)/t\(t)"

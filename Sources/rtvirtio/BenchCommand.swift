@@ -15,16 +15,17 @@ struct BenchCommand: ParsableCommand {
         within its target and it achieved ≥ 95 % of its IOPS. Example: rtvirtio bench --cases bench/cases/paper24.yaml --out out/bench
         """)
 
-    static let allSchemes = ["default", "ionice", "mimic-rtxen", "naive", "rtvirtio-analytical", "rtvirtio-mlp", "rtvirtio-idling"]
+    static let allSchemes = ["none", "mq-deadline", "bfq-noidle", "default", "ionice", "mimic-rtxen", "naive",
+                             "rtvirtio-analytical", "rtvirtio-mlp", "rtvirtio-idling"]
     /// `rtvirtio` is also accepted: the scheme of the default model (ModelChoice.bundledDefault).
 
     @Option(help: ArgumentHelp("The cases file.", valueName: "file")) var cases: String
     @Option(help: "Comma-separated schemes (default: all).") var schemes: String = BenchCommand.allSchemes.joined(separator: ",")
     @Option(help: "Comma-separated case names to run (default: all).") var only: String?
-    @Option(help: "fast or device-bound.") var regime: LabTestbed.Regime = .fast
+    @Option(help: "fast or device-bound (default: the regime the cases name, else fast).") var regime: LabTestbed.Regime?
     @Option(help: "device-bound: the FUSE server's service time per 4 KiB, µs.") var serviceUs = 200
     @Option(help: "Seconds of load per run.") var durationS = 10
-    @Option(help: "Repeats of every case × scheme.") var `repeat` = 1
+    @Option(help: "Repeats of every case × scheme (3 by default: one run of a case flips too often to judge it).") var `repeat` = 3
     @Option(help: ArgumentHelp("Directory for results.json, results.md and report.html.", valueName: "dir")) var out = "out/bench"
     @Option(help: "text or json on standard output.") var format: ReportFormat = .text
     @Option(help: ArgumentHelp("""
@@ -58,11 +59,15 @@ struct BenchCommand: ParsableCommand {
             file.cases = file.cases.filter { names.contains($0.name) }
         }
         if let searchSliceIdleUs = try searchSliceIdleUs() { file.search.hostSliceIdleUs = searchSliceIdleUs }
+        let regime = try Self.regime(chosen: regime, named: file.namedRegimes, cases: cases)
         let names = schemes.split(separator: ",").map(String.init)
         let chosen = try names.map { name in (name: name, scheme: try Self.scheme(name, search: file.search)) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let lock = try LabTestbed.exclusive()
         defer { close(lock) }
+        if let running = try LabTestbed.current(), running.regime != regime {
+            throw ValidationError("a \(running.regime.rawValue) testbed is up, and these cases want \(regime.rawValue): rtvirtio lab testbed down first")
+        }
         let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime, serviceTimeUs: serviceUs)
         defer { try? testbed.down() }
         let interrupts = LabData.removeOnInterrupt(testbed, command: "bench")
@@ -82,6 +87,7 @@ struct BenchCommand: ParsableCommand {
         if !sweep { results.schemeOrder = names }
         results.provenance = [
             "cases": cases, "targetRule": file.targetRule, "regime": regime.rawValue,
+            "scaleRule": file.scaleRule ?? "", "capacityIops": file.capacityIops.map { formatNumber($0) } ?? "",
             "durationS": String(durationS), "repeats": String(`repeat`),
             "kernel": ((try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"),
             "device": testbed.deviceDescription,
@@ -97,8 +103,25 @@ struct BenchCommand: ParsableCommand {
         print(format == .json ? String(decoding: json, as: UTF8.self) : results.markdown() + "\n" + results.passingSchemes() + "wrote \(out)/results.json, results.md, report.html")
     }
 
+    /// The testbed's regime: as asked, else as the cases name it; a mismatch is refused before anything is made.
+    static func regime(chosen: LabTestbed.Regime?, named: [String], cases: String) throws -> LabTestbed.Regime {
+        guard named.count <= 1 else {
+            throw ValidationError("\(cases) names several regimes (\(named.joined(separator: ", "))); run each apart with --only")
+        }
+        guard let name = named.first else { return chosen ?? .fast }
+        guard let fromFile = LabTestbed.Regime(rawValue: name) else {
+            throw ValidationError("\(cases): unknown regime '\(name)'; regimes: \(LabTestbed.Regime.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let chosen, chosen != fromFile {
+            throw ValidationError("--regime \(chosen.rawValue), but \(cases) was made for \(name)")
+        }
+        return fromFile
+    }
+
     static func scheme(_ name: String, search: SearchSpace) throws -> Scheme {
         switch name {
+        case "none", "mq-deadline": return .deviceScheduler(name)
+        case "bfq-noidle": return .bfqNoIdle
         case "default": return .kernelDefault
         case "ionice": return .ionice
         case "mimic-rtxen": return .mimicRTXen

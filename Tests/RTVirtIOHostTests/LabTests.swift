@@ -157,7 +157,7 @@ struct LiveLabTests {
         #expect(after?.sorted() == before?.sorted(), "left behind in \(LabTestbed.workDirectory): \(after ?? [])")
     }
 
-    @Test("needs root: bench runs a case under two schemes on real bfq and judges every task", .timeLimit(.minutes(1)))
+    @Test("needs root: bench runs a case under bfq and the device's own scheduler, judges every task, and puts bfq back", .timeLimit(.minutes(1)))
     func rootBenchRunsAndJudges() throws {
         let lock = try LabTestbed.exclusive()
         defer { close(lock) }
@@ -173,12 +173,20 @@ struct LiveLabTests {
                   - {name: vm1, tasks: [{name: b, iops: 100, targetMs: 0.001}]}
             """, file: "cases.yaml")
         // a scheme name with spaces, like a sweep's: its run's files must not go through a shell's word splitting
-        var runner = BenchRunner(testbed: testbed, cases: cases, schemes: [("kernel default", .kernelDefault), ("ionice", .ionice)])
+        var runner = BenchRunner(testbed: testbed, cases: cases, schemes: [("kernel default", .kernelDefault), ("ionice", .ionice),
+                                                                          ("mq-deadline", .deviceScheduler("mq-deadline"))])
         (runner.durationS, runner.warmUpS) = (2, 0)
         var progress: [String] = []
+        // what the kernel says the device's scheduler is, polled while the schemes run
+        let schedulerPath = try BlockDevice.resolve(testbed.device).schedulerPath
+        let seen = SchedulerPoller(path: schedulerPath)
         let results = try runner.run { progress.append($0) }
-        #expect(progress.count == 2 && progress[1].contains("(2/2"))
-        for scheme in ["kernel default", "ionice"] {
+        let observed = seen.stop()
+        #expect(progress.count == 3 && progress[2].contains("(3/3"))
+        #expect(observed.contains("mq-deadline") && observed.contains("bfq"), "schedulers seen during the runs: \(observed)")
+        #expect(BlockDevice.parseScheduler(try HostFS().read(schedulerPath)).selected == "bfq", "the testbed's bfq is back after the mq-deadline run")
+        #expect(results.schemes["mq-deadline"]?.cases["two"]?.runs.first?.settings.scheduler == "mq-deadline")
+        for scheme in ["kernel default", "ionice", "mq-deadline"] {
             let run = try #require(results.schemes[scheme]?.cases["two"]?.runs.first)
             #expect(run.tasks.map(\.task) == ["a", "b"])
             let a = run.tasks[0], b = run.tasks[1]
@@ -192,6 +200,30 @@ struct LiveLabTests {
             #expect(a.windowPassFraction == 1 && b.windowPassFraction == 0)
         }
         #expect(results.schemes["ionice"]?.cases["two"]?.runs.first?.settings.ioPriorities == [IOPriority(.realtime, 0), IOPriority(.bestEffort, 0)])
+    }
+}
+
+/// Reads a sysfs file every 50 ms on its own thread until stopped: what values it took.
+final class SchedulerPoller: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values = Set<String>()
+    private var running = true
+    private let path: String
+
+    init(path: String) {
+        self.path = path
+        Thread { [self] in while poll() { usleep(50_000) } }.start()
+    }
+
+    private func poll() -> Bool {
+        let selected = (try? HostFS().read(path)).flatMap { BlockDevice.parseScheduler($0).selected }
+        return lock.withLock { if let selected { values.insert(selected) }; return running }
+    }
+
+    func stop() -> Set<String> {
+        lock.withLock { running = false }
+        usleep(120_000)
+        return lock.withLock { values }
     }
 }
 
@@ -234,12 +266,59 @@ struct BenchResultsTests {
         (results.caseOrder, results.schemeOrder) = (["a", "b"], ["rtvirtio-idling"])
         results.summarise()
         #expect(results.schemes["rtvirtio-idling"]!.passRate == 0.75)
+        // tasks: case a (1 + 0) / 2 = 0.5, case b 1 → 0.75; urgent-first: one guest, a 0.5, b 1 → 0.75
+        #expect(results.schemes["rtvirtio-idling"]!.taskPassRate == 0.75 && results.schemes["rtvirtio-idling"]!.urgentFirstScore == 0.75)
         let markdown = results.markdown()
-        #expect(markdown.contains("| rtvirtio-idling | 75 % | 50 % | 100 % |"), "\(markdown)")
+        #expect(markdown.contains("| rtvirtio-idling | 75 % | 75 % | 0.75 |"), "\(markdown)")
+        // a: 1 of 2 runs, Wilson [9.5 %, 90.5 %]; b: 1 of 1, [20.7 %, 100 %]
+        #expect(markdown.contains("| a | 1/2 [9.5 %–90.5 %] · 0.5 |"), "\(markdown)")
+        #expect(markdown.contains("| b | 1/1 [20.7 %–100 %] · 1 |"), "\(markdown)")
         #expect(markdown.contains("vm0/wrong target 25 ms — model error: predicted 10 ms, measured 80 ms"))
         #expect(markdown.contains("vm0/starved target 25 ms — starved (50 of 100 IOPS)"))
         #expect(markdown.contains("vm0/hopeless target 25 ms — predicted to miss (40 ms)"))
         #expect(!markdown.contains("vm0/ok"))
+    }
+
+    static func guestTask(_ guest: String, pass: Bool, demanded: Double = 100, achieved: Double = 100) -> BenchResults.TaskResult {
+        BenchResults.TaskResult(guest: guest, task: "t", targetMs: 25, demandedIops: demanded, predictedMs: nil, p9999Ms: pass ? 5 : 90,
+                                achievedIops: achieved, samples: 1000, windowPassFraction: 0, windowMinSamples: 100, pass: pass)
+    }
+
+    @Test("urgent-first counts the guests, most urgent first, that pass before the first that does not; IOPS add up per guest")
+    func urgentFirstScore() throws {
+        let settings = SchemeSettings(host: .kernelDefault, weights: [100, 100, 100], ioPriorities: [nil, nil, nil])
+        // urgency vm2, vm0, vm1 (not file order): vm2 passes, vm0 has one failing task, vm1 passes → 1 of 3
+        let run = BenchResults.Run(repeatIndex: 0, order: 0, settings: settings, tasks: [
+            Self.guestTask("vm0", pass: true), Self.guestTask("vm0", pass: false, demanded: 500, achieved: 400),
+            Self.guestTask("vm1", pass: true), Self.guestTask("vm2", pass: true),
+        ], urgencyOrder: ["vm2", "vm0", "vm1"])
+        #expect(run.urgentFirstScore == 1.0 / 3 && run.taskPassRate == 0.75)
+        #expect(run.guests == [.init(guest: "vm2", demandedIops: 100, achievedIops: 100),
+                               .init(guest: "vm0", demandedIops: 600, achievedIops: 500),
+                               .init(guest: "vm1", demandedIops: 100, achievedIops: 100)])
+        // the most urgent fails: 0, however many after it pass
+        let first = BenchResults.Run(repeatIndex: 0, order: 0, settings: settings, tasks: [Self.guestTask("vm0", pass: false), Self.guestTask("vm1", pass: true)],
+                                     urgencyOrder: ["vm0", "vm1"])
+        #expect(first.urgentFirstScore == 0)
+        // the scores travel in results.json, and old results without an urgency order still decode
+        let json = String(decoding: try JSONEncoder().encode(run), as: UTF8.self)
+        #expect(json.contains("\"urgentFirstScore\":0.333") && json.contains("\"urgencyOrder\":[\"vm2\",\"vm0\",\"vm1\"]"), "\(json)")
+        var old = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        old["urgencyOrder"] = nil
+        var oldSettings = try #require(old["settings"] as? [String: Any])
+        oldSettings["scheduler"] = nil
+        old["settings"] = oldSettings
+        let decoded = try JSONDecoder().decode(BenchResults.Run.self, from: JSONSerialization.data(withJSONObject: old))
+        #expect(decoded.urgencyOrder == ["vm0", "vm1", "vm2"] && decoded.settings.scheduler == "bfq")
+    }
+
+    @Test("Wilson 95 % interval, hand-worked")
+    func wilson() {
+        func rounded(_ i: WilsonInterval) -> [Double] { [i.low, i.high].map { ($0 * 10000).rounded() / 10000 } }
+        #expect(rounded(WilsonInterval(successes: 0, trials: 3)) == [0, 0.5615])
+        #expect(rounded(WilsonInterval(successes: 3, trials: 3)) == [0.4385, 1])
+        #expect(rounded(WilsonInterval(successes: 1, trials: 2)) == [0.0945, 0.9055])
+        #expect(rounded(WilsonInterval(successes: 0, trials: 0)) == [0, 1])
     }
 
     @Test("merge adds a case's runs under their scheme names; passingSchemes names, per case, what passed every run")

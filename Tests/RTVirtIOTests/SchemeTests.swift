@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import RTVirtIO
 
@@ -19,6 +20,17 @@ struct SchemeTests {
         #expect(plain.host == .kernelDefault && plain.weights == [100, 100, 700] && plain.ioPriorities == [nil, nil, nil])
         let ionice = try Scheme.ionice.settings(for: Self.scenario)
         #expect(ionice.ioPriorities == [IOPriority(.realtime, 0), IOPriority(.bestEffort, 0), IOPriority(.bestEffort, 1)])
+    }
+
+    @Test("what an operator does without rtvirtio: the device's own scheduler (no knobs, weights untouched), or bfq with slice_idle 0 only")
+    func operatorBaselines() throws {
+        for name in ["none", "mq-deadline"] {
+            let own = try Scheme.deviceScheduler(name).settings(for: Self.scenario)
+            #expect(own.scheduler == name && !own.usesBfq && own.weights == [100, 100, 700] && own.ioPriorities == [nil, nil, nil])
+        }
+        let noIdle = try Scheme.bfqNoIdle.settings(for: Self.scenario)
+        #expect(noIdle.scheduler == "bfq" && noIdle.host == BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 0) && noIdle.weights == [100, 100, 700])
+        #expect(try Scheme.kernelDefault.settings(for: Self.scenario).scheduler == "bfq")
     }
 
     @Test("naive: weight ∝ demand / tightest target, the largest at 1000")
@@ -55,6 +67,45 @@ struct SchemeTests {
         let withMatch = text.replacingOccurrences(of: "{name: vm0,", with: "{name: vm0, match: {cgroup: x},")
         let error = try #require(throws: InputError.self) { try BenchCases.parse(withMatch, file: "c.yaml") }
         #expect(error.description.hasPrefix("c.yaml:6:") && error.description.contains("not allowed in a cases file"))
+    }
+
+    @Test("cases file: a contended file states its capacity and scale rule; a capacity that is no number of IOPS is refused")
+    func contendedCasesFile() throws {
+        let text = """
+        capacityIops: 3520
+        scaleRule: scaled
+        targetRule: tiered
+        cases:
+          - name: one
+            regime: device-bound
+            guests:
+              - {name: vm0, tasks: [{name: a, iops: 100, targetMs: 25}]}
+        """
+        let file = try BenchCases.parse(text, file: "c.yaml")
+        #expect(file.capacityIops == 3520 && file.scaleRule == "scaled" && file.namedRegimes == ["device-bound"])
+        let error = try #require(throws: InputError.self) {
+            try BenchCases.parse(text.replacingOccurrences(of: "3520", with: "-1"), file: "c.yaml")
+        }
+        #expect(error.description.hasPrefix("c.yaml:1:") && error.description.contains("capacityIops"), "\(error)")
+    }
+
+    @Test("bench/cases/contended24.yaml: the paper's 24 mixes, loads from 40 % to 130 % of the stated capacity, as its rule says")
+    func contended24FollowsItsRule() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("bench/cases/contended24.yaml").path
+        let file = try BenchCases.parse(try String(contentsOfFile: path, encoding: .utf8), file: path)
+        let paper = try BenchCases.parse(try String(contentsOfFile: root.appendingPathComponent("bench/cases/paper24.yaml").path, encoding: .utf8), file: "paper24")
+        let capacity = try #require(file.capacityIops)
+        #expect(file.cases.map(\.name) == paper.cases.map(\.name) && file.namedRegimes == ["device-bound"])
+        let loads = file.cases.map { $0.scenario.totalDemandKBps / 4 / capacity }
+        // rounding each task to whole IOPS moves a case's load by at most half an IOPS per task
+        #expect(abs(loads.min()! - 0.40) < 0.01 && abs(loads.max()! - 1.30) < 0.01, "\(loads)")
+        // ranked by the paper's demand: a case that asked more in the paper asks at least as much here
+        for (a, b) in zip(paper.cases, file.cases) {
+            #expect(a.guests.map(\.name) == b.guests.map(\.name) && a.guests.map { $0.tasks.map(\.targetMs) } == b.guests.map { $0.tasks.map(\.targetMs) })
+        }
+        let order = paper.cases.indices.sorted { (paper.cases[$0].scenario.totalDemandKBps, $0) < (paper.cases[$1].scenario.totalDemandKBps, $1) }
+        #expect(zip(order, order.dropFirst()).allSatisfy { loads[$0] < loads[$1] }, "\(order.map { loads[$0] })")
     }
 
     @Test("sweep: timeout_sync's ends × slice_idle 0/1/8 × equal, graded, urgent-first weights; pins kept; one guest has no shapes")
