@@ -6,7 +6,7 @@ PREFIX       ?= /usr/local
 ETC          ?= /etc/rtvirtio
 BIN           = .build/$(CONFIG)/rtvirtio
 # Debian packages each target needs; installed only when missing.
-BUILD_PKGS   := pkg-config libsystemd-dev libcgroup-dev libfuse3-dev systemd
+BUILD_PKGS   := pkg-config libsystemd-dev libcgroup-dev libfuse3-dev libbpf-dev systemd
 RUNTIME_PKGS := fio util-linux jq
 # real QEMU guests (make e2e, and the e2e smoke in make test); the guest kernel is fetched by scripts/e2e.sh
 E2E_PKGS     := qemu-system-x86 busybox-static cpio

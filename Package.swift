@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -18,6 +18,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CCgroup", pkgConfig: "libcgroup", providers: [.apt(["libcgroup-dev"])]),
+        .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+        // The observer's BPF program (C, compiled by the plugin with clang -target bpf) embedded as bytes.
+        .plugin(name: "BPFObjectPlugin", capability: .buildTool()),
+        .target(name: "RTVirtIOBPF", exclude: ["observer.bpf.c", "observer_shared.h"], plugins: ["BPFObjectPlugin"]),
         // Pure computation. Yams parses YAML *text*; reading files stays outside.
         // The lab's device-bound bottleneck: a FUSE file with a fixed service time per 4 KiB.
         .executableTarget(name: "rtvirtio-fused", cSettings: [.unsafeFlags(["-I/usr/include/fuse3"])],
@@ -26,7 +30,7 @@ let package = Package(
         .target(name: "CDenseKernel", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "RTVirtIO", dependencies: ["CDenseKernel", .product(name: "Yams", package: "Yams")]),
         .target(name: "RTVirtIOHost", dependencies: [
-            "RTVirtIO", "CSystemd", "CCgroup",
+            "RTVirtIO", "CSystemd", "CCgroup", "CLibbpf", "RTVirtIOBPF",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,0 +1,58 @@
+import Foundation
+import Glibc
+import RTVirtIO
+
+/// Per-guest latency windows from the kernel observer: requests are charged
+/// to the cgroup that issued them, which may be a guest's cgroup or any cgroup
+/// below it (libvirt's emulator and vcpu groups, a task's own group), so each
+/// guest's subtree is mapped to its cgroup ids (inode numbers) and summed.
+public final class GuestObserver: @unchecked Sendable {
+    public let observer: BPFObserver
+    /// guest name → its cgroup directory
+    public let guests: [(name: String, cgroup: String)]
+    private var previous: [BPFObserver.Key: LatencyHistogram] = [:]
+    private var owners: [UInt64: String] = [:]
+
+    public init(observer: BPFObserver, guests: [(name: String, cgroup: String)]) {
+        self.observer = observer
+        self.guests = guests
+        refreshOwners()
+    }
+
+    /// cgroup id → guest, for every directory at or below each guest's cgroup
+    /// (refreshed each window: a guest's subgroups come and go).
+    func refreshOwners() {
+        var map: [UInt64: String] = [:]
+        for (name, cgroup) in guests {
+            for directory in [cgroup] + Self.subdirectories(of: cgroup) {
+                var info = stat()
+                if stat(directory, &info) == 0 { map[UInt64(info.st_ino)] = name }
+            }
+        }
+        owners = map
+    }
+
+    static func subdirectories(of root: String) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
+        var result: [String] = []
+        while let item = enumerator.nextObject() as? String {
+            if (enumerator.fileAttributes?[.type] as? FileAttributeType) == .typeDirectory { result.append("\(root)/\(item)") }
+        }
+        return result
+    }
+
+    /// What each guest's requests did since the previous call, by op; requests
+    /// of cgroups outside every guest are left out.
+    public func window() throws -> [String: [IOOp: LatencyHistogram]] {
+        refreshOwners()
+        let now = try observer.histograms()
+        var result: [String: [IOOp: LatencyHistogram]] = [:]
+        for (key, histogram) in now {
+            guard let guest = owners[key.cgroupID] else { continue }
+            let delta = histogram.since(previous[key] ?? LatencyHistogram())
+            result[guest, default: [:]][key.op] = (result[guest]?[key.op] ?? LatencyHistogram()) + delta
+        }
+        previous = now
+        return result
+    }
+}

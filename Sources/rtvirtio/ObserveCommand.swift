@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import RTVirtIO
+import RTVirtIOHost
+
+struct ObserveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "observe",
+        abstract: "Measure each guest's I/O latency in the host kernel (eBPF), per op, over 1-second windows.",
+        discussion: """
+        Needs root and a kernel with BTF. Guests are found as `apply` finds them. For every request on the \
+        targets file's device: the time from its insertion into the I/O scheduler (so bfq's idling counts), or \
+        its issue where it bypasses the scheduler, to its completion, charged to the cgroup that issued it. \
+        Prints count, IOPS, p50/p99/p99.9/p99.99/max and, per task, the windows whose p99.99 exceeded its target. \
+        Changes nothing on the host. Example: rtvirtio observe --targets /etc/rtvirtio/targets.yaml --duration-s 30
+        """)
+
+    @Option(name: .long, help: ArgumentHelp("The targets file (YAML or JSON).", valueName: "file")) var targets: String
+    @OptionGroup var host: HostOptions
+    @Option(help: "Seconds to observe (1-86400).") var durationS = 10
+    @Option(help: "text or json.") var format: ObserveFormat = .text
+    @Option(help: ArgumentHelp("The kernel's BTF type information (where a distribution ships it apart from the kernel).", valueName: "file"))
+    var btf = BPFObserver.kernelBTF
+
+    enum ObserveFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    func validate() throws {
+        guard (1...86_400).contains(durationS) else { throw ValidationError("--duration-s wants 1 to 86400 seconds (got \(durationS))") }
+    }
+
+    func run() throws {
+        let targets = try ConfigFiles.loadTargets(self.targets)
+        let view = try host.observe(targets, fs: HostFS())
+        for warning in view.warnings { printError("warning: \(warning)") }
+        let guests = targets.guests.compactMap { g in view.cgroups[g.name].map { (name: g.name, cgroup: $0) } }
+        guard !guests.isEmpty else { throw ValidationError("none of the guests was found; nothing to observe") }
+        let observer: BPFObserver
+        do { observer = try BPFObserver(device: view.device, btfPath: btf) } catch let unavailable as BPFObserver.Unavailable {
+            printError(unavailable.description)
+            throw ExitCode(1)
+        }
+        let session = GuestObserver(observer: observer, guests: guests)
+        var observation = Observation(percentile: targets.percentile)
+        printError("observing \(view.device.devicePath) (\(view.device.majMin)) for \(durationS) s: \(guests.map(\.name).joined(separator: ", "))")
+        let started = Date()
+        for second in 1...durationS {
+            // each window ends on the second after the start, however long reading took
+            let wait = started.addingTimeInterval(Double(second)).timeIntervalSinceNow
+            if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
+            observation.add(window: try session.window(), guests: guests.map(\.name))
+            if format == .text, isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\r\(second)/\(durationS) s".utf8)) }
+        }
+        if format == .text, isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\r".utf8)) }
+        if observer.droppedRequests() > 0 { printError("warning: \(observer.droppedRequests()) requests found no room in the kernel's map and are not counted") }
+        let report = observation.report(device: view.device.devicePath, durationS: Double(durationS), targets: view.present(targets))
+        print(format == .json ? try encodeJSON(report) : report.text(), terminator: format == .json ? "" : "\n")
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Glibc
+import Testing
+import RTVirtIO
+@testable import RTVirtIOHost
+
+/// `rtvirtio observe` against fio on a real loop device: the kernel's count
+/// of every request, charged to the cgroup that issued it.
+@Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
+struct LiveObserveTests {
+    struct Fio {
+        var name: String, rw: String, iops: Int
+    }
+
+    /// fio's JSON for one job: (completed I/Os of op, clat p50 ms, clat p99 ms).
+    static func fioResult(_ path: String, op: String) throws -> (ios: Int, p50Ms: Double, p99Ms: Double) {
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let job = try #require((object["jobs"] as? [[String: Any]])?.first)
+        let stats = try #require(job[op] as? [String: Any])
+        let percentiles = try #require((stats["clat_ns"] as? [String: Any])?["percentile"] as? [String: Double])
+        return (try #require(stats["total_ios"] as? Int), try #require(percentiles["50.000000"]) / 1e6, try #require(percentiles["99.000000"]) / 1e6)
+    }
+
+    @Test("needs root: observe counts every request of two readers and a writer as fio completed them, writes as writes", .timeLimit(.minutes(1)))
+    func rootObserveAgreesWithFio() throws {
+        guard FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) else {
+            print("skipping: no BTF at \(BPFObserver.kernelBTF)"); return
+        }
+        let device = try LoopDevice(sizeMB: 64)
+        let cgroups = try TestCgroups()
+        let jobs = [Fio(name: "r0", rw: "randread", iops: 300), Fio(name: "r1", rw: "randread", iops: 150), Fio(name: "w0", rw: "randwrite", iops: 100)]
+        for job in jobs { try cgroups.make(job.name) }
+        try HostFS().write("/sys/block/\(device.name)/queue/scheduler", "bfq")
+        let targets = device.directory + "/targets.yaml"
+        try ("device: \(device.path)\nguests:\n" + jobs.map {
+            "  - {name: \($0.name), match: {cgroup: \($0.name)}, tasks: [{name: t, iops: \($0.iops), targetMs: 0.001}]}\n"
+        }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
+
+        let observe = Process()
+        observe.executableURL = URL(fileURLWithPath: Live.binary)
+        observe.arguments = ["observe", "--targets", targets, "--cgroup-root", cgroups.relativeRoot, "--duration-s", "6", "--format", "json"]
+        let out = Pipe(), err = Pipe()
+        (observe.standardOutput, observe.standardError) = (out, err)
+        try observe.run()
+        defer { if observe.isRunning { kill(observe.processIdentifier, SIGKILL) } }
+        usleep(1_500_000)   // attached well before the first request
+        let fios = try jobs.map { job in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", #"echo $$ > "$1" && shift && exec fio "$@""#, "sh", "\(cgroups.root)/\(job.name)/cgroup.procs",
+                                 "--name=\(job.name)", "--filename=\(device.path)", "--rw=\(job.rw)", "--bs=4k", "--direct=1", "--ioengine=psync",
+                                 "--rate_iops=\(job.iops)", "--time_based", "--runtime=3", "--output-format=json",
+                                 "--output=\(device.directory)/\(job.name).json"]
+            try process.run()
+            return process
+        }
+        for process in fios { process.waitUntilExit(); #expect(process.terminationStatus == 0) }
+        let json = out.fileHandleForReading.readDataToEndOfFile()
+        observe.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(observe.terminationStatus == 0, "\(stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any], "\(stderr)")
+        let guests = try #require(report["guests"] as? [[String: Any]])
+        for job in jobs {
+            let op = job.rw == "randwrite" ? "write" : "read"
+            let fio = try Self.fioResult("\(device.directory)/\(job.name).json", op: op)
+            let ops = try #require(guests.first { $0["name"] as? String == job.name }?["ops"] as? [String: [String: Any]])
+            #expect(Set(ops.keys) == [op], "\(job.name): ops seen \(ops.keys.sorted())")
+            let seen = try #require(ops[op])
+            let count = try #require(seen["count"] as? Int)
+            #expect(abs(Double(count - fio.ios)) <= 0.01 * Double(fio.ios), "\(job.name): kernel \(count), fio \(fio.ios)")
+            let p50 = try #require(seen["p50Ms"] as? Double), p99 = try #require(seen["p99Ms"] as? Double)
+            // The block layer's time is part of the system call's: never much more than fio's
+            // (bucket error 0.8 %, fio's own ~1.6 %), and most of fio's typical latency.
+            #expect(p99 <= fio.p99Ms * 1.25 && p50 <= fio.p50Ms * 1.25 && p50 >= fio.p50Ms * 0.3,
+                    "\(job.name): kernel p50 \(p50) p99 \(p99) ms, fio p50 \(fio.p50Ms) p99 \(fio.p99Ms) ms")
+            print("observe vs fio, \(job.name) \(op): count \(count)/\(fio.ios), p50 \(p50)/\(fio.p50Ms) ms, p99 \(p99)/\(fio.p99Ms) ms")
+            // a 1 µs target: every window with requests is over it
+            #expect((seen["windowsOverTarget"] as? [String: Int])?["t"] ?? 0 >= 3)
+        }
+    }
+
+    @Test("needs root: where the program cannot load, observe says why in one line and exits 1; the host is untouched")
+    func rootObserveWithoutBPF() throws {
+        let device = try LoopDevice(sizeMB: 16)
+        let cgroups = try TestCgroups()
+        try cgroups.make("vm0")
+        let targets = device.directory + "/targets.yaml"
+        try "device: \(device.path)\nguests:\n  - {name: vm0, match: {cgroup: vm0}, tasks: [{name: t, iops: 10, targetMs: 5}]}\n"
+            .write(toFile: targets, atomically: true, encoding: .utf8)
+        let garbage = device.directory + "/not-btf"
+        try "this is no BTF".write(toFile: garbage, atomically: true, encoding: .utf8)
+        let before = try device.scheduler()
+        for (btf, says) in [(garbage, "cannot observe in the kernel: the kernel refused the program"),
+                            (device.directory + "/absent", "cannot observe in the kernel: the kernel has no BTF at \(device.directory)/absent")] {
+            let result = Live.run(Live.binary, ["observe", "--targets", targets, "--cgroup-root", cgroups.relativeRoot, "--duration-s", "1", "--btf", btf])
+            #expect(result.status == 1 && result.stdout.isEmpty, "\(result)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("rtvirtio: \(says)"), "\(result.stderr)")
+        }
+        #expect(try device.scheduler() == before)
+    }
+}
