@@ -8,9 +8,12 @@ public struct BenchCases: Sendable {
         public var name: String
         public var regime: String?
         public var guests: [GuestSpec]
+        /// The cases file's `capacityIops`: the rtvirtio schemes predict delivered IOPS and may cap.
+        public var capacityIops: Double?
         public var scenario: Scenario {
             Scenario(guests: guests.map { Scenario.Guest(name: $0.name, criticality: $0.criticality, pinnedWeight: $0.weight,
-                                                         guestBfq: $0.guestBfq, tasks: $0.tasks) })
+                                                         guestBfq: $0.guestBfq, tasks: $0.tasks) },
+                     delivery: capacityIops.map { DeliveryModel(capacityIops: $0) })
         }
     }
 
@@ -57,6 +60,7 @@ public struct BenchCases: Sendable {
         if let capacity, !(capacity > 0 && capacity < 1e8) {
             throw reader.error(top.values["capacityIops"], "capacityIops", "must be a number of IOPS above 0 (got \(capacity))")
         }
+        for index in cases.indices { cases[index].capacityIops = capacity }
         return BenchCases(targetRule: try top.string("targetRule"), scaleRule: try top.optionalString("scaleRule"),
                           capacityIops: capacity, search: search, cases: cases)
     }

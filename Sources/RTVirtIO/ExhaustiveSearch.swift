@@ -6,8 +6,12 @@ public enum ExhaustiveSearch {
 
     public static func best(model: any LatencyModel, scenario: Scenario, space: SearchSpace,
                             weights grid: [Int] = paperWeights) throws -> (settings: Settings, score: Score) {
+        try best(Evaluator(model: model, scenario: scenario), space: space, weights: grid)
+    }
+
+    static func best(_ evaluator: Evaluator, space: SearchSpace, weights grid: [Int] = paperWeights) throws -> (settings: Settings, score: Score) {
+        let model = evaluator.model, scenario = evaluator.scenario
         let hosts = try Optimizer(model: model, space: space).knobCandidates()
-        let evaluator = Evaluator(model: model, scenario: scenario)
         let free = scenario.guests.indices.filter { scenario.guests[$0].pinnedWeight == nil }
         var best: (settings: Settings, score: Score)?
         for host in hosts {

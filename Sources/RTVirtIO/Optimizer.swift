@@ -54,8 +54,54 @@ public struct Optimizer: Sendable {
         return valid
     }
 
-    public func plan(_ scenario: Scenario) throws -> Plan {
-        let evaluator = Evaluator(model: model, scenario: scenario)
+    /// `currentScheduler`: the device's selected scheduler; where it is not bfq and the
+    /// model says it already meets every target, the plan keeps it and changes nothing.
+    public func plan(_ scenario: Scenario, currentScheduler: String? = nil) throws -> Plan {
+        if let current = currentScheduler, current != "bfq", let kept = keepCurrent(scenario, scheduler: current) { return kept }
+        let plain = Evaluator(model: model, scenario: scenario)
+        var (best, evaluated) = try searchWeights(plain)
+        var chosen = plain
+        // A saturated device: no weight or knob gives the urgent guests the IOPS they ask
+        // for; capping the least urgent is the knob that reserves capacity (issue 14).
+        // Sized for what the device delivers without idling and with it, where the space has each.
+        let idlings = Set(try knobCandidates().map { $0.sliceIdleUs > 0 })
+        for idling in idlings.sorted(by: { !$0 && $1 }) {
+            guard let caps = Self.capsByUrgency(scenario, idling: idling) else { continue }
+            var space = self
+            space.space.hostSliceIdleUs = self.space.hostSliceIdleUs.filter { ($0 > 0) == idling }
+            let capped = Evaluator(model: model, scenario: scenario.capped(caps), requested: scenario, caps: caps)
+            let result = try space.searchWeights(capped)
+            evaluated += result.evaluated
+            if result.best.score > best.score {
+                best = (capped.withCaps(result.best.settings), result.best.score)
+                chosen = capped
+            }
+        }
+        let guests = Plan.predicted(model: model, scenario: chosen.scenario, settings: best.settings, requested: scenario)
+        return Plan(model: model.name, host: best.settings.host, guests: guests,
+                    sacrificed: sacrifices(chosen, guests: guests, settings: best.settings),
+                    warnings: model.validity.warnings(for: scenario), score: best.score,
+                    candidatesEvaluated: evaluated, capacityIops: scenario.delivery?.capacityIops,
+                    caps: capExplanations(scenario, guests: guests, idling: best.settings.host.sliceIdleUs > 0))
+    }
+
+    /// How the device's own scheduler (`none`, `mq-deadline`) does, as the models can
+    /// say it: like bfq without idling and without caps, where weights have no force
+    /// (measured: the same split of a saturated device within 1 % under all three,
+    /// bench/results/contended24). A plan that keeps it when it meets every target, else nil.
+    func keepCurrent(_ scenario: Scenario, scheduler: String) -> Plan? {
+        let proxy = Settings(host: BfqSettings(timeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, sliceIdleUs: 0), weights: scenario.untouchedWeights)
+        guard model.validity.allows(proxy.host) else { return nil }
+        let score = Evaluator(model: model, scenario: scenario).score(proxy)
+        guard score.guestsMet.allSatisfy({ $0 }) else { return nil }
+        return Plan(model: model.name, host: proxy.host, guests: Plan.predicted(model: model, scenario: scenario, settings: proxy),
+                    sacrificed: [], warnings: model.validity.warnings(for: scenario), score: score, candidatesEvaluated: 1,
+                    capacityIops: scenario.delivery?.capacityIops, keptScheduler: scheduler)
+    }
+
+    /// The weight and knob search for one load: the best settings and how many were scored.
+    func searchWeights(_ evaluator: Evaluator) throws -> (best: (settings: Settings, score: Score), evaluated: Int) {
+        let scenario = evaluator.scenario
         var evaluated = 0
         var ranked: [(settings: Settings, score: Score)] = []
         for host in try knobCandidates() {
@@ -73,7 +119,7 @@ public struct Optimizer: Sendable {
         // Up to 3 free guests the paper's weight grid is small (≤ 7³ × knob pairs): its best is
         // one more start, so the plan is never worse than that grid where the grid can be searched.
         let grid = scenario.guests.filter({ $0.pinnedWeight == nil }).count <= gridSeedUpToGuests
-            ? try? ExhaustiveSearch.best(model: model, scenario: scenario, space: space) : nil
+            ? try? ExhaustiveSearch.best(evaluator, space: space) : nil
         if let grid { ranked.append(grid) }
         ranked.sort { $0.score > $1.score }
         var best = ranked[0]
@@ -108,11 +154,7 @@ public struct Optimizer: Sendable {
         let untouched = Settings(host: best.settings.host, weights: scenario.untouchedWeights)
         let untouchedScore = evaluator.score(untouched)
         if untouchedScore >= best.score { best = (untouched, untouchedScore) }
-        let guests = Plan.predicted(model: model, scenario: scenario, settings: best.settings)
-        return Plan(model: model.name, host: best.settings.host, guests: guests,
-                    sacrificed: sacrifices(evaluator, guests: guests, settings: best.settings),
-                    warnings: model.validity.warnings(for: scenario), score: best.score,
-                    candidatesEvaluated: evaluated)
+        return (best, evaluated)
     }
 
     /// The smallest share in (0, 1] for which `meets` holds; infinity if even 1 fails.
@@ -328,6 +370,14 @@ public struct Optimizer: Sendable {
             let share = settings.share(of: guest)
             defer { heldByMoreUrgent += share }
             guard !guests[guest].meets else { continue }
+            let starved = guests[guest].tasks.filter { !$0.getsItsIops }
+            if !starved.isEmpty, guests[guest].tasks.allSatisfy({ $0.predictedMs <= $0.targetMs }) {
+                let what = starved.map { "\($0.name) \(formatNumber($0.predictedIops ?? 0, decimals: 0)) of \(formatNumber($0.requestedIops, decimals: 0)) IOPS" }
+                let why = guests[guest].readIopsCap.map { "capped at \($0) read IOPS so that more urgent guests get theirs" }
+                    ?? "the device cannot serve every guest what it asks"
+                result.append(Plan.Sacrifice(guest: guests[guest].name, reason: "\(why): \(what.joined(separator: ", "))"))
+                continue
+            }
             let need = Self.minimalShare { evaluator.guestMeets(guest, share: $0, host: settings.host) }
             let missing = guests[guest].tasks.filter { !$0.meets }
                 .map { "\($0.name) \(formatNumber($0.predictedMs)) ms > \(formatNumber($0.targetMs)) ms" }

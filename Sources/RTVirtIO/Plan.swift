@@ -5,13 +5,19 @@ public struct Plan: Sendable {
         public var name: String
         public var targetMs: Double
         public var predictedMs: Double
+        public var requestedIops: Double
+        /// What the device will deliver, where its capacity is known.
+        public var predictedIops: Double?
         public var meets: Bool
+        public var getsItsIops: Bool { predictedIops.map { $0 >= DeliveryModel.minimumFraction * requestedIops - 1e-9 } ?? true }
     }
     public struct Guest: Sendable, Codable, Equatable {
         public var name: String
         public var criticality: Int
         public var weight: Int
         public var weightPinned: Bool
+        /// A limit on the read IOPS (4 KiB) the guest may ask of the device.
+        public var readIopsCap: Int?
         public var tasks: [Task]
         public var meets: Bool { tasks.allSatisfy(\.meets) }
     }
@@ -27,20 +33,41 @@ public struct Plan: Sendable {
     public var warnings: [String]
     public var score: Score
     public var candidatesEvaluated: Int
+    /// The device's capacity (4 KiB read IOPS) the plan was made for, where known.
+    public var capacityIops: Double?
+    /// One sentence per cap: how much, what the guest asks, for whom.
+    public var caps: [String]
+    /// Set when the device's own scheduler already meets every target: the plan changes nothing
+    /// (`host` and the weights are then only how the models predicted it).
+    public var keptScheduler: String?
 
-    public var settings: Settings { Settings(host: host, weights: guests.map(\.weight)) }
+    public init(model: String, host: BfqSettings, guests: [Guest], sacrificed: [Sacrifice], warnings: [String], score: Score,
+                candidatesEvaluated: Int, capacityIops: Double? = nil, caps: [String] = [], keptScheduler: String? = nil) {
+        (self.model, self.host, self.guests, self.sacrificed, self.warnings) = (model, host, guests, sacrificed, warnings)
+        (self.score, self.candidatesEvaluated, self.capacityIops, self.caps) = (score, candidatesEvaluated, capacityIops, caps)
+        self.keptScheduler = keptScheduler
+    }
+
+    public var settings: Settings {
+        Settings(host: host, weights: guests.map(\.weight), capsIops: guests.contains { $0.readIopsCap != nil } ? guests.map(\.readIopsCap) : nil)
+    }
     public var tasksMet: Int { guests.reduce(0) { $0 + $1.tasks.filter(\.meets).count } }
     public var taskCount: Int { guests.reduce(0) { $0 + $1.tasks.count } }
 
-    /// Predictions of `model` for `scenario` at `settings`, in the plan's shape.
-    public static func predicted(model: any LatencyModel, scenario: Scenario, settings: Settings) -> [Guest] {
+    /// Predictions of `model` for `scenario` at `settings`, in the plan's shape: latency from
+    /// the load the model sees (`scenario`), IOPS against what the tasks ask (`requested`).
+    public static func predicted(model: any LatencyModel, scenario: Scenario, settings: Settings, requested: Scenario? = nil) -> [Guest] {
+        let requested = requested ?? scenario
         let predictions = model.predict(scenario, settings: settings)
+        let delivered = requested.delivery?.delivered(requested, settings: settings)
         return scenario.guests.enumerated().map { index, guest in
             Guest(name: guest.name, criticality: guest.criticality, weight: settings.weights[index],
-                  weightPinned: guest.pinnedWeight != nil,
-                  tasks: guest.tasks.enumerated().map { t, task in
-                      Task(name: task.name, targetMs: task.targetMs, predictedMs: predictions[index][t],
-                           meets: predictions[index][t] <= task.targetMs)
+                  weightPinned: guest.pinnedWeight != nil, readIopsCap: settings.capsIops?[index],
+                  tasks: requested.guests[index].tasks.enumerated().map { t, task in
+                      var planned = Task(name: task.name, targetMs: task.targetMs, predictedMs: predictions[index][t], requestedIops: task.iops,
+                                         predictedIops: delivered?[index][t], meets: false)
+                      planned.meets = predictions[index][t] <= task.targetMs && planned.getsItsIops
+                      return planned
                   })
         }
     }

@@ -39,18 +39,37 @@ public struct PlanReport: Sendable {
 
     // MARK: text
 
+    /// Why a plan that keeps the device's own scheduler writes nothing.
+    public var keptText: String? {
+        plan.keptScheduler.map { "The current settings already meet every target (the device's own scheduler, \($0), predicted as bfq without idling and "
+            + "with equal weights, which split a device the same way): nothing to change." }
+    }
+
     public func text() -> String {
         var lines: [String] = []
         lines.append("rtvirtio plan for \(device) — model \(plan.model)")
         lines.append("")
-        let from = baseline.map { "\($0.label)" } ?? "now"
-        lines.append(Table(header: ["host bfq", from, "planned", ""], rows: [
-            ["timeout_sync", baseline.map { "\($0.host.timeoutSyncMs) ms" } ?? "?", "\(plan.host.timeoutSyncMs) ms",
-             baseline.map { $0.host.timeoutSyncMs == plan.host.timeoutSyncMs ? "" : "changes" } ?? ""],
-            ["slice_idle", baseline.map { "\(formatNumber($0.host.sliceIdleMs, decimals: 3)) ms" } ?? "?",
-             "\(formatNumber(plan.host.sliceIdleMs, decimals: 3)) ms",
-             baseline.map { $0.host.sliceIdleUs == plan.host.sliceIdleUs ? "" : "changes" } ?? ""],
-        ]).render(indent: 0))
+        if let keptText { lines += [keptText, ""] }
+        if plan.keptScheduler == nil {
+            let from = baseline.map { "\($0.label)" } ?? "now"
+            lines.append(Table(header: ["host bfq", from, "planned", ""], rows: [
+                ["timeout_sync", baseline.map { "\($0.host.timeoutSyncMs) ms" } ?? "?", "\(plan.host.timeoutSyncMs) ms",
+                 baseline.map { $0.host.timeoutSyncMs == plan.host.timeoutSyncMs ? "" : "changes" } ?? ""],
+                ["slice_idle", baseline.map { "\(formatNumber($0.host.sliceIdleMs, decimals: 3)) ms" } ?? "?",
+                 "\(formatNumber(plan.host.sliceIdleMs, decimals: 3)) ms",
+                 baseline.map { $0.host.sliceIdleUs == plan.host.sliceIdleUs ? "" : "changes" } ?? ""],
+            ]).render(indent: 0))
+        }
+        if let capacity = plan.capacityIops {
+            let asked = plan.guests.flatMap(\.tasks).reduce(0) { $0 + $1.requestedIops }
+            lines.append("")
+            lines.append("Device capacity \(formatNumber(capacity, decimals: 0)) IOPS (4 KiB reads); the guests ask \(formatNumber(asked, decimals: 0)) (\(formatNumber(asked / capacity * 100, decimals: 0)) %).")
+        }
+        if !plan.caps.isEmpty {
+            lines.append("")
+            lines.append("Caps:")
+            for cap in plan.caps { lines.append("  \(cap)") }
+        }
         lines.append("")
         lines.append("Result: \(summary).")
         let total = Double(plan.guests.reduce(0) { $0 + $1.weight })
@@ -58,10 +77,14 @@ public struct PlanReport: Sendable {
             lines.append("")
             let before = baseline?.weights[guest.name].map(String.init) ?? "?"
             let weightText = before == String(guest.weight) ? "weight \(guest.weight) (unchanged)" : "weight \(before) → \(guest.weight)"
-            lines.append("\(guest.name)  criticality \(guest.criticality)  \(weightText)\(guest.weightPinned ? " pinned" : "")  share \(formatPercent(Double(guest.weight) / total))  \(guest.meets ? "MEETS" : "MISSES")")
-            lines.append(Table(header: ["task", "target ms", "predicted ms", "slack", ""], rows: guest.tasks.map { task in
-                [task.name, formatNumber(task.targetMs), formatNumber(task.predictedMs),
-                 formatSlack(task), task.meets ? "ok" : "MISS by \(formatNumber(task.predictedMs - task.targetMs)) ms"]
+            let capText = guest.readIopsCap.map { "  capped at \($0) read IOPS" } ?? ""
+            lines.append("\(guest.name)  criticality \(guest.criticality)  \(weightText)\(guest.weightPinned ? " pinned" : "")  share \(formatPercent(Double(guest.weight) / total))\(capText)  \(guest.meets ? "MEETS" : "MISSES")")
+            let withIops = plan.capacityIops != nil
+            lines.append(Table(header: ["task", "target ms", "predicted ms", "slack"] + (withIops ? ["asks IOPS", "predicted IOPS"] : []) + [""],
+                               rows: guest.tasks.map { task in
+                [task.name, formatNumber(task.targetMs), formatNumber(task.predictedMs), formatSlack(task)]
+                    + (withIops ? [formatNumber(task.requestedIops, decimals: 0), formatNumber(task.predictedIops ?? 0, decimals: 0)] : [])
+                    + [missText(task)]
             }).render(indent: 2))
         }
         if !plan.sacrificed.isEmpty {
@@ -77,6 +100,14 @@ public struct PlanReport: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    func missText(_ task: Plan.Task) -> String {
+        if task.meets { return "ok" }
+        var why: [String] = []
+        if task.predictedMs > task.targetMs { why.append("by \(formatNumber(task.predictedMs - task.targetMs)) ms") }
+        if !task.getsItsIops { why.append("gets \(formatNumber((task.predictedIops ?? 0) / task.requestedIops * 100, decimals: 0)) % of its IOPS") }
+        return "MISS " + why.joined(separator: ", ")
+    }
+
     func formatSlack(_ task: Plan.Task) -> String {
         guard task.predictedMs.isFinite else { return "-inf" }
         let slack = (task.targetMs - task.predictedMs) / task.targetMs * 100
@@ -87,8 +118,12 @@ public struct PlanReport: Sendable {
 
     struct JSONPlan: Encodable {
         struct Host: Encodable { var timeoutSyncMs: Int; var sliceIdleMs: Double }
-        struct Task: Encodable { var name: String; var targetMs: Double; var predictedMs: Double?; var meets: Bool }
-        struct Guest: Encodable { var name: String; var criticality: Int; var weight: Int; var weightPinned: Bool; var meets: Bool; var tasks: [Task] }
+        struct Task: Encodable {
+            var name: String; var targetMs: Double; var predictedMs: Double?; var requestedIops: Double; var predictedIops: Double?; var meets: Bool
+        }
+        struct Guest: Encodable {
+            var name: String; var criticality: Int; var weight: Int; var weightPinned: Bool; var readIopsCap: Int?; var meets: Bool; var tasks: [Task]
+        }
         var model: String
         var device: String
         var host: Host
@@ -97,6 +132,9 @@ public struct PlanReport: Sendable {
         var warnings: [String]
         var tasksMet: Int
         var taskCount: Int
+        var capacityIops: Double?
+        var caps: [String]
+        var keptScheduler: String?
     }
 
     public func json() throws -> String {
@@ -105,11 +143,13 @@ public struct PlanReport: Sendable {
             host: .init(timeoutSyncMs: plan.host.timeoutSyncMs, sliceIdleMs: plan.host.sliceIdleMs),
             guests: plan.guests.map { guest in
                 .init(name: guest.name, criticality: guest.criticality, weight: guest.weight, weightPinned: guest.weightPinned,
-                      meets: guest.meets, tasks: guest.tasks.map {
-                          .init(name: $0.name, targetMs: $0.targetMs, predictedMs: $0.predictedMs.isFinite ? $0.predictedMs : nil, meets: $0.meets)
+                      readIopsCap: guest.readIopsCap, meets: guest.meets, tasks: guest.tasks.map {
+                          .init(name: $0.name, targetMs: $0.targetMs, predictedMs: $0.predictedMs.isFinite ? $0.predictedMs : nil,
+                                requestedIops: $0.requestedIops, predictedIops: $0.predictedIops, meets: $0.meets)
                       })
             },
-            sacrificed: plan.sacrificed, warnings: plan.warnings, tasksMet: plan.tasksMet, taskCount: plan.taskCount)
+            sacrificed: plan.sacrificed, warnings: plan.warnings, tasksMet: plan.tasksMet, taskCount: plan.taskCount,
+            capacityIops: plan.capacityIops, caps: plan.caps, keptScheduler: plan.keptScheduler)
         return try encodeJSON(value)
     }
 }

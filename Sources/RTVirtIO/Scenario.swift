@@ -28,6 +28,9 @@ public struct Scenario: Sendable {
     }
 
     public let guests: [Guest]
+    /// What the device can deliver, where the operator (or the lab) measured it: then
+    /// delivered IOPS are predicted and caps may be planned.
+    public var delivery: DeliveryModel?
     /// Σ A over all guests, KB per second.
     public let totalDemandKBps: Double
     public let taskCount: Int
@@ -36,8 +39,9 @@ public struct Scenario: Sendable {
     /// what the host has when nobody has tuned it.
     public var untouchedWeights: [Int] { guests.map { $0.pinnedWeight ?? 100 } }
 
-    public init(guests: [Guest]) {
+    public init(guests: [Guest], delivery: DeliveryModel? = nil) {
         self.guests = guests
+        self.delivery = delivery
         totalDemandKBps = guests.reduce(0) { $0 + $1.demandKBps }
         taskCount = guests.reduce(0) { $0 + $1.tasks.count }
     }
@@ -46,7 +50,7 @@ public struct Scenario: Sendable {
         self.init(guests: targets.guests.map {
             Guest(name: $0.name, criticality: $0.criticality, pinnedWeight: $0.weight,
                   guestBfq: $0.guestBfq, tasks: $0.tasks)
-        })
+        }, delivery: targets.capacityReadIops.map { DeliveryModel(capacityIops: $0) })
     }
 
     /// Guest indices, most urgent first (criticality, then position).
@@ -59,10 +63,13 @@ public struct Scenario: Sendable {
 public struct Settings: Sendable, Equatable, Hashable {
     public var host: BfqSettings
     public var weights: [Int]
+    /// Per guest, a limit on the read IOPS (4 KiB) it may ask of the device; nil: no caps at all.
+    public var capsIops: [Int?]?
 
-    public init(host: BfqSettings, weights: [Int]) {
+    public init(host: BfqSettings, weights: [Int], capsIops: [Int?]? = nil) {
         self.host = host
         self.weights = weights
+        self.capsIops = capsIops
     }
 
     /// φ_i = w_i / Σ w_k.

@@ -20,25 +20,34 @@ public struct SchemeSettings: Sendable, Codable, Equatable {
     public var ioPriorities: [IOPriority?]
     /// What the scheme's model predicted for each task ([guest][task], ms), for the model-driven schemes.
     public var predictedMs: [[Double]]?
+    /// And the IOPS it predicted each task gets, where the device's capacity was known.
+    public var predictedIops: [[Double]]?
+    /// Per guest, a read IOPS cap (4 KiB); nil: no caps.
+    public var capsIops: [Int?]?
 
-    public init(scheduler: String = "bfq", host: BfqSettings, weights: [Int], ioPriorities: [IOPriority?], predictedMs: [[Double]]? = nil) {
+    public init(scheduler: String = "bfq", host: BfqSettings, weights: [Int], ioPriorities: [IOPriority?], predictedMs: [[Double]]? = nil,
+                predictedIops: [[Double]]? = nil, capsIops: [Int?]? = nil) {
         self.scheduler = scheduler
         self.host = host
         self.weights = weights
         self.ioPriorities = ioPriorities
         self.predictedMs = predictedMs
+        self.predictedIops = predictedIops
+        self.capsIops = capsIops
     }
 
     public var usesBfq: Bool { scheduler == "bfq" }
 
-    enum CodingKeys: String, CodingKey { case scheduler, host, weights, ioPriorities, predictedMs }
-    /// Results written before `scheduler` existed were all bfq.
+    enum CodingKeys: String, CodingKey { case scheduler, host, weights, ioPriorities, predictedMs, predictedIops, capsIops }
+    /// Results written before `scheduler` existed were all bfq, and had no caps.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(scheduler: try c.decodeIfPresent(String.self, forKey: .scheduler) ?? "bfq",
                   host: try c.decode(BfqSettings.self, forKey: .host), weights: try c.decode([Int].self, forKey: .weights),
                   ioPriorities: try c.decode([IOPriority?].self, forKey: .ioPriorities),
-                  predictedMs: try c.decodeIfPresent([[Double]].self, forKey: .predictedMs))
+                  predictedMs: try c.decodeIfPresent([[Double]].self, forKey: .predictedMs),
+                  predictedIops: try c.decodeIfPresent([[Double]].self, forKey: .predictedIops),
+                  capsIops: try c.decodeIfPresent([Int?].self, forKey: .capsIops))
     }
 }
 
@@ -98,7 +107,9 @@ public enum Scheme: Sendable {
         case .rtvirtio(let model, let space):
             let plan = try Optimizer(model: model, space: space).plan(scenario)
             return SchemeSettings(host: plan.host, weights: plan.guests.map(\.weight), ioPriorities: none,
-                                  predictedMs: plan.guests.map { $0.tasks.map(\.predictedMs) })
+                                  predictedMs: plan.guests.map { $0.tasks.map(\.predictedMs) },
+                                  predictedIops: plan.capacityIops == nil ? nil : plan.guests.map { $0.tasks.map { $0.predictedIops ?? 0 } },
+                                  capsIops: plan.settings.capsIops)
         case .fixed(let settings):
             return settings
         }

@@ -8,6 +8,9 @@ public struct Targets: Sendable, Equatable {
     public var search: SearchSpace
     public var onStop: OnStop
     public var guests: [GuestSpec]
+    /// The device's capacity in 4 KiB random-read IOPS, where the operator measured it:
+    /// then delivered IOPS are predicted and the least urgent guests may be capped.
+    public var capacityReadIops: Double?
 
     public init(device: String, percentile: Double = 99.99, model: ModelChoice = .bundledDefault,
                 modelParams: String? = nil, search: SearchSpace = .paper, onStop: OnStop = .restore,

@@ -2,7 +2,7 @@ import Yams
 
 /// Reads targets.yaml text. Every rejection names file, line, column and key.
 public enum TargetsParser {
-    static let topKeys = ["device", "percentile", "model", "modelParams", "search", "guests", "onStop"]
+    static let topKeys = ["device", "percentile", "model", "modelParams", "search", "capacity", "guests", "onStop"]
     static let guestKeys = ["name", "criticality", "match", "weight", "guestBfq", "guestAgent", "tasks"]
     static let taskKeys = ["name", "iops", "requestKB", "targetMs", "weight"]
     static let matchKeys = ["libvirt", "cgroup", "pid", "pidfile"]
@@ -42,9 +42,21 @@ public enum TargetsParser {
             seen[guest.name] = index
             guests.append(guest)
         }
-        return Targets(device: device, percentile: percentile, model: model,
-                       modelParams: try top.optionalString("modelParams"), search: search,
-                       onStop: onStop, guests: guests)
+        var targets = Targets(device: device, percentile: percentile, model: model,
+                              modelParams: try top.optionalString("modelParams"), search: search,
+                              onStop: onStop, guests: guests)
+        if top.has("capacity") { targets.capacityReadIops = try parseCapacity(reader, try top.node("capacity")) }
+        return targets
+    }
+
+    /// `capacity: {readIops: N}`: what the device serves of 4 KiB random reads (measured, e.g. with fio).
+    static func parseCapacity(_ reader: YAMLReader, _ node: Node) throws -> Double {
+        let fields = try reader.mapping(node, "capacity", allowed: ["readIops"])
+        let iops = try fields.double("readIops")
+        guard iops >= 1, iops <= 100_000_000 else {
+            throw reader.error(fields.values["readIops"], "capacity.readIops", "must be a number of IOPS from 1 to 100000000, found \(formatNumber(iops))")
+        }
+        return iops
     }
 
     static func parseSearch(_ reader: YAMLReader, _ node: Node) throws -> SearchSpace {

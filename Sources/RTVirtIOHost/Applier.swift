@@ -68,6 +68,16 @@ public struct Applier: Sendable {
         let lock = try state.lock()
         defer { state.unlock(lock) }
         let previous = try state.loadJournal()
+        // A cap an earlier plan wrote and this one does not want goes back to what it was:
+        // left in place it would starve the guest for nothing.
+        let lifted = (previous?.entries ?? []).filter { old in
+            old.kind == .readIopsCap && !desired.contains { $0.sameTarget(old) } && fs.exists(old.path)
+        }.map { old in
+            var entry = old
+            entry.applied = old.original ?? "max"
+            return entry
+        }
+        let desired = desired + lifted
         let (entries, changes) = try self.entries(for: desired, device: device)
         guard !changes.isEmpty else { return [] }
         try state.save(Journal(device: device.devicePath, majMin: device.majMin, entries: entries))
@@ -105,7 +115,7 @@ public struct Applier: Sendable {
         for entry in journal.entries.reversed() {
             do {
                 // A cgroup that is gone (VM shut down) has nothing left to restore.
-                if entry.kind == .deviceWeight || entry.kind == .subtreeControl, !fs.exists(entry.path) {
+                if entry.inCgroup, !fs.exists(entry.path) {
                     logger.notice("\(entry.path) is gone; nothing to restore there")
                     continue
                 }
@@ -148,7 +158,7 @@ public struct Applier: Sendable {
         guard let journal = try state.loadJournal() else { return (nil, []) }
         let values = journal.entries.map { entry in
             let current = (try? entry.current(fs)) ?? nil
-            return Status(path: entry.kind == .deviceWeight ? "\(entry.path) [\(entry.majMin ?? "")]" : entry.location,
+            return Status(path: entry.kind == .deviceWeight || entry.kind == .readIopsCap ? "\(entry.path) [\(entry.majMin ?? "")]" : entry.location,
                           guest: entry.guest, original: entry.original, applied: entry.applied, current: current,
                           drift: current != entry.applied)
         }

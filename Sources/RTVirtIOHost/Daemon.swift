@@ -126,7 +126,7 @@ public actor DaemonCore {
         let started = ContinuousClock.now
         let plan: Plan
         do {
-            plan = try Optimizer(model: model, space: present.search).plan(scenario)
+            plan = try Optimizer(model: model, space: present.search).plan(scenario, currentScheduler: try? view.device.scheduler(fs))
         } catch {
             logger.error("cannot plan: \(error)")
             notifier.status("error: \(error)")

@@ -6,6 +6,7 @@ import RTVirtIO
 public enum HostSettings {
     public static func desired(plan: Plan, device: BlockDevice, hierarchy: CgroupHierarchy,
                                cgroups: [String: String], fs: HostFS, guests: [GuestSpec] = []) -> [JournalEntry] {
+        if plan.keptScheduler != nil { return [] }   // the device's own scheduler already meets every target
         var entries = [
             JournalEntry(kind: .scheduler, path: device.schedulerPath, original: nil, applied: "bfq"),
             JournalEntry(kind: .value, path: "\(device.ioschedPath)/timeout_sync", original: nil,
@@ -15,17 +16,26 @@ public enum HostSettings {
         entries.append(JournalEntry(kind: .value, path: sliceIdle.path, original: nil,
                                     applied: String(plan.host.sliceIdleUs * sliceIdle.perMs / 1000)))
         var enabled = Set<String>()
-        for guest in plan.guests {
-            guard let cgroup = cgroups[guest.name] else { continue }
-            // the weight the guest already has on this device is not written again (a plan
-            // keeps the kernel's 100 where weights have no force); nor is io enabled for it
-            if hierarchy.weightWithoutDeviceLine(cgroup, majMin: device.majMin, fs: fs) == guest.weight { continue }
+        func enableIo(above cgroup: String) {
             for ancestor in hierarchy.ancestors(of: cgroup) where enabled.insert(ancestor).inserted {
                 entries.append(JournalEntry(kind: .subtreeControl, path: "\(ancestor)/cgroup.subtree_control",
                                             original: nil, applied: "io"))
             }
-            entries.append(JournalEntry(kind: .deviceWeight, path: hierarchy.weightFile(cgroup), original: nil,
-                                        applied: String(guest.weight), majMin: device.majMin, guest: guest.name))
+        }
+        for guest in plan.guests {
+            guard let cgroup = cgroups[guest.name] else { continue }
+            // the weight the guest already has on this device is not written again (a plan
+            // keeps the kernel's 100 where weights have no force); nor is io enabled for it
+            if hierarchy.weightWithoutDeviceLine(cgroup, majMin: device.majMin, fs: fs) != guest.weight {
+                enableIo(above: cgroup)
+                entries.append(JournalEntry(kind: .deviceWeight, path: hierarchy.weightFile(cgroup), original: nil,
+                                            applied: String(guest.weight), majMin: device.majMin, guest: guest.name))
+            }
+            if let cap = guest.readIopsCap {
+                enableIo(above: cgroup)
+                entries.append(JournalEntry(kind: .readIopsCap, path: hierarchy.readIopsCapFile(cgroup), original: nil,
+                                            applied: String(cap), majMin: device.majMin, guest: guest.name))
+            }
         }
         // guest-side knobs, inside each guest that has an agent channel: bfq first, then its knobs
         for spec in guests where cgroups[spec.name] != nil {

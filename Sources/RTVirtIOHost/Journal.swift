@@ -9,7 +9,11 @@ public struct JournalEntry: Codable, Equatable, Sendable {
         case value            // a one-value file (iosched knobs, a default weight)
         case deviceWeight     // a "MAJ:MIN W" line of a weight file
         case subtreeControl   // "io" listed in a v2 cgroup.subtree_control
+        case readIopsCap      // a device's read IOPS limit: v1 blkio.throttle.read_iops_device "MAJ:MIN N", v2 io.max riops=
     }
+
+    /// Files of a cgroup (not the device's sysfs): gone when the cgroup is.
+    var inCgroup: Bool { kind == .deviceWeight || kind == .subtreeControl || kind == .readIopsCap }
 
     public var kind: Kind
     public var path: String

@@ -28,6 +28,8 @@ extension JournalEntry {
             return WeightLines.weight(for: majMin ?? "", in: try fs.read(path)).map(String.init)
         case .subtreeControl:
             return WeightLines.controllerEnabled("io", in: try fs.read(path)) ? "io" : nil
+        case .readIopsCap:   // "max": no limit (so a journal's original is never "absent")
+            return ThrottleLines.readIops(for: majMin ?? "", in: try fs.read(path)).map(String.init) ?? "max"
         }
     }
 
@@ -43,6 +45,9 @@ extension JournalEntry {
             try fs.write(path, "\(majMin ?? "") \(weight ?? "default")")
         case (.subtreeControl, let controller):
             try fs.write(path, controller == nil ? "-io" : "+io")
+        case (.readIopsCap, let limit):
+            try fs.write(path, ThrottleLines.line(majMin: majMin ?? "", readIops: limit.flatMap { Int($0) }, v2: path.hasSuffix("/io.max")))
+            if limit == nil { return }
         case (.scheduler, nil):
             throw HostError("restore", path: path, detail: "no original scheduler recorded")
         }

@@ -19,7 +19,7 @@ public struct BenchRunner {
         self.schemes = schemes
     }
 
-    public static let minimumIopsFraction = 0.95
+    public static let minimumIopsFraction = DeliveryModel.minimumFraction
 
     public func run(progress: (String) -> Void = { _ in }) throws -> BenchResults {
         let runner = PointRunner(testbed: testbed, durationS: durationS)
@@ -37,7 +37,7 @@ public struct BenchRunner {
                 for (position, (name, scheme)) in (schemes[rotation...] + schemes[..<rotation]).enumerated() {
                     let settings = try scheme.settings(for: benchCase.scenario)
                     let rows = try runner.run(Self.point(benchCase, settings, id: "\(benchCase.name)-\(name)-\(r)"), ioPriorities: settings.ioPriorities)
-                    let run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows, predicted: settings.predictedMs),
+                    let run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows, predicted: settings.predictedMs, predictedIops: settings.predictedIops),
                                                urgencyOrder: benchCase.scenario.urgencyOrder.map { benchCase.guests[$0].name })
                     results.schemes[name, default: .init()].cases[benchCase.name, default: .init()].runs.append(run)
                     done += 1
@@ -53,16 +53,17 @@ public struct BenchRunner {
     static func point(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, id: String) -> CalibrationPoint {
         CalibrationPoint(id: id, guests: zip(benchCase.guests, settings.weights).map { guest, weight in
             CalibrationPoint.Guest(weight: weight, taskIops: guest.tasks.map { Int($0.iops.rounded()) })
-        }, host: settings.host, repeatIndex: 0, scheduler: settings.scheduler)
+        }, host: settings.host, repeatIndex: 0, scheduler: settings.scheduler, capsIops: settings.capsIops ?? [])
     }
 
-    static func tasks(_ benchCase: BenchCases.Case, _ rows: [CalibrationRow], predicted: [[Double]]? = nil) -> [BenchResults.TaskResult] {
+    static func tasks(_ benchCase: BenchCases.Case, _ rows: [CalibrationRow], predicted: [[Double]]? = nil,
+                      predictedIops: [[Double]]? = nil) -> [BenchResults.TaskResult] {
         rows.map { row in
             let guest = benchCase.guests[row.guestIndex], task = guest.tasks[row.taskIndex]
             let windows = row.stats.windowTailsMs
             return BenchResults.TaskResult(
                 guest: guest.name, task: task.name, targetMs: task.targetMs, demandedIops: task.iops,
-                predictedMs: predicted?[row.guestIndex][row.taskIndex],
+                predictedMs: predicted?[row.guestIndex][row.taskIndex], predictedIops: predictedIops?[row.guestIndex][row.taskIndex],
                 p9999Ms: row.stats.p9999Ms, achievedIops: row.achievedIops, samples: row.stats.samples,
                 windowPassFraction: windows.isEmpty ? 0 : Double(windows.filter { $0 <= task.targetMs }.count) / Double(windows.count),
                 windowMinSamples: row.stats.windowMinSamples,
@@ -78,6 +79,8 @@ public struct BenchResults: Codable, Sendable {
         public var targetMs: Double, demandedIops: Double
         /// The scheme's prediction (model-driven schemes only).
         public var predictedMs: Double?
+        /// The IOPS the scheme predicted the task gets (model-driven schemes, where the capacity was known).
+        public var predictedIops: Double? = nil
         public var p9999Ms: Double, achievedIops: Double, samples: Int
         public var windowPassFraction: Double, windowMinSamples: Int
         public var pass: Bool

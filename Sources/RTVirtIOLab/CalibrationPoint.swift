@@ -16,9 +16,19 @@ public struct CalibrationPoint: Sendable, Equatable {
     public var repeatIndex: Int
     /// The device's scheduler for this point; `host` and the weights are written only under bfq.
     public var scheduler = "bfq"
+    /// Per guest, a read IOPS cap (4 KiB); nil: none.
+    public var capsIops: [Int?] = []
 
-    public init(id: String, guests: [Guest], host: BfqSettings, repeatIndex: Int, scheduler: String = "bfq") {
-        (self.id, self.guests, self.host, self.repeatIndex, self.scheduler) = (id, guests, host, repeatIndex, scheduler)
+    public init(id: String, guests: [Guest], host: BfqSettings, repeatIndex: Int, scheduler: String = "bfq", capsIops: [Int?] = []) {
+        (self.id, self.guests, self.host, self.repeatIndex, self.scheduler, self.capsIops) = (id, guests, host, repeatIndex, scheduler, capsIops)
+    }
+
+    /// A guest's cap split among its tasks as the delivery model assumes (max-min fair
+    /// by demand): v1 throttling is not hierarchical and each task runs in its own cgroup.
+    public func taskCaps(guest g: Int) -> [Int]? {
+        guard g < capsIops.count, let cap = capsIops[g] else { return nil }
+        let demands = guests[g].taskIops.map(Double.init)
+        return DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap)).map { max(1, Int($0.rounded())) }
     }
 
     /// The paper's Table II, plus slice_idle 0 (see TESTBED.md).
@@ -130,9 +140,14 @@ public struct PointRunner: Sendable {
             if usesBfq { try JournalEntry(kind: .deviceWeight, path: "\(guestCgroup)/blkio.bfq.weight_device", original: nil,
                              applied: String(guest.weight), majMin: block.majMin).write(String(guest.weight), fs) }
             let priority = g < ioPriorities.count ? ioPriorities[g].map { ["--prioclass=\($0.ioClass.rawValue)", "--prio=\($0.level)"] } ?? [] : []
+            let caps = point.taskCaps(guest: g)
             for (t, iops) in guest.taskIops.enumerated() {
                 let taskCgroup = "\(guestCgroup)/t\(t)"
                 mkdir(taskCgroup, 0o755)
+                if let caps {
+                    try JournalEntry(kind: .readIopsCap, path: "\(taskCgroup)/blkio.throttle.read_iops_device", original: nil,
+                                     applied: String(caps[t]), majMin: block.majMin).write(String(caps[t]), fs)
+                }
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/bin/sh")
                 // The shell only moves itself into the cgroup before fio's first I/O;

@@ -42,7 +42,7 @@ struct ApplyCommand: ParsableCommand {
         for warning in view.warnings { printError("warning: \(warning)") }
         let present = view.present(targets)
         guard !present.guests.isEmpty else { throw ValidationError("none of the guests was found; nothing to apply") }
-        let plan = try Optimizer(model: model, space: present.search).plan(Scenario(targets: present))
+        let plan = try Optimizer(model: model, space: present.search).plan(Scenario(targets: present), currentScheduler: try view.device.scheduler(fs))
         let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy,
                                            cgroups: view.cgroups, fs: fs, guests: present.guests)
         let before = view.baseline(fs: fs)   // read before anything is written

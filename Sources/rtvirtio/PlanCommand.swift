@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RTVirtIO
+import RTVirtIOHost
 
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +16,9 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let (targets, model) = try planning.load()
-        let plan = try Optimizer(model: model, space: targets.search).plan(Scenario(targets: targets))
+        // plan reads the device's scheduler where it can (nothing else): its own may already do
+        let current = try? BlockDevice.resolve(targets.device).scheduler(HostFS())
+        let plan = try Optimizer(model: model, space: targets.search).plan(Scenario(targets: targets), currentScheduler: current)
         let report = PlanReport(plan: plan, device: targets.device,
                                 baseline: .kernelDefaults(guests: targets.guests.map(\.name)))
         try emit(report.render(format), to: output)

@@ -81,6 +81,49 @@ struct LiveCommandTests {
         try s.expectPristine()
     }
 
+    /// vm0 and vm1 ask 500 IOPS each of a device said to serve 1000: 860 without idling, so
+    /// vm1, the less urgent, is capped at 0.92 × 860 − 500 = 291 read IOPS (planned with the
+    /// bundled idling model, whose validity has slice_idle 0; the paper's stops at 1 ms).
+    static let saturating = "capacity: {readIops: 1000}\nsearch: {hostTimeoutSyncMs: [32], hostSliceIdleMs: [0, 1]}"
+
+    static func saturated() throws -> Setup {
+        let s = try Setup(extra: saturating)
+        let text = try String(contentsOfFile: s.targetsPath, encoding: .utf8).split(separator: "\n")
+            .filter { !$0.hasPrefix("model:") && !$0.hasPrefix("modelParams:") }.joined(separator: "\n")
+        try ("model: idling\n" + text).write(toFile: s.targetsPath, atomically: true, encoding: .utf8)
+        return s
+    }
+
+    @Test("needs root: a cap is written to the kernel's blkio.throttle.read_iops_device, read back, and restore lifts it")
+    func rootCapsAppliedAndRestored() throws {
+        let s = try Self.saturated()
+        let throttle = "\(s.cgroups.root)/vm1/blkio.throttle.read_iops_device"
+        let majMin = try BlockDevice.resolve(s.device.path).majMin
+        let plan = Live.run(Live.binary, ["plan", "--targets", s.targetsPath])
+        #expect(plan.stdout.contains("vm1 capped at 291 read IOPS (asks 500) so that vm0 gets the IOPS it asks for"), "\(plan.stdout)")
+        let apply = Live.run(Live.binary, ["apply", "--targets", s.targetsPath] + s.hostArguments)
+        #expect(apply.status == 0, "\(apply.stderr)")
+        #expect(try HostFS().read(throttle) == "\(majMin) 291\n", "the kernel's own line")
+        #expect(try HostFS().read("\(s.cgroups.root)/vm0/blkio.throttle.read_iops_device").isEmpty)
+        let status = Live.run(Live.binary, ["status"] + s.hostArguments)
+        #expect(status.status == 0 && status.stdout.contains("blkio.throttle.read_iops_device [\(majMin)]") && status.stdout.contains("291"), "\(status.stdout)")
+        #expect(Live.run(Live.binary, ["restore"] + s.hostArguments).status == 0)
+        #expect(try HostFS().read(throttle).isEmpty)
+        try s.expectPristine()
+    }
+
+    // four writes: scheduler, timeout_sync, slice_idle, vm1's cap (the weights stay at 100)
+    @Test("needs root: SIGKILL after any write of a capped plan leaves a journal that restore completes exactly", arguments: 1...4)
+    func rootKilledCappedApplyIsRestored(afterWrite count: Int) throws {
+        let s = try Self.saturated()
+        let killed = Live.run(Live.binary, ["apply", "--targets", s.targetsPath] + s.hostArguments,
+                              environment: ["RTVIRTIO_TEST_KILL_AFTER_WRITE": String(count)])
+        #expect(killed.status == 128 + SIGKILL, "\(killed.stderr)")
+        #expect(Live.run(Live.binary, ["restore"] + s.hostArguments).status == 0)
+        try s.expectPristine()
+        #expect(try HostFS().read("\(s.cgroups.root)/vm1/blkio.throttle.read_iops_device").isEmpty)
+    }
+
     @Test("needs root: a guest whose cgroup is missing is skipped with a warning, the rest applied, exit 3")
     func rootMissingGuestIsPartial() throws {
         let s = try Setup()
