@@ -30,7 +30,7 @@ public struct BenchCases: Sendable {
     public static func parse(_ text: String, file: String) throws -> BenchCases {
         let reader = YAMLReader(file: file)
         let top = try reader.mapping(try reader.root(text), "", allowed: ["targetRule", "scaleRule", "capacityIops", "search", "cases"])
-        let search = top.has("search") ? try TargetsParser.parseSearch(reader, try top.node("search")) : .paper
+        let search = top.has("search") ? try TargetsParser.parseSearch(reader, try top.node("search")) : .standard
         var cases: [Case] = []
         for (index, node) in try top.list("cases").enumerated() {
             let path = "cases[\(index)]"

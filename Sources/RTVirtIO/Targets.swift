@@ -13,7 +13,7 @@ public struct Targets: Sendable, Equatable {
     public var capacityReadIops: Double?
 
     public init(device: String, percentile: Double = 99.99, model: ModelChoice = .bundledDefault,
-                modelParams: String? = nil, search: SearchSpace = .paper, onStop: OnStop = .restore,
+                modelParams: String? = nil, search: SearchSpace = .standard, onStop: OnStop = .restore,
                 guests: [GuestSpec]) {
         self.device = device
         self.percentile = percentile
@@ -75,6 +75,11 @@ public struct SearchSpace: Sendable, Equatable {
     /// The paper's Table II: timeout_sync {32,64,124} ms, slice_idle {1,2,4,6,8} ms.
     public static let paper = SearchSpace(hostTimeoutSyncMs: [32, 64, 124],
                                           hostSliceIdleUs: [1000, 2000, 4000, 6000, 8000])
+
+    /// What a targets file searches without `search:`: Table II plus slice_idle 0,
+    /// which the paper leaves out and which is what removes bfq's second-long
+    /// stalls on this kernel (README, Models; TESTBED.md).
+    public static let standard = SearchSpace(hostTimeoutSyncMs: paper.hostTimeoutSyncMs, hostSliceIdleUs: [0] + paper.hostSliceIdleUs)
 }
 
 /// bfq knobs of one scheduler instance. slice_idle is kept in µs so that the

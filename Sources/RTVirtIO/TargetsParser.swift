@@ -26,7 +26,7 @@ public enum TargetsParser {
         guard let onStop = OnStop(rawValue: onStopText) else {
             throw reader.error(top.values["onStop"], "onStop", "must be 'restore' or 'keep', found '\(onStopText)'")
         }
-        let search = top.has("search") ? try parseSearch(reader, try top.node("search")) : .paper
+        let search = top.has("search") ? try parseSearch(reader, try top.node("search")) : .standard
         let guestNodes = try top.list("guests")
         guard !guestNodes.isEmpty else {
             throw reader.error(top.values["guests"], "guests", "needs at least one guest")
@@ -61,7 +61,7 @@ public enum TargetsParser {
 
     static func parseSearch(_ reader: YAMLReader, _ node: Node) throws -> SearchSpace {
         let fields = try reader.mapping(node, "search", allowed: ["hostTimeoutSyncMs", "hostSliceIdleMs"])
-        var space = SearchSpace.paper
+        var space = SearchSpace.standard
         if fields.has("hostTimeoutSyncMs") {
             space.hostTimeoutSyncMs = try fields.numbers("hostTimeoutSyncMs").map { value in
                 guard value >= 1, value <= 10_000, value == value.rounded() else {

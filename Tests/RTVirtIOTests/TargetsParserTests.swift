@@ -43,9 +43,9 @@ struct TargetsParserTests {
         #expect(targets.onStop == .restore)
     }
 
-    @Test func defaultsToThePapersSearchSpace() throws {
+    @Test func defaultsToThePapersSearchSpacePlusSliceIdleZero() throws {
         let targets = try TargetsParser.parse("device: /dev/sda\nguests: [{name: a, tasks: [{name: t, iops: 1, targetMs: 1}]}]")
-        #expect(targets.search == .paper)
+        #expect(targets.search == SearchSpace(hostTimeoutSyncMs: [32, 64, 124], hostSliceIdleUs: [0, 1000, 2000, 4000, 6000, 8000]))
         #expect(targets.model == .bundledDefault)
         #expect(targets.percentile == 99.99)
     }
