@@ -105,8 +105,10 @@ public enum Scheme: Sendable {
             return SchemeSettings(host: .kernelDefault, weights: Self.scaled(guests.map { $0.demandKBps / tightest($0) }, pinned: guests.map(\.pinnedWeight)),
                                   ioPriorities: none)
         case .rtvirtio(let model, let space):
-            let plan = try Optimizer(model: model, space: space).plan(scenario)
-            return SchemeSettings(host: plan.host, weights: plan.guests.map(\.weight), ioPriorities: none,
+            // The device starts as an operator's would: with its own scheduler, `none` (loop
+            // devices, NVMe), which rtvirtio keeps where the model says it meets every target.
+            let plan = try Optimizer(model: model, space: space).plan(scenario, currentScheduler: Self.deviceDefaultScheduler)
+            return SchemeSettings(scheduler: plan.keptScheduler ?? "bfq", host: plan.host, weights: plan.guests.map(\.weight), ioPriorities: none,
                                   predictedMs: plan.guests.map { $0.tasks.map(\.predictedMs) },
                                   predictedIops: plan.capacityIops == nil ? nil : plan.guests.map { $0.tasks.map { $0.predictedIops ?? 0 } },
                                   capsIops: plan.settings.capsIops)
@@ -114,6 +116,9 @@ public enum Scheme: Sendable {
             return settings
         }
     }
+
+    /// The scheduler the benchmark's device has before any scheme touches it.
+    public static let deviceDefaultScheduler = "none"
 
     /// Proportional weights in bfq's 1…1000, the largest at 1000; pinned weights kept.
     public static func scaled(_ raw: [Double], pinned: [Int?]) -> [Int] {
