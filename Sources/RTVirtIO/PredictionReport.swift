@@ -13,7 +13,10 @@ public struct PredictionReport: Sendable {
     }
 
     struct JSONReport: Encodable {
-        struct Task: Encodable { var guest: String; var task: String; var predictedMs: Double?; var targetMs: Double; var meets: Bool }
+        struct Task: Encodable {
+            var guest: String; var task: String; var predictedMs: Double?; var targetMs: Double
+            var requestedIops: Double; var predictedIops: Double?; var meets: Bool
+        }
         var model: String
         var hostTimeoutSyncMs: Int
         var hostSliceIdleMs: Double
@@ -28,7 +31,7 @@ public struct PredictionReport: Sendable {
             weights: Dictionary(uniqueKeysWithValues: guests.map { ($0.name, $0.weight) }),
             tasks: guests.flatMap { guest in
                 guest.tasks.map { .init(guest: guest.name, task: $0.name, predictedMs: $0.predictedMs.isFinite ? $0.predictedMs : nil,
-                                        targetMs: $0.targetMs, meets: $0.meets) }
+                                        targetMs: $0.targetMs, requestedIops: $0.requestedIops, predictedIops: $0.predictedIops, meets: $0.meets) }
             },
             warnings: warnings))
     }
