@@ -62,3 +62,28 @@ extension HostView {
         return Baseline(label: bfqSelected ? "now" : "now (bfq defaults)", host: host, weights: weights)
     }
 }
+
+extension HostView {
+    /// The settings in force as the models see them, and a line saying what they are:
+    /// bfq's knobs and each guest's weight and cap, or the device's own scheduler
+    /// as bfq without idling with equal weights.
+    public func settingsInForce(_ targets: Targets, fs: HostFS) -> (settings: Settings, text: String) {
+        let now = baseline(fs: fs)
+        let selected = (try? device.scheduler(fs)) ?? "?"
+        let weights = targets.guests.map { now.weights[$0.name] ?? 100 }
+        let caps = targets.guests.map { guest in
+            cgroups[guest.name].flatMap { (try? fs.read(hierarchy.readIopsCapFile($0))).flatMap { ThrottleLines.readIops(for: device.majMin, in: $0) } }
+        }
+        let capsIops: [Int?]? = caps.contains { $0 != nil } ? caps : nil
+        guard selected == "bfq" else {
+            return (Settings(host: BfqSettings(timeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, sliceIdleUs: 0),
+                             weights: targets.guests.map { _ in 100 }, capsIops: capsIops),
+                    "scheduler \(selected) (predicted as bfq without idling)")
+        }
+        let capText = zip(targets.guests, caps).compactMap { guest, cap in cap.map { "\(guest.name) capped at \($0)" } }
+        return (Settings(host: now.host, weights: weights, capsIops: capsIops),
+                "bfq, timeout_sync \(now.host.timeoutSyncMs) ms, slice_idle \(formatNumber(now.host.sliceIdleMs, decimals: 3)) ms, weights "
+                + zip(targets.guests, weights).map { "\($0.name) \($1)" }.joined(separator: ", ")
+                + (capText.isEmpty ? "" : "; " + capText.joined(separator: ", ")))
+    }
+}

@@ -80,6 +80,32 @@ struct LiveObserveTests {
         }
     }
 
+    @Test("needs root: top refreshes once a second with what the kernel measured, beside the target and the prediction", .timeLimit(.minutes(1)))
+    func rootTopShowsTheMeasurement() throws {
+        guard FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) else { print("skipping: no BTF"); return }
+        let device = try LoopDevice(sizeMB: 16)
+        let cgroups = try TestCgroups()
+        try cgroups.make("vm0")
+        let targets = device.directory + "/targets.yaml"
+        try "device: \(device.path)\nguests:\n  - {name: vm0, match: {cgroup: vm0}, tasks: [{name: db, iops: 200, targetMs: 5000}]}\n"
+            .write(toFile: targets, atomically: true, encoding: .utf8)
+        let load = Process()
+        load.executableURL = URL(fileURLWithPath: "/bin/sh")
+        load.arguments = ["-c", #"echo $$ > "$1" && shift && exec fio "$@""#, "sh", "\(cgroups.root)/vm0/cgroup.procs", "--name=top", "--filename=\(device.path)",
+                          "--rw=randread", "--bs=4k", "--direct=1", "--ioengine=psync", "--rate_iops=200", "--time_based", "--runtime=6", "--output=/dev/null"]
+        try load.run()
+        defer { kill(load.processIdentifier, SIGKILL); load.waitUntilExit() }
+        let top = Live.run(Live.binary, ["top", "--targets", targets, "--cgroup-root", cgroups.relativeRoot, "--count", "3"])
+        #expect(top.status == 0, "\(top.stderr)")
+        let screens = top.stdout.components(separatedBy: "rtvirtio top — ").dropFirst()
+        #expect(screens.count == 3, "\(top.stdout)")
+        // the last screen: vm0/db at about 200 IOPS, its 5 s target met, the prediction at the scheduler in force (none)
+        let row = try #require(screens.last?.split(separator: "\n").first { $0.hasPrefix("vm0") })
+        let cells = row.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(cells.count == 9 && cells[1] == "db" && (150...250).contains(Double(cells[2]) ?? 0) && cells[5] == "5000" && cells[8] == "met", "\(row)")
+        #expect(screens.last?.contains("scheduler none (predicted as bfq without idling); model idling") == true, "\(top.stdout)")
+    }
+
     @Test("needs root: where the program cannot load, observe says why in one line and exits 1; the host is untouched")
     func rootObserveWithoutBPF() throws {
         let device = try LoopDevice(sizeMB: 16)

@@ -96,3 +96,29 @@ struct LatencyHistogramTests {
         #expect(report.text().contains("vm0    read"), "\(report.text())")
     }
 }
+
+struct LiveViewTests {
+    @Test("top's rows: the last window and the last minute of each guest against each task's target; a minute forgets older windows")
+    func rows() throws {
+        let targets = Targets(device: "/dev/x", guests: [
+            GuestSpec(name: "vm1", criticality: 2, tasks: [TaskSpec(name: "web", iops: 1, targetMs: 50)]),
+            GuestSpec(name: "vm0", criticality: 1, tasks: [TaskSpec(name: "db", iops: 1, targetMs: 10), TaskSpec(name: "log", iops: 1, targetMs: 100)]),
+        ])
+        var live = LiveView(targets: targets, predictedMs: ["vm0": ["db": 4]], settingsText: "bfq")
+        live.add(window: ["vm0": [.read: LatencyHistogramTests.histogram([40]), .write: LatencyHistogramTests.histogram([1])]])
+        for _ in 0..<LiveView.minute - 1 { live.add(window: ["vm0": [.read: LatencyHistogramTests.histogram([2, 2])]]) }
+        var rows = live.rows()
+        // urgency order; vm0's 40 ms read is still in the minute: db (10 ms) missed by 300 %, log met with 60 % to spare
+        #expect(rows.map { "\($0.guest)/\($0.task)" } == ["vm0/db", "vm0/log", "vm1/web"])
+        let (minute, margin) = (try #require(rows[0].minuteMs), try #require(rows[1].margin))
+        #expect(rows[0].iops == 2 && abs(minute - 40) / 40 < 0.008 && rows[0].met == false && rows[0].predictedMs == 4)
+        #expect(abs(margin - 0.6) < 0.01 && rows[1].met == true)
+        #expect(rows[2].minuteMs == nil && rows[2].met == nil && rows[2].predictedMs == nil)
+        #expect(live.render(header: "h").contains("vm1    web   0     –"), "\(live.render(header: "h"))")
+        // one more window: the 40 ms one leaves the minute
+        live.add(window: [:])
+        rows = live.rows()
+        let later = try #require(rows[0].minuteMs)
+        #expect(rows[0].lastMs == nil && rows[0].iops == 0 && abs(later - 2) / 2 < 0.008 && rows[0].met == true)
+    }
+}
