@@ -67,6 +67,44 @@ public struct Applier: Sendable {
     public func apply(_ desired: [JournalEntry], device: BlockDevice) throws -> [Change] {
         let lock = try state.lock()
         defer { state.unlock(lock) }
+        return try applyLocked(desired, device: device).changes
+    }
+
+    /// What one apply did, so that it can be undone exactly: each write with the value
+    /// before it, and the journal as it was.
+    public struct Undo: Sendable {
+        var written: [(entry: JournalEntry, before: String?)]
+        var previous: Journal?
+    }
+
+    /// Applies, then keeps the result only if `verify` (called with the lock still held,
+    /// so no other rtvirtio writes meanwhile) says so; otherwise puts back exactly what this
+    /// apply changed, journal included. Returns the changes and whether they were kept.
+    public func applyVerified(_ desired: [JournalEntry], device: BlockDevice,
+                              verify: () throws -> Bool) throws -> (changes: [Change], kept: Bool) {
+        let lock = try state.lock()
+        defer { state.unlock(lock) }
+        let (changes, undo) = try applyLocked(desired, device: device)
+        var keep = false
+        do { keep = try changes.isEmpty || verify() } catch {
+            try revert(undo)
+            throw error
+        }
+        if !keep { try revert(undo) }
+        return (changes, keep)
+    }
+
+    func revert(_ undo: Undo) throws {
+        var errors: [String] = []
+        for (entry, before) in undo.written.reversed() {
+            do { try entry.write(before, fs) } catch { errors.append("\(error)") }
+        }
+        guard errors.isEmpty else { throw Failure.restoreIncomplete(errors) }
+        if let previous = undo.previous { try state.save(previous) } else { try state.removeJournal() }
+        logger.info("put back the \(undo.written.count) values this apply changed")
+    }
+
+    func applyLocked(_ desired: [JournalEntry], device: BlockDevice) throws -> (changes: [Change], undo: Undo) {
         let previous = try state.loadJournal()
         // A cap an earlier plan wrote and this one does not want goes back to what it was:
         // left in place it would starve the guest for nothing.
@@ -79,17 +117,17 @@ public struct Applier: Sendable {
         }
         let desired = desired + lifted
         let (entries, changes) = try self.entries(for: desired, device: device)
-        guard !changes.isEmpty else { return [] }
+        guard !changes.isEmpty else { return ([], Undo(written: [], previous: previous)) }
         try state.save(Journal(device: device.devicePath, majMin: device.majMin, entries: entries))
         var done: [(entry: JournalEntry, before: String?)] = []
         for entry in desired {
-            let before = try entry.current(fs)
-            guard before != entry.applied else { continue }
-            do {
+            do {   // the read too: any failure from here on puts back what this run wrote
+                let before = try entry.current(fs)
+                guard before != entry.applied else { continue }
                 try entry.write(entry.applied, fs)
                 done.append((entry, before))
                 logger.info("wrote \(entry.applied) to \(entry.location) (was \(before ?? "absent"))")
-            } catch let error as HostError {
+            } catch {
                 var rollbackErrors: [String] = []
                 for (changed, before) in done.reversed() {
                     do { try changed.write(before, fs) } catch { rollbackErrors.append("\(error)") }
@@ -97,10 +135,11 @@ public struct Applier: Sendable {
                 if rollbackErrors.isEmpty {
                     if let previous { try state.save(previous) } else { try state.removeJournal() }
                 }
-                throw Failure.writeFailed(error, rolledBack: rollbackErrors.isEmpty, rollbackErrors: rollbackErrors)
+                let hostError = error as? HostError ?? HostError("write", path: entry.location, detail: "\(error)")
+                throw Failure.writeFailed(hostError, rolledBack: rollbackErrors.isEmpty, rollbackErrors: rollbackErrors)
             }
         }
-        return changes
+        return (changes, Undo(written: done, previous: previous))
     }
 
     /// Puts back every original in the journal, newest first; removes the journal when all are back.

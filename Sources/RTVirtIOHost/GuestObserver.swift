@@ -56,3 +56,20 @@ public final class GuestObserver: @unchecked Sendable {
         return result
     }
 }
+
+extension GuestObserver {
+    /// `seconds` one-second windows, each ending on the second after the start
+    /// however long reading took; `tick(n)` after each.
+    public func observe(seconds: Int, percentile: Double, tick: (Int) -> Void = { _ in }) throws -> Observation {
+        var observation = Observation(percentile: percentile)
+        _ = try window()   // what came before the first window is not part of it
+        let started = Date()
+        for second in 1...max(1, seconds) {
+            let wait = started.addingTimeInterval(Double(second)).timeIntervalSinceNow
+            if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
+            observation.add(window: try window(), guests: guests.map(\.name))
+            tick(second)
+        }
+        return observation
+    }
+}

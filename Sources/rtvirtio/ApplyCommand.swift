@@ -11,7 +11,11 @@ struct ApplyCommand: ParsableCommand {
         discussion: """
         Originals are journaled (fsynced) in the state directory before the first write; every write is read \
         back; on any failure the values this run changed are put back. `rtvirtio restore` undoes everything. \
-        Exit status: 0 applied, 1 failed (host as before), 2 bad input, 3 applied without missing guests.
+        With --verify-s S the guests are measured in the kernel for S seconds before and S seconds after, and \
+        the change is kept only if it did not make them worse (more guests meet every target in urgency order, \
+        or as many and no task that met misses); otherwise it is put back and both measurements are shown. \
+        Exit status: 0 applied, 1 failed (host as before), 2 bad input, 3 applied without missing guests, \
+        5 applied, measured worse, put back.
         Example: rtvirtio apply --targets /etc/rtvirtio/targets.yaml --dry-run
         """)
 
@@ -19,9 +23,15 @@ struct ApplyCommand: ParsableCommand {
     @OptionGroup var host: HostOptions
     @Flag(help: "Print the plan and the exact writes; write nothing.") var dryRun = false
     @Option(help: "text or json.") var format: ReportFormat = .text
+    @Option(help: ArgumentHelp("Measure the guests S seconds before and after; keep the change only if they are not worse (1-3600).", valueName: "S"))
+    var verifyS: Int?
 
     func validate() throws {
         guard format != .html else { throw ValidationError("apply prints text or json") }
+        if let verifyS {
+            guard (1...3600).contains(verifyS) else { throw ValidationError("--verify-s wants 1 to 3600 seconds (got \(verifyS))") }
+            guard !dryRun else { throw ValidationError("--verify-s measures a change: it cannot go with --dry-run") }
+        }
     }
 
     struct Output: Encodable {
@@ -30,6 +40,7 @@ struct ApplyCommand: ParsableCommand {
         var changes: [Applier.Change]
         var skipped: [String]
         var warnings: [String]
+        var verification: String?
     }
 
     func run() throws {
@@ -47,19 +58,55 @@ struct ApplyCommand: ParsableCommand {
                                            cgroups: view.cgroups, fs: fs, guests: present.guests)
         let before = view.baseline(fs: fs)   // read before anything is written
         let applier = Applier(fs: fs, state: host.state)
-        let changes = dryRun ? try applier.entries(for: desired, device: view.device).changes
-                             : try applier.apply(desired, device: view.device)
+        var verification: (kept: Bool, text: String)?
+        let changes: [Applier.Change]
+        if dryRun {
+            changes = try applier.entries(for: desired, device: view.device).changes
+        } else if let verifyS {
+            (changes, verification) = try verifiedApply(applier, desired: desired, view: view, targets: present, seconds: verifyS)
+        } else {
+            changes = try applier.apply(desired, device: view.device)
+        }
         let report = PlanReport(plan: plan, device: targets.device, baseline: before)
         if format == .json {
             print(try encodeJSON(Output(dryRun: dryRun, device: view.device.devicePath, changes: changes,
-                                        skipped: view.skipped, warnings: view.warnings + plan.warnings)), terminator: "")
+                                        skipped: view.skipped, warnings: view.warnings + plan.warnings,
+                                        verification: verification?.text)), terminator: "")
         } else {
             print(report.text())
             print(dryRun ? "Would write (nothing written, --dry-run):" : "Wrote:")
             print(changes.isEmpty ? "  nothing: the host already has these values" : Table(
                 header: ["path", "current", "new"],
                 rows: changes.map { [$0.path, $0.current ?? "(absent)", $0.new] }).render(indent: 2))
+            if let verification { print("\nVerified by measurement:\n" + verification.text) }
         }
+        if verification?.kept == false { throw ExitCode(5) }
         if !view.skipped.isEmpty { throw ExitCode(3) }
+    }
+
+    /// Measure, apply, measure; put back unless the guests are not worse.
+    func verifiedApply(_ applier: Applier, desired: [JournalEntry], view: HostView, targets: Targets,
+                       seconds: Int) throws -> ([Applier.Change], (kept: Bool, text: String)) {
+        let guests = targets.guests.compactMap { g in view.cgroups[g.name].map { (name: g.name, cgroup: $0) } }
+        let observer: BPFObserver
+        do { observer = try BPFObserver(device: view.device) } catch let unavailable as BPFObserver.Unavailable {
+            printError("\(unavailable.description); nothing applied (--verify-s needs the measurement)")
+            throw ExitCode(1)
+        }
+        let session = GuestObserver(observer: observer, guests: guests)
+        printError("measuring \(seconds) s before the change…")
+        let before = MeasuredOutcome(try session.observe(seconds: seconds, percentile: targets.percentile)
+            .report(device: view.device.devicePath, durationS: Double(seconds), targets: targets), targets: targets)
+        var text = ""
+        let result = try applier.applyVerified(desired, device: view.device) {
+            printError("applied; measuring \(seconds) s after…")
+            let after = MeasuredOutcome(try session.observe(seconds: seconds, percentile: targets.percentile)
+                .report(device: view.device.devicePath, durationS: Double(seconds), targets: targets), targets: targets)
+            let verdict = MeasuredOutcome.verdict(before: before, after: after)
+            text = MeasuredOutcome.table(before: before, after: after, seconds: seconds) + "  " + verdict.reason + "\n"
+            return verdict.keep
+        }
+        if result.changes.isEmpty { text = "  nothing changed, nothing to verify\n" }
+        return (result.changes, (result.kept, text))
     }
 }

@@ -41,17 +41,12 @@ struct ObserveCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let session = GuestObserver(observer: observer, guests: guests)
-        var observation = Observation(percentile: targets.percentile)
         printError("observing \(view.device.devicePath) (\(view.device.majMin)) for \(durationS) s: \(guests.map(\.name).joined(separator: ", "))")
-        let started = Date()
-        for second in 1...durationS {
-            // each window ends on the second after the start, however long reading took
-            let wait = started.addingTimeInterval(Double(second)).timeIntervalSinceNow
-            if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
-            observation.add(window: try session.window(), guests: guests.map(\.name))
-            if format == .text, isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\r\(second)/\(durationS) s".utf8)) }
+        let progress = format == .text && isatty(STDERR_FILENO) != 0
+        let observation = try session.observe(seconds: durationS, percentile: targets.percentile) { second in
+            if progress { FileHandle.standardError.write(Data("\r\(second)/\(durationS) s".utf8)) }
         }
-        if format == .text, isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\r".utf8)) }
+        if progress { FileHandle.standardError.write(Data("\r".utf8)) }
         if observer.droppedRequests() > 0 { printError("warning: \(observer.droppedRequests()) requests found no room in the kernel's map and are not counted") }
         let report = observation.report(device: view.device.devicePath, durationS: Double(durationS), targets: view.present(targets))
         print(format == .json ? try encodeJSON(report) : report.text(), terminator: format == .json ? "" : "\n")
