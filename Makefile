@@ -10,6 +10,8 @@ BUILD_PKGS   := pkg-config libsystemd-dev libcgroup-dev libfuse3-dev libbpf-dev 
 RUNTIME_PKGS := fio util-linux jq
 # real QEMU guests (make e2e, and the e2e smoke in make test); the guest kernel is fetched by scripts/e2e.sh
 E2E_PKGS     := qemu-system-x86 busybox-static cpio
+# promtool, for the metrics test (the package's server is not started without systemd)
+TEST_PKGS    := prometheus
 APT_STAMP    := /tmp/.rtvirtio-apt-updated
 
 .PHONY: all deps build test demo e2e bench bench-quick bench-full install uninstall clean
@@ -35,7 +37,7 @@ build: deps
 	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib
 
 test: deps
-	$(call apt_need,$(E2E_PKGS))
+	$(call apt_need,$(E2E_PKGS) $(TEST_PKGS))
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 

@@ -16,8 +16,9 @@ public final class DaemonMetrics: Sendable {
         applies = registry.makeCounter(name: "rtvirtio_applies_total", help: "Plans written to the kernel")
         applyFailures = registry.makeCounter(name: "rtvirtio_apply_failures_total", help: "Applies that failed and were rolled back")
         planSeconds = registry.makeGauge(name: "rtvirtio_plan_seconds", help: "Time the last plan took")
-        timeoutSync = registry.makeGauge(name: "rtvirtio_host_timeout_sync_ms", help: "Planned host bfq timeout_sync")
-        sliceIdle = registry.makeGauge(name: "rtvirtio_host_slice_idle_ms", help: "Planned host bfq slice_idle")
+        // base units in the names (Prometheus's convention): seconds, not ms
+        timeoutSync = registry.makeGauge(name: "rtvirtio_host_timeout_sync_seconds", help: "Planned host bfq timeout_sync")
+        sliceIdle = registry.makeGauge(name: "rtvirtio_host_slice_idle_seconds", help: "Planned host bfq slice_idle")
     }
 
     public func applied() { applies.increment() }
@@ -25,18 +26,23 @@ public final class DaemonMetrics: Sendable {
 
     public func record(plan: Plan, planSeconds seconds: Double, measured: [String: MeasuredLoad]) {
         planSeconds.set(seconds)
-        timeoutSync.set(Double(plan.host.timeoutSyncMs))
-        sliceIdle.set(plan.host.sliceIdleMs)
+        timeoutSync.set(Double(plan.host.timeoutSyncMs) / 1000)
+        sliceIdle.set(plan.host.sliceIdleMs / 1000)
         for guest in plan.guests {
             registry.makeGauge(name: "rtvirtio_guest_weight", labels: [("guest", guest.name)], help: "Planned bfq weight")
                 .set(Double(guest.weight))
             registry.makeGauge(name: "rtvirtio_guest_measured_iops", labels: [("guest", guest.name)], help: "Read IOPS measured in the last interval")
                 .set(measured[guest.name]?.iops ?? 0)
+            registry.makeGauge(name: "rtvirtio_guest_read_iops_cap", labels: [("guest", guest.name)], help: "Planned read IOPS cap (0: none)")
+                .set(Double(guest.readIopsCap ?? 0))
             for task in guest.tasks {
                 let labels = [("guest", guest.name), ("task", task.name)]
-                registry.makeGauge(name: "rtvirtio_task_predicted_ms", labels: labels, help: "Predicted tail latency")
-                    .set(task.predictedMs.isFinite ? task.predictedMs : .nan)
-                registry.makeGauge(name: "rtvirtio_task_target_ms", labels: labels, help: "Tail-latency target").set(task.targetMs)
+                registry.makeGauge(name: "rtvirtio_task_predicted_latency_seconds", labels: labels, help: "Predicted tail latency")
+                    .set(task.predictedMs.isFinite ? task.predictedMs / 1000 : .nan)
+                registry.makeGauge(name: "rtvirtio_task_target_latency_seconds", labels: labels, help: "Tail-latency target").set(task.targetMs / 1000)
+                if let iops = task.predictedIops {
+                    registry.makeGauge(name: "rtvirtio_task_predicted_iops", labels: labels, help: "IOPS the plan predicts the task gets").set(iops)
+                }
             }
         }
     }

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import RTVirtIO
+import RTVirtIOHost
 
 /// systemd/rtvirtio.service passes `systemd-analyze verify` (with ExecStart
 /// pointed at the freshly built binary, since nothing is installed here).
@@ -22,5 +24,37 @@ struct SystemdUnitTests {
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(!(result.stdout + result.stderr).contains("rtvirtio.service:"), "\(result.stderr)")
         #expect(unit.contains("Type=notify") && unit.contains("WatchdogSec=") && unit.contains("ExecReload="))
+    }
+}
+
+struct DaemonMetricsTests {
+    @Test("the daemon's metrics pass promtool check metrics: base units in names, counters end in _total")
+    func promtoolFindsNothing() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") else {
+            print("skipping: promtool (Debian's prometheus package) is not installed"); return
+        }
+        let scenario = Scenario(guests: [.init(name: "vm0", criticality: 1, pinnedWeight: nil, guestBfq: .kernelDefault,
+                                               tasks: [TaskSpec(name: "db", iops: 1500, targetMs: 25)]),
+                                         .init(name: "vm1", criticality: 2, pinnedWeight: nil, guestBfq: .kernelDefault,
+                                               tasks: [TaskSpec(name: "web", iops: 1500, targetMs: 50)])],
+                                delivery: DeliveryModel(capacityIops: 2000))
+        let plan = try Optimizer(model: try ConfigFiles.loadModel(.idling, params: nil), space: .standard).plan(scenario)
+        #expect(plan.guests[1].readIopsCap != nil, "premise: a plan with a cap, so that every metric appears")
+        let metrics = DaemonMetrics()
+        metrics.applied()
+        metrics.record(plan: plan, planSeconds: 0.001, measured: [:])
+        let text = metrics.text()
+        #expect(text.contains("rtvirtio_task_target_latency_seconds{guest=\"vm0\",task=\"db\"} 0.025"), "\(text)")
+        let input = Pipe(), output = Pipe()
+        let promtool = Process()
+        promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        promtool.arguments = ["check", "metrics"]
+        (promtool.standardInput, promtool.standardOutput, promtool.standardError) = (input, output, output)
+        try promtool.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        promtool.waitUntilExit()
+        #expect(promtool.terminationStatus == 0 && said.isEmpty, "promtool: \(said)\n\(text)")
     }
 }
