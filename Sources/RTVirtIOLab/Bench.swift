@@ -63,7 +63,7 @@ public struct BenchRunner {
             let windows = row.stats.windowTailsMs
             return BenchResults.TaskResult(
                 guest: guest.name, task: task.name, targetMs: task.targetMs, demandedIops: task.iops,
-                predictedMs: predicted?[row.guestIndex][row.taskIndex], predictedIops: predictedIops?[row.guestIndex][row.taskIndex],
+                predictedMs: predicted?[row.guestIndex][row.taskIndex], predictedIops: predictedIops?[row.guestIndex][row.taskIndex], kernel: row.kernel,
                 p9999Ms: row.stats.p9999Ms, achievedIops: row.achievedIops, samples: row.stats.samples,
                 windowPassFraction: windows.isEmpty ? 0 : Double(windows.filter { $0 <= task.targetMs }.count) / Double(windows.count),
                 windowMinSamples: row.stats.windowMinSamples,
@@ -81,6 +81,8 @@ public struct BenchResults: Codable, Sendable {
         public var predictedMs: Double?
         /// The IOPS the scheme predicted the task gets (model-driven schemes, where the capacity was known).
         public var predictedIops: Double? = nil
+        /// The task as the host kernel measured it (rtvirtio's observer), beside fio's p9999Ms and samples.
+        public var kernel: KernelMeasurement? = nil
         public var p9999Ms: Double, achievedIops: Double, samples: Int
         public var windowPassFraction: Double, windowMinSamples: Int
         public var pass: Bool
@@ -189,7 +191,7 @@ public struct BenchResults: Codable, Sendable {
                 return "\(result.runs.filter(\.pass).count)/\(result.runs.count) [\(percent(interval.low))–\(percent(interval.high))] · \(formatNumber(result.urgentFirstScore, decimals: 2))"
             }.joined(separator: " | ") + " |")
         }
-        return lines.joined(separator: "\n") + "\n" + failures()
+        return lines.joined(separator: "\n") + "\n" + failures() + (kernelAgreement().map { "\n" + $0 } ?? "")
     }
 
     /// Why each failed run of a model-driven scheme failed, task by task.

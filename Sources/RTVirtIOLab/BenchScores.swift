@@ -58,3 +58,28 @@ public struct WilsonInterval: Sendable, Equatable {
 extension BenchResults.CaseResult {
     public var passInterval: WilsonInterval { WilsonInterval(successes: runs.filter(\.pass).count, trials: runs.count) }
 }
+
+extension BenchResults {
+    /// How far the host kernel's measurement agrees with fio's over every task of
+    /// every run that has both: the relative difference of counts and of p99 and
+    /// p99.99 (median and p90 of |kernel − fio| / fio), and the median of fio − kernel
+    /// at p99.99: the time spent outside the block layer (system call, wake-up,
+    /// blk-throttle's queue for a capped guest).
+    public func kernelAgreement() -> String? {
+        let pairs = schemes.values.flatMap { $0.cases.values.flatMap { $0.runs.flatMap(\.tasks) } }
+            .compactMap { task in task.kernel.map { (task, $0) } }
+        guard !pairs.isEmpty else { return nil }
+        func quantile(_ values: [Double], _ q: Double) -> Double {
+            let sorted = values.sorted()
+            return sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int((q * Double(sorted.count - 1)).rounded()))]
+        }
+        func percent(_ v: Double) -> String { formatNumber(v * 100, decimals: 1) + " %" }
+        let counts = pairs.filter { $0.0.samples > 0 }.map { abs(Double($0.1.count) - Double($0.0.samples)) / Double($0.0.samples) }
+        let tails = pairs.compactMap { task, kernel in kernel.p9999Ms.map { abs($0 - task.p9999Ms) / task.p9999Ms } }
+        let outside = pairs.compactMap { task, kernel in kernel.p9999Ms.map { task.p9999Ms - $0 } }
+        return "Host kernel (rtvirtio's observer) against fio, \(pairs.count) task runs: request counts differ by "
+            + "\(percent(quantile(counts, 0.5))) at the median, \(percent(quantile(counts, 0.9))) at p90; p99.99 by \(percent(quantile(tails, 0.5))) "
+            + "at the median, \(percent(quantile(tails, 0.9))) at p90; fio's p99.99 exceeds the kernel's by \(formatNumber(quantile(outside, 0.5), decimals: 2)) ms "
+            + "at the median (time outside the block layer: the system call, the wake-up, blk-throttle's queue for a capped guest).\n"
+    }
+}

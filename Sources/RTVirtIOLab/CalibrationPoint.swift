@@ -81,6 +81,9 @@ public struct CalibrationRow: Sendable {
     public var achievedIops: Double
     public var durationS: Double
     public var stats: TailStats
+    /// The same task measured in the host kernel (rtvirtio's observer), where BPF runs:
+    /// its count of requests and its tail, beside fio's (not in the CSV).
+    public var kernel: KernelMeasurement? = nil
 
     public static let header = "pointId,repeat,regime,guestCount,guestIndex,guestWeight,guestWeightShare,tasksInGuest,taskIndex,taskIops,requestKB,hostTimeoutSyncMs,hostSliceIdleUs,guestTimeoutSyncMs,guestSliceIdleUs,otherGuestsDemandKBps,achievedIops,durationS,samples,p50Ms,p99Ms,p999Ms,p9999Ms,maxMs,windows,windowP9999MedianMs,windowP9999MaxMs,windowMinSamples,windowP9999MeanMs,windowP9999Ms"
 
@@ -134,6 +137,9 @@ public struct PointRunner: Sendable {
             for directory in LabTestbed.cgroupsDeepestFirst(testbed.cgroupRoot) where directory != testbed.cgroupRoot { rmdir(directory) }
         }
         var processes: [(guest: Int, task: Int, process: Process)] = []
+        // each task's own cgroup, so the kernel's measurement is per task; attached before any fio starts
+        let observer = try? BPFObserver(device: block)
+        var taskOfCgroup: [UInt64: (Int, Int)] = [:]
         for (g, guest) in point.guests.enumerated() {
             let guestCgroup = "\(testbed.cgroupRoot)/g\(g)"
             mkdir(guestCgroup, 0o755)
@@ -144,6 +150,8 @@ public struct PointRunner: Sendable {
             for (t, iops) in guest.taskIops.enumerated() {
                 let taskCgroup = "\(guestCgroup)/t\(t)"
                 mkdir(taskCgroup, 0o755)
+                var info = stat()
+                if stat(taskCgroup, &info) == 0 { taskOfCgroup[UInt64(info.st_ino)] = (g, t) }
                 if let caps {
                     try JournalEntry(kind: .readIopsCap, path: "\(taskCgroup)/blkio.throttle.read_iops_device", original: nil,
                                      applied: String(caps[t]), majMin: block.majMin).write(String(caps[t]), fs)
@@ -164,6 +172,11 @@ public struct PointRunner: Sendable {
             }
         }
         for entry in processes { entry.process.waitUntilExit() }
+        var kernel: [String: LatencyHistogram] = [:]
+        for (key, histogram) in (try? observer?.histograms()) ?? [:] {
+            guard let (g, t) = taskOfCgroup[key.cgroupID] else { continue }
+            kernel["\(g)/\(t)", default: LatencyHistogram()] = kernel["\(g)/\(t)", default: LatencyHistogram()] + histogram
+        }
         let totalWeight = Double(point.guests.reduce(0) { $0 + $1.weight })
         let totalDemand = Double(point.guests.flatMap(\.taskIops).reduce(0, +)) * 4
         return try processes.map { g, t, process in
@@ -172,7 +185,7 @@ public struct PointRunner: Sendable {
             }
             let samples = LatencySample.parseFioLog(try fs.read("\(work)/g\(g)t\(t)_lat.1.log"))
             let guest = point.guests[g]
-            return CalibrationRow(
+            var row = CalibrationRow(
                 pointID: point.id, repeatIndex: point.repeatIndex, regime: testbed.regime.rawValue, guestCount: point.guests.count,
                 guestIndex: g, guestWeight: guest.weight, guestWeightShare: Double(guest.weight) / totalWeight,
                 tasksInGuest: guest.taskIops.count, taskIndex: t, taskIops: guest.taskIops[t], requestKB: 4,
@@ -180,7 +193,22 @@ public struct PointRunner: Sendable {
                 guestTimeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, guestSliceIdleUs: BfqSettings.kernelDefault.sliceIdleUs,
                 otherGuestsDemandKBps: totalDemand - Double(guest.taskIops.reduce(0, +)) * 4,
                 achievedIops: Double(samples.count) / Double(durationS), durationS: Double(durationS), stats: TailStats(samples, windowCount: durationS))
+            if observer != nil { row.kernel = KernelMeasurement(kernel["\(g)/\(t)"] ?? LatencyHistogram()) }
+            return row
         }
+    }
+}
+
+/// A task's requests as the host kernel saw them, from insertion into the scheduler to completion.
+public struct KernelMeasurement: Sendable, Codable, Equatable {
+    public var count: UInt64
+    public var p50Ms: Double?
+    public var p99Ms: Double?
+    public var p9999Ms: Double?
+
+    public init(_ histogram: LatencyHistogram) {
+        count = histogram.count
+        (p50Ms, p99Ms, p9999Ms) = (histogram.percentileMs(50), histogram.percentileMs(99), histogram.percentileMs(99.99))
     }
 }
 

@@ -198,6 +198,11 @@ struct LiveLabTests {
             #expect(!b.pass, "a 1 µs target cannot pass")
             #expect(!run.pass && results.schemes[scheme]?.passRate == 0)
             #expect(a.windowPassFraction == 1 && b.windowPassFraction == 0)
+            // the host kernel counted the same requests as fio, in each task's own cgroup
+            if FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) {
+                let kernel = try #require(a.kernel, "\(scheme): no kernel measurement")
+                #expect(abs(Double(kernel.count) - Double(a.samples)) <= 0.01 * Double(a.samples) + 1, "\(scheme): kernel \(kernel.count), fio \(a.samples)")
+            }
         }
         #expect(results.schemes["ionice"]?.cases["two"]?.runs.first?.settings.ioPriorities == [IOPriority(.realtime, 0), IOPriority(.bestEffort, 0)])
     }
@@ -310,6 +315,27 @@ struct BenchResultsTests {
         old["settings"] = oldSettings
         let decoded = try JSONDecoder().decode(BenchResults.Run.self, from: JSONSerialization.data(withJSONObject: old))
         #expect(decoded.urgencyOrder == ["vm0", "vm1", "vm2"] && decoded.settings.scheduler == "bfq")
+    }
+
+    @Test("kernel against fio: counts, tails and the time outside the block layer, hand-worked")
+    func kernelAgreement() throws {
+        func task(_ samples: Int, fioMs: Double, kernelCount: UInt64, kernelMs: Double) -> BenchResults.TaskResult {
+            var histogram = LatencyHistogram()
+            histogram.record(ns: UInt64(kernelMs * 1e6), count: kernelCount)
+            var result = Self.guestTask("vm0", pass: true)
+            (result.samples, result.p9999Ms, result.kernel) = (samples, fioMs, KernelMeasurement(histogram))
+            return result
+        }
+        var results = BenchResults(schemes: [:])
+        results.schemes["s", default: .init()].cases["c", default: .init()].runs = [BenchResults.Run(
+            repeatIndex: 0, order: 0, settings: SchemeSettings(host: .kernelDefault, weights: [100], ioPriorities: [nil]),
+            tasks: [task(1000, fioMs: 10, kernelCount: 1000, kernelMs: 8), task(1000, fioMs: 4, kernelCount: 990, kernelMs: 3)])]
+        // counts: 0 and 1 %; tails: |8 − 10| / 10 = 20 %, |3 − 4| / 4 = 25 %; outside: 2 and 1 ms (median: the upper of
+        // two) — 1.97 ms, as 8 ms is kept as its bucket's middle: 8 000 000 + (65 536 − 1) / 2 ns = 8.033 ms
+        let text = try #require(results.kernelAgreement())
+        #expect(text.contains("2 task runs: request counts differ by 1 % at the median"), "\(text)")
+        #expect(text.contains("p99.99 by 25 % at the median") && text.contains("exceeds the kernel's by 1.97 ms"), "\(text)")
+        #expect(BenchResults(schemes: [:]).kernelAgreement() == nil)
     }
 
     @Test("Wilson 95 % interval, hand-worked")
