@@ -15,6 +15,8 @@ public struct DaemonConfiguration: Sendable {
     public var metricsTextfile: String?
     /// A cgroup tree to use instead of the live one (benchmarks on a v2 fixture).
     public var hierarchy: CgroupHierarchy?
+    /// Measure each guest in the kernel and correct the model from it (where BPF runs).
+    public var closedLoop = true
 
     public init(targetsPath: String, modelOverride: String?, paramsOverride: String?, cgroupRoot: String?,
                 state: StateDirectory, interval: Duration, metricsTextfile: String?) {
@@ -59,6 +61,14 @@ public actor DaemonCore {
     var lastTick = ContinuousClock.now
     var lastChange = "none yet"
     let hysteresis = PlanHysteresis()
+    /// The closed loop: the kernel observer, what it taught, and each guest's misses in a row.
+    var observer: BPFObserver?
+    var session: GuestObserver?
+    var observerUnavailable: String?
+    var corrections = MeasuredCorrections()
+    var missesInARow: [String: Int] = [:]
+    /// Windows a guest must miss in a row before the daemon re-plans for it.
+    let missesToReplan = 2
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -113,11 +123,12 @@ public actor DaemonCore {
             return
         }
         let measured = measure(view)
+        let missed = closeTheLoop(view)
         let drifted = appliedEntries.contains { entry in
             guard let current = try? entry.current(fs) else { return false }   // a vanished cgroup is not drift
             return current != entry.applied
         }
-        if let lastPlan, let plannedLoads, !drifted, Self.close(measured, plannedLoads, tolerance: loadTolerance),
+        if !missed, let lastPlan, let plannedLoads, !drifted, Self.close(measured, plannedLoads, tolerance: loadTolerance),
            Set(lastPlan.guests.map(\.name)) == Set(present.guests.map(\.name)), retryAt == nil {
             report(view: view, plan: lastPlan)
             return
@@ -126,7 +137,8 @@ public actor DaemonCore {
         let started = ContinuousClock.now
         let plan: Plan
         do {
-            plan = try Optimizer(model: model, space: present.search).plan(scenario, currentScheduler: try? view.device.scheduler(fs))
+            let corrected: any LatencyModel = corrections.isEmpty ? model : CorrectedModel(base: model, corrections: corrections)
+            plan = try Optimizer(model: corrected, space: present.search).plan(scenario, currentScheduler: try? view.device.scheduler(fs))
         } catch {
             logger.error("cannot plan: \(error)")
             notifier.status("error: \(error)")
@@ -139,7 +151,7 @@ public actor DaemonCore {
         let applier = Applier(fs: fs, state: configuration.state, logger: logger)
         if let retryAt, ContinuousClock.now < retryAt {
             // backing off after a failure
-        } else if hysteresis.matters(from: applied, to: plan) || drifted {
+        } else if hysteresis.matters(from: applied, to: plan) || drifted || (missed && plan.host != applied?.host) {
             do {
                 let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy, cgroups: view.cgroups, fs: fs,
                                                    guests: present.guests)
@@ -166,6 +178,53 @@ public actor DaemonCore {
             }
         }
         report(view: view, plan: plan)
+    }
+
+    /// The kernel's measurement of the last interval: each guest's tail against the
+    /// applied plan's prediction, recorded as a correction for the settings in force;
+    /// a guest that missed its tightest target `missesToReplan` windows in a row is
+    /// logged (GUEST=, TASK=, MEASURED_MS=, TARGET_MS=) and makes the daemon re-plan.
+    /// Without BPF the daemon runs open loop, and says so once.
+    func closeTheLoop(_ view: HostView) -> Bool {
+        guard configuration.closedLoop, observerUnavailable == nil else { return false }
+        if observer == nil {
+            do {
+                observer = try BPFObserver(device: view.device)
+                logger.notice("closed loop: measuring each guest in the kernel on \(view.device.devicePath)")
+            } catch {
+                observerUnavailable = "\(error)"
+                logger.warning("\(error); the daemon runs open loop (on the model alone)")
+                return false
+            }
+        }
+        let guests = view.cgroups.sorted { $0.key < $1.key }.map { (name: $0.key, cgroup: $0.value) }
+        if session.map({ $0.guests.map(\.name) != guests.map(\.name) || $0.guests.map(\.cgroup) != guests.map(\.cgroup) }) ?? true {
+            session = GuestObserver(observer: observer!, guests: guests)
+            _ = try? session?.window()   // start counting now
+            return false
+        }
+        guard let session, let window = try? session.window(), let applied else { return false }
+        var replan = false
+        for guest in applied.guests {
+            let all = (window[guest.name] ?? [:]).values.reduce(LatencyHistogram(), +)
+            guard let tail = all.percentileMs(targets.percentile), let tightest = guest.tasks.min(by: { $0.targetMs < $1.targetMs }) else { continue }
+            metrics.measured(guest: guest.name, tailMs: tail, tasks: guest.tasks)
+            let predicted = guest.tasks.map(\.predictedMs).max() ?? tail
+            corrections.record(host: applied.host, guest: guest.name, measuredMs: tail, predictedMs: predicted, targetMs: tightest.targetMs)
+            if tail > tightest.targetMs {
+                missesInARow[guest.name, default: 0] += 1
+                if missesInARow[guest.name]! >= missesToReplan {
+                    logger.warning("measured miss", metadata: ["guest": "\(guest.name)", "task": "\(tightest.name)",
+                        "measuredMs": "\(formatNumber(tail, decimals: 2))", "targetMs": "\(formatNumber(tightest.targetMs))",
+                        "predictedMs": "\(formatNumber(predicted, decimals: 2))"])
+                    logger.notice("\(guest.name) measured \(formatNumber(tail, decimals: 2)) ms (target \(formatNumber(tightest.targetMs)) ms) at timeout_sync \(applied.host.timeoutSyncMs) ms, slice_idle \(formatNumber(applied.host.sliceIdleMs, decimals: 3)) ms, where \(formatNumber(predicted, decimals: 2)) ms was predicted: predictions at that setting now × \(formatNumber(corrections.factor(host: applied.host, guest: guest.name) ?? 1, decimals: 2)); re-planning")
+                    replan = true
+                }
+            } else {
+                missesInARow[guest.name] = 0
+            }
+        }
+        return replan
     }
 
     /// Whether every guest's load is within `tolerance` of the planned one (same guests measured).
@@ -201,6 +260,7 @@ public actor DaemonCore {
         do {
             (targets, model) = try Self.load(configuration)
             plannedLoads = nil
+            corrections = MeasuredCorrections()   // a new model or new targets: what was learnt no longer applies
             logger.notice("reloaded \(configuration.targetsPath)")
         } catch {
             logger.error("reload of \(configuration.targetsPath) failed, keeping the previous targets: \(error)")

@@ -10,7 +10,9 @@ struct DaemonCommand: AsyncParsableCommand {
         abstract: "Observe, re-plan and apply continuously; restore on stop (the systemd service).",
         discussion: """
         Every interval: measure each guest's reads from its cgroup, scale its tasks' load, re-plan, and apply \
-        only when the plan changes enough to matter. Speaks sd_notify (READY, STATUS, WATCHDOG, RELOADING, \
+        only when the plan changes enough to matter. Closed loop (where BPF runs): each guest is measured in the \
+        kernel every interval, the model's predictions at the settings in force are corrected by what was \
+        measured there, and a guest missing its target two intervals in a row makes the daemon re-plan. Speaks sd_notify (READY, STATUS, WATCHDOG, RELOADING, \
         STOPPING); SIGHUP re-reads the targets file; SIGTERM restores the host (onStop: restore).
         Example: rtvirtio daemon --targets /etc/rtvirtio/targets.yaml --metrics 127.0.0.1:9464
         """)
@@ -22,6 +24,7 @@ struct DaemonCommand: AsyncParsableCommand {
     var metrics: String?
     @Option(help: ArgumentHelp("Also write the metrics to this node-exporter textfile each step.", valueName: "file"))
     var metricsTextfile: String?
+    @Flag(help: "Plan on the model alone: no measurement in the kernel, no corrections.") var openLoop = false
     @Option(help: .hidden) var cgroupV2Fixture: String?   // benchmarks: a v2 tree in a plain directory
 
     func validate() throws {
@@ -32,11 +35,12 @@ struct DaemonCommand: AsyncParsableCommand {
         RTVirtIOLogging.bootstrap()
         let logger = Logger(label: "rtvirtio")
         let interval = Duration.milliseconds(Int64(intervalS * 1000))
-        let core = try DaemonCore(configuration: DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             targetsPath: planning.targets, modelOverride: planning.model, paramsOverride: planning.params,
             cgroupRoot: host.cgroupRoot, state: host.state, interval: interval, metricsTextfile: metricsTextfile)
-                .with(hierarchy: cgroupV2Fixture.map { CgroupHierarchy(version: .v2, mountPoint: $0) }),
-            logger: logger)
+            .with(hierarchy: cgroupV2Fixture.map { CgroupHierarchy(version: .v2, mountPoint: $0) })
+        configuration.closedLoop = !openLoop && cgroupV2Fixture == nil
+        let core = try DaemonCore(configuration: configuration, logger: logger)
         if let metrics {
             let server = try MetricsServer(address: metrics) { core.metrics.text() }
             server.start()

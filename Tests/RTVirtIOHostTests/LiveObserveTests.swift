@@ -133,14 +133,14 @@ struct LiveObserveTests {
 @Suite(.serialized, .enabled(if: Live.available && FileManager.default.fileExists(atPath: BPFObserver.kernelBTF),
                              "needs root, v1 blkio cgroups, bfq on loop devices, losetup and BTF"))
 struct LiveVerifyTests {
-    /// fio in each of the cgroups for `seconds`, at `iops`.
-    static func loads(_ cgroups: TestCgroups, device: String, names: [String], iops: Int, seconds: Int) throws -> [Process] {
+    /// fio in each of the cgroups for `seconds`, at `iops` (nil: as fast as it can), random reads of `blockKB`.
+    static func loads(_ cgroups: TestCgroups, device: String, names: [String], iops: Int?, seconds: Int, blockKB: Int = 4) throws -> [Process] {
         try names.map { name in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", #"echo $$ > "$1" && shift && exec fio "$@""#, "sh", "\(cgroups.root)/\(name)/cgroup.procs", "--name=verify",
-                                 "--filename=\(device)", "--rw=randread", "--bs=4k", "--direct=1", "--ioengine=psync", "--rate_iops=\(iops)",
-                                 "--time_based", "--runtime=\(seconds)", "--output=/dev/null"]
+                                 "--filename=\(device)", "--rw=randread", "--bs=\(blockKB)k", "--direct=1", "--ioengine=psync",
+                                 "--time_based", "--runtime=\(seconds)", "--output=/dev/null"] + (iops.map { ["--rate_iops=\($0)"] } ?? [])
             try process.run()
             return process
         }
@@ -171,23 +171,8 @@ struct LiveVerifyTests {
 
     @Test("needs root: where the plan helps (caps on a saturated device), verify keeps it", .timeLimit(.minutes(1)))
     func rootBetterPlanIsKept() throws {
-        let fused = URL(fileURLWithPath: Live.binary).deletingLastPathComponent().appendingPathComponent("rtvirtio-fused").path
-        guard FileManager.default.isExecutableFile(atPath: fused), FileManager.default.fileExists(atPath: "/dev/fuse") else {
-            print("skipping: needs rtvirtio-fused and /dev/fuse"); return
-        }
-        let scratch = try LoopDevice(sizeMB: 1)   // only for its temp directory, removed with it
-        let image = scratch.directory + "/slow.img", mountpoint = scratch.directory + "/fuse"
-        FileManager.default.createFile(atPath: image, contents: nil)
-        try FileHandle(forWritingTo: URL(fileURLWithPath: image)).truncate(atOffset: 64 << 20)
-        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: fused)
-        server.arguments = [image, mountpoint, "200"]
-        try server.run()
-        defer { _ = Live.run("/bin/umount", [mountpoint]); kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
-        for _ in 0..<50 where !FileManager.default.fileExists(atPath: mountpoint + "/disk") { usleep(100_000) }
-        let loop = try LoopDevices.attach(mountpoint + "/disk", readOnly: true)
-        defer { LoopDevices.detach(loop) }
+        guard let slow = try SlowDevice.make() else { return }
+        let (loop, scratch) = (slow.path, slow.scratch)
         let cgroups = try TestCgroups()
         let names = ["vm0", "vm1", "vm2"]
         for name in names { try cgroups.make(name) }

@@ -121,3 +121,45 @@ final class TestCgroups {
         for path in made.reversed() { rmdir(path) }
     }
 }
+
+/// A device the guests contend for: a read-only loop device over rtvirtio-fused (a FUSE
+/// file serving one 4 KiB read at a time, 200 µs each: about 3500 IOPS), all in a temp
+/// directory; unmounted, detached and removed on deinit.
+final class SlowDevice {
+    let scratch: LoopDevice   // for its temp directory, removed with it
+    let server = Process()
+    let mountpoint: String
+    var path = ""
+
+    /// nil, with the reason printed, where rtvirtio-fused or FUSE is missing.
+    static func make(serviceUs: Int = 200) throws -> SlowDevice? {
+        let fused = URL(fileURLWithPath: Live.binary).deletingLastPathComponent().appendingPathComponent("rtvirtio-fused").path
+        guard FileManager.default.isExecutableFile(atPath: fused), FileManager.default.fileExists(atPath: "/dev/fuse") else {
+            print("skipping: needs rtvirtio-fused beside the binary and /dev/fuse"); return nil
+        }
+        return try SlowDevice(fused: fused, serviceUs: serviceUs)
+    }
+
+    private init(fused: String, serviceUs: Int) throws {
+        scratch = try LoopDevice(sizeMB: 1)
+        let image = scratch.directory + "/slow.img"
+        mountpoint = scratch.directory + "/fuse"
+        FileManager.default.createFile(atPath: image, contents: nil)
+        try FileHandle(forWritingTo: URL(fileURLWithPath: image)).truncate(atOffset: 64 << 20)
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        server.executableURL = URL(fileURLWithPath: fused)
+        server.arguments = [image, mountpoint, String(serviceUs)]
+        try server.run()
+        for _ in 0..<50 where !FileManager.default.fileExists(atPath: mountpoint + "/disk") { usleep(100_000) }
+        path = try LoopDevices.attach(mountpoint + "/disk", readOnly: true)
+    }
+
+    var name: String { (path as NSString).lastPathComponent }
+
+    deinit {
+        if !path.isEmpty { LoopDevices.detach(path) }
+        _ = Live.run("/bin/umount", [mountpoint])
+        kill(server.processIdentifier, SIGTERM)
+        server.waitUntilExit()
+    }
+}
