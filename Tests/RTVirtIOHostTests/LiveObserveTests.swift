@@ -81,21 +81,22 @@ struct LiveObserveTests {
         }
     }
 
-    @Test("needs root: top refreshes once a second with what the kernel measured, beside the target and the prediction", .timeLimit(.minutes(1)))
-    func rootTopShowsTheMeasurement() throws {
-        guard FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) else { print("skipping: no BTF"); return }
+    /// A small loop device, one cgroup vm0, and a targets file with one task for it.
+    static func oneGuest(task: String) throws -> (device: LoopDevice, cgroups: TestCgroups, targets: String) {
         let device = try LoopDevice(sizeMB: 16)
         let cgroups = try TestCgroups()
         try cgroups.make("vm0")
         let targets = device.directory + "/targets.yaml"
-        try "device: \(device.path)\nguests:\n  - {name: vm0, match: {cgroup: vm0}, tasks: [{name: db, iops: 200, targetMs: 5000}]}\n"
-            .write(toFile: targets, atomically: true, encoding: .utf8)
-        let load = Process()
-        load.executableURL = URL(fileURLWithPath: "/bin/sh")
-        load.arguments = ["-c", #"echo $$ > "$1" && shift && exec fio "$@""#, "sh", "\(cgroups.root)/vm0/cgroup.procs", "--name=top", "--filename=\(device.path)",
-                          "--rw=randread", "--bs=4k", "--direct=1", "--ioengine=psync", "--rate_iops=200", "--time_based", "--runtime=6", "--output=/dev/null"]
-        try load.run()
-        defer { kill(load.processIdentifier, SIGKILL); load.waitUntilExit() }
+        try "device: \(device.path)\nguests:\n  - {name: vm0, match: {cgroup: vm0}, tasks: [\(task)]}\n".write(toFile: targets, atomically: true, encoding: .utf8)
+        return (device, cgroups, targets)
+    }
+
+    @Test("needs root: top refreshes once a second with what the kernel measured, beside the target and the prediction", .timeLimit(.minutes(1)))
+    func rootTopShowsTheMeasurement() throws {
+        guard FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) else { print("skipping: no BTF"); return }
+        let (device, cgroups, targets) = try Self.oneGuest(task: "{name: db, iops: 200, targetMs: 5000}")
+        let load = try LiveVerifyTests.loads(cgroups, device: device.path, names: ["vm0"], iops: 200, seconds: 6)
+        defer { for p in load { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         let top = Live.run(Live.binary, ["top", "--targets", targets, "--cgroup-root", cgroups.relativeRoot, "--count", "3"])
         #expect(top.status == 0, "\(top.stderr)")
         let screens = top.stdout.components(separatedBy: "rtvirtio top — ").dropFirst()
@@ -109,12 +110,7 @@ struct LiveObserveTests {
 
     @Test("needs root: where the program cannot load, observe says why in one line and exits 1; the host is untouched")
     func rootObserveWithoutBPF() throws {
-        let device = try LoopDevice(sizeMB: 16)
-        let cgroups = try TestCgroups()
-        try cgroups.make("vm0")
-        let targets = device.directory + "/targets.yaml"
-        try "device: \(device.path)\nguests:\n  - {name: vm0, match: {cgroup: vm0}, tasks: [{name: t, iops: 10, targetMs: 5}]}\n"
-            .write(toFile: targets, atomically: true, encoding: .utf8)
+        let (device, cgroups, targets) = try Self.oneGuest(task: "{name: t, iops: 10, targetMs: 5}")
         let garbage = device.directory + "/not-btf"
         try "this is no BTF".write(toFile: garbage, atomically: true, encoding: .utf8)
         let before = try device.scheduler()
@@ -146,22 +142,31 @@ struct LiveVerifyTests {
         }
     }
 
-    @Test("needs root: a plan that idles on a fast device makes the guests worse; verify measures it and puts everything back, exit 5", .timeLimit(.minutes(1)))
-    func rootWorsePlanIsPutBack() throws {
-        let device = try LoopDevice(sizeMB: 64)
+    /// Three guests (vm0 most urgent) asking `iops` each of `device` under fio, then
+    /// `apply --verify-s 5` with the targets file `header` (device, model, capacity) begins.
+    static func applyVerifying(header: String, device: String, directory: String, iops: Int, targetMs: Int) throws
+        -> (result: (status: Int32, stdout: String, stderr: String), cgroups: TestCgroups, state: String) {
         let cgroups = try TestCgroups()
         let names = ["vm0", "vm1", "vm2"]
         for name in names { try cgroups.make(name) }
-        // the paper's constants know only slice_idle 1-8 ms: the plan must idle, and idling stalls (TESTBED.md)
-        let targets = device.directory + "/targets.yaml"
-        try ("device: \(device.path)\nmodel: analytical\nmodelParams: \(Live.checkout)/config/models/analytical-paper.yaml\nguests:\n" + names.map {
-            "  - {name: \($0), match: {cgroup: \($0)}, tasks: [{name: t, iops: 500, targetMs: 10}]}\n"
+        let targets = directory + "/targets.yaml", state = directory + "/state"
+        try (header + "guests:\n" + names.map {
+            "  - {name: \($0), match: {cgroup: \($0)}, tasks: [{name: t, iops: \(iops), targetMs: \(targetMs)}]}\n"
         }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
-        let state = device.directory + "/state"
-        let fio = try Self.loads(cgroups, device: device.path, names: names, iops: 500, seconds: 14)
+        let fio = try loads(cgroups, device: device, names: names, iops: iops, seconds: 14)
         defer { for p in fio { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         usleep(500_000)
         let result = Live.run(Live.binary, ["apply", "--targets", targets, "--verify-s", "5", "--state-dir", state, "--cgroup-root", cgroups.relativeRoot])
+        return (result, cgroups, state)
+    }
+
+    @Test("needs root: a plan that idles on a fast device makes the guests worse; verify measures it and puts everything back, exit 5", .timeLimit(.minutes(1)))
+    func rootWorsePlanIsPutBack() throws {
+        let device = try LoopDevice(sizeMB: 64)
+        // the paper's constants know only slice_idle 1-8 ms: the plan must idle, and idling stalls (TESTBED.md)
+        let (result, _, state) = try Self.applyVerifying(
+            header: "device: \(device.path)\nmodel: analytical\nmodelParams: \(Live.checkout)/config/models/analytical-paper.yaml\n",
+            device: device.path, directory: device.directory, iops: 500, targetMs: 10)
         #expect(result.status == 5, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("before: p99.99 ms") && result.stdout.contains("put back:"), "\(result.stdout)")
         // exactly as before: loop's own scheduler, no journal
@@ -172,22 +177,11 @@ struct LiveVerifyTests {
     @Test("needs root: where the plan helps (caps on a saturated device), verify keeps it", .timeLimit(.minutes(1)))
     func rootBetterPlanIsKept() throws {
         guard let slow = try SlowDevice.make() else { return }
-        let (loop, scratch) = (slow.path, slow.scratch)
-        let cgroups = try TestCgroups()
-        let names = ["vm0", "vm1", "vm2"]
-        for name in names { try cgroups.make(name) }
         // 3 × 1500 IOPS against about 3500: none gives each about 1165, short of 95 %; the plan caps
         // vm1 and vm2 so that vm0 gets its 1500. (At 3 × 1200 none gave each 97 % here: the plan's
         // caps then made vm2 miss, and verify put them back — the measurement overruling the model.)
-        let targets = scratch.directory + "/targets.yaml"
-        try ("device: \(loop)\ncapacity: {readIops: 3500}\nguests:\n" + names.map {
-            "  - {name: \($0), match: {cgroup: \($0)}, tasks: [{name: t, iops: 1500, targetMs: 50}]}\n"
-        }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
-        let state = scratch.directory + "/state"
-        let fio = try Self.loads(cgroups, device: loop, names: names, iops: 1500, seconds: 14)
-        defer { for p in fio { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
-        usleep(500_000)
-        let result = Live.run(Live.binary, ["apply", "--targets", targets, "--verify-s", "5", "--state-dir", state, "--cgroup-root", cgroups.relativeRoot])
+        let (result, cgroups, state) = try Self.applyVerifying(header: "device: \(slow.path)\ncapacity: {readIops: 3500}\n",
+                                                               device: slow.path, directory: slow.scratch.directory, iops: 1500, targetMs: 50)
         let verified = result.stdout.components(separatedBy: "Verified by measurement:").last ?? ""
         #expect(result.status == 0 && verified.contains("kept: ") && verified.contains("0 before"), "\(verified)\n\(result.stderr)")
         #expect(try HostFS().read("\(cgroups.root)/vm2/blkio.throttle.read_iops_device").contains(" "), "vm2 keeps its cap")
