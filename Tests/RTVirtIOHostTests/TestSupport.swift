@@ -118,6 +118,15 @@ final class TestCgroups {
     deinit {
         // SIGKILL: a child may inherit a blocked SIGTERM from the test runner
         for process in processes { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        // and whatever else a test left running in them (a load whose own clean-up has not run yet:
+        // Swift may release these cgroups after their last use, before the test's defers)
+        func members() -> [Int32] { made.flatMap { ((try? HostFS().read("\($0)/cgroup.procs")) ?? "").split(separator: "\n").compactMap { Int32($0) } } }
+        for _ in 0..<50 {
+            let pids = members()
+            if pids.isEmpty { break }
+            for pid in pids { kill(pid, SIGKILL) }
+            usleep(40_000)
+        }
         for path in made.reversed() { rmdir(path) }
     }
 }
