@@ -74,6 +74,8 @@ public struct Validity: Sendable, Equatable, Codable {
 /// Numbers for people: integers without ".0", others with up to 3 decimals.
 public func formatNumber(_ value: Double, decimals: Int = 1) -> String {
     if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+    if value.isNaN { return "nan" }
+    if abs(value) >= 1e15 { return String(format: "%.3g", value) }   // 1e+300, not 300 digits
     if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
     var text = String(format: "%.\(decimals)f", value)
     if text.contains(".") {

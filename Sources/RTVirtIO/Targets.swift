@@ -97,6 +97,25 @@ public struct BfqSettings: Sendable, Equatable, Hashable, Codable {
 
     /// The kernel's defaults: timeout_sync 124 ms (HZ/8), slice_idle 8 ms.
     public static let kernelDefault = BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000)
+
+    /// The knobs' ranges rtvirtio accepts anywhere (targets files, the command line).
+    public static let timeoutSyncMsRange = 1.0...10_000.0
+    public static let sliceIdleMsRange = 0.0...1000.0
+
+    /// The one conversion of a slice_idle in ms (as operators write it) to the µs kept
+    /// here (and written to slice_idle_us): nil outside 0...1000 ms, for a value that is
+    /// no whole number of µs (0.0004 ms would silently become 0: idling off against the
+    /// plan), or not a number (1e300, inf, nan) — never a trap.
+    public static func sliceIdleUs(ms: Double) -> Int? {
+        guard sliceIdleMsRange.contains(ms) else { return nil }
+        let us = (ms * 1000).rounded()
+        return abs(ms * 1000 - us) < 1e-6 ? Int(us) : nil
+    }
+
+    /// A timeout_sync in whole ms within 1...10000, else nil.
+    public static func timeoutSyncMs(_ ms: Double) -> Int? {
+        timeoutSyncMsRange.contains(ms) && ms == ms.rounded() ? Int(ms) : nil
+    }
 }
 
 /// How rtvirtio finds a guest's cgroup on the host.

@@ -64,20 +64,20 @@ public enum TargetsParser {
         var space = SearchSpace.standard
         if fields.has("hostTimeoutSyncMs") {
             space.hostTimeoutSyncMs = try fields.numbers("hostTimeoutSyncMs").map { value in
-                guard value >= 1, value <= 10_000, value == value.rounded() else {
+                guard let ms = BfqSettings.timeoutSyncMs(value) else {
                     throw reader.error(fields.values["hostTimeoutSyncMs"], "search.hostTimeoutSyncMs",
-                                       "values must be whole milliseconds in 1...10000, found \(value)")
+                                       "values must be whole milliseconds in 1...10000, found \(formatNumber(value))")
                 }
-                return Int(value)
+                return ms
             }
         }
         if fields.has("hostSliceIdleMs") {
             space.hostSliceIdleUs = try fields.numbers("hostSliceIdleMs").map { value in
-                guard value >= 0, value <= 1000 else {
+                guard let us = BfqSettings.sliceIdleUs(ms: value) else {
                     throw reader.error(fields.values["hostSliceIdleMs"], "search.hostSliceIdleMs",
-                                       "values must be in 0...1000 ms, found \(value)")
+                                       "values must be in 0...1000 ms, in whole µs, found \(formatNumber(value, decimals: 6))")
                 }
-                return Int((value * 1000).rounded())
+                return us
             }
         }
         for (key, count) in [("hostTimeoutSyncMs", space.hostTimeoutSyncMs.count),
@@ -102,10 +102,10 @@ public enum TargetsParser {
             if bfq.has("timeoutSyncMs") { guestBfq.timeoutSyncMs = try bfq.int("timeoutSyncMs", in: 1...10_000) }
             if bfq.has("sliceIdleMs") {
                 let ms = try bfq.double("sliceIdleMs")
-                guard ms >= 0, ms <= 1000 else {
-                    throw reader.error(bfq.values["sliceIdleMs"], "\(path).guestBfq.sliceIdleMs", "must be in 0...1000, found \(ms)")
+                guard let us = BfqSettings.sliceIdleUs(ms: ms) else {
+                    throw reader.error(bfq.values["sliceIdleMs"], "\(path).guestBfq.sliceIdleMs", "must be in 0...1000 ms, in whole µs, found \(formatNumber(ms, decimals: 6))")
                 }
-                guestBfq.sliceIdleUs = Int((ms * 1000).rounded())
+                guestBfq.sliceIdleUs = us
             }
         }
         var guestAgent: GuestAgentSpec?

@@ -41,12 +41,12 @@ struct BenchCommand: ParsableCommand {
 
     func searchSliceIdleUs() throws -> [Int]? {
         guard let searchSliceIdleMs else { return nil }
-        let parsed = searchSliceIdleMs.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        let parsed = searchSliceIdleMs.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)).flatMap(BfqSettings.sliceIdleUs(ms:)) }
         let values = parsed.compactMap { $0 }
-        guard !values.isEmpty, values.count == parsed.count, values.allSatisfy({ $0 >= 0 && $0 <= 1000 }) else {
+        guard !values.isEmpty, values.count == parsed.count else {
             throw ValidationError("--search-slice-idle-ms wants milliseconds from 0 to 1000, comma-separated (got '\(searchSliceIdleMs)')")
         }
-        return values.map { Int(($0 * 1000).rounded()) }
+        return values
     }
 
     func run() throws {

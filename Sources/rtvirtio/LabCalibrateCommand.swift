@@ -33,7 +33,7 @@ struct LabCalibrateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The CSV to append to.", valueName: "file")) var out: String
 
     /// `--only-slice-idle-ms` in the design's unit.
-    private var onlySliceIdleUs: Int? { onlySliceIdleMs.map { Int(($0 * 1000).rounded()) } }
+    private var onlySliceIdleUs: Int? { onlySliceIdleMs.flatMap(BfqSettings.sliceIdleUs(ms:)) }
 
     func validate() throws {
         guard points > 0, durationS > 0 else { throw ValidationError("need --points ≥ 1 and --duration-s ≥ 1") }

@@ -9,8 +9,8 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var planning: PlanningOptions
 
-    @Option(help: "Host bfq timeout_sync in ms.") var hostTimeoutSyncMs = BfqSettings.kernelDefault.timeoutSyncMs
-    @Option(help: "Host bfq slice_idle in ms (fractions allowed).") var hostSliceIdleMs = BfqSettings.kernelDefault.sliceIdleMs
+    @Option(help: "Host bfq timeout_sync in ms (1-10000).") var hostTimeoutSyncMs = BfqSettings.kernelDefault.timeoutSyncMs
+    @Option(help: "Host bfq slice_idle in ms (0-1000, fractions allowed).") var hostSliceIdleMs = BfqSettings.kernelDefault.sliceIdleMs
     @Option(help: "Guest bfq timeout_sync in ms, for every guest (default: each guest's guestBfq).") var guestTimeoutSyncMs: Int?
     @Option(help: "Guest bfq slice_idle in ms, for every guest (default: each guest's guestBfq).") var guestSliceIdleMs: Double?
     @Option(name: .customLong("weight"), parsing: .singleValue,
@@ -19,10 +19,13 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "text or json.") var format: ReportFormat = .text
 
     func validate() throws {
-        guard hostTimeoutSyncMs >= 1 else { throw ValidationError("--host-timeout-sync-ms must be at least 1") }
-        guard hostSliceIdleMs >= 0 else { throw ValidationError("--host-slice-idle-ms must be at least 0") }
-        if let guestSliceIdleMs, guestSliceIdleMs < 0 { throw ValidationError("--guest-slice-idle-ms must be at least 0") }
-        if let guestTimeoutSyncMs, guestTimeoutSyncMs < 1 { throw ValidationError("--guest-timeout-sync-ms must be at least 1") }
+        // the targets file's bounds, through the same conversion: no value can trap
+        for (name, ms) in [("--host-timeout-sync-ms", Double(hostTimeoutSyncMs)), ("--guest-timeout-sync-ms", guestTimeoutSyncMs.map(Double.init))] {
+            if let ms, BfqSettings.timeoutSyncMs(ms) == nil { throw ValidationError("\(name) wants whole ms from 1 to 10000 (got \(formatNumber(ms)))") }
+        }
+        for (name, ms) in [("--host-slice-idle-ms", Optional(hostSliceIdleMs)), ("--guest-slice-idle-ms", guestSliceIdleMs)] {
+            if let ms, BfqSettings.sliceIdleUs(ms: ms) == nil { throw ValidationError("\(name) wants 0 to 1000 ms in whole µs (got \(formatNumber(ms, decimals: 6)))") }
+        }
         guard format != .html else { throw ValidationError("predict writes text or json") }
         _ = try parsedWeights()
     }
@@ -47,11 +50,11 @@ struct PredictCommand: ParsableCommand {
         }
         for index in targets.guests.indices {
             if let ts = guestTimeoutSyncMs { targets.guests[index].guestBfq.timeoutSyncMs = ts }
-            if let si = guestSliceIdleMs { targets.guests[index].guestBfq.sliceIdleUs = Int((si * 1000).rounded()) }
+            if let si = guestSliceIdleMs.flatMap(BfqSettings.sliceIdleUs(ms:)) { targets.guests[index].guestBfq.sliceIdleUs = si }
         }
         let scenario = Scenario(targets: targets)
         let settings = Settings(
-            host: BfqSettings(timeoutSyncMs: hostTimeoutSyncMs, sliceIdleUs: Int((hostSliceIdleMs * 1000).rounded())),
+            host: BfqSettings(timeoutSyncMs: hostTimeoutSyncMs, sliceIdleUs: BfqSettings.sliceIdleUs(ms: hostSliceIdleMs) ?? 0),
             weights: targets.guests.map { given[$0.name] ?? $0.weight ?? 100 })
         let guests = Plan.predicted(model: model, scenario: scenario, settings: settings)
         let report = PredictionReport(model: model.name, settings: settings, guests: guests,

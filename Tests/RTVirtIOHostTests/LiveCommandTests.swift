@@ -173,6 +173,17 @@ struct CommandLineTests {
         #expect(missing.stderr.contains("/nonexistent/targets.yaml: no such file"))
     }
 
+    @Test("absurd knob values on the command line are refused with a short message, never a trap (issue 18, 1)", arguments: [
+        ("--host-slice-idle-ms", "1e300", "wants 0 to 1000 ms in whole µs (got 1e+300)"), ("--host-slice-idle-ms", "inf", "(got inf)"),
+        ("--guest-slice-idle-ms", "1e19", "(got 1e+19)"), ("--host-timeout-sync-ms", "9223372036854775807", "wants whole ms from 1 to 10000"),
+    ])
+    func absurdKnobsAreRefused(option: String, value: String, says: String) throws {
+        let path = try Self.write("device: /dev/sdb\nguests:\n  - {name: vm0, tasks: [{name: t, iops: 100, targetMs: 500}]}\n")
+        defer { unlink(path) }
+        let result = Live.run(Live.binary, ["predict", "--targets", path, option, value])
+        #expect(result.status == 64 && result.stderr.contains(says) && result.stderr.count < 2000, "\(result)")
+    }
+
     @Test func versionIsPrintedAndExitsZero() {
         let result = Live.run(Live.binary, ["--version"])
         #expect(result.status == 0)

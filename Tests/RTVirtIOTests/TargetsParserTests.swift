@@ -226,3 +226,21 @@ extension AnalyticalParameters {
         return copy
     }
 }
+
+struct BfqSettingsConversionTests {
+    @Test("one conversion of slice_idle ms to µs: bounds, whole µs, and no trap on absurd numbers; huge numbers print short")
+    func sliceIdleConversion() {
+        #expect(BfqSettings.sliceIdleUs(ms: 0) == 0 && BfqSettings.sliceIdleUs(ms: 0.5) == 500 && BfqSettings.sliceIdleUs(ms: 1000) == 1_000_000)
+        for bad in [-1, 1000.001, 0.0004, 1e300, 9.3e15, .infinity, -.infinity, .nan] { #expect(BfqSettings.sliceIdleUs(ms: bad) == nil, "\(bad)") }
+        #expect(BfqSettings.timeoutSyncMs(124) == 124 && BfqSettings.timeoutSyncMs(9.223372036854775807e18) == nil && BfqSettings.timeoutSyncMs(1.5) == nil)
+        #expect(formatNumber(1e300) == "1e+300" && formatNumber(.nan) == "nan" && formatNumber(123456) == "123456")
+    }
+
+    @Test("a slice_idle the kernel cannot hold in whole µs is refused with its place")
+    func subMicrosecondSliceIdleIsRefused() throws {
+        let error = try #require(throws: InputError.self) {
+            try TargetsParser.parse("device: /dev/sda\nsearch: {hostSliceIdleMs: [0.0004]}\nguests: [{name: a, tasks: [{name: t, iops: 1, targetMs: 1}]}]", file: "t.yaml")
+        }
+        #expect(error.description.hasPrefix("t.yaml:2:") && error.description.contains("found 0.0004"), "\(error)")
+    }
+}
