@@ -5,10 +5,15 @@ import RTVirtIO
 public struct GuestLocator: Sendable {
     public var hierarchy: CgroupHierarchy
     public var procRoot: String
+    /// Where libvirt's QEMU driver records each running domain's pid (NAME.pid).
+    public var libvirtRunDirectory: String
 
-    public init(hierarchy: CgroupHierarchy, procRoot: String = "/proc") {
+    public static let libvirtQemuRunDirectory = "/run/libvirt/qemu"
+
+    public init(hierarchy: CgroupHierarchy, procRoot: String = "/proc", libvirtRunDirectory: String = GuestLocator.libvirtQemuRunDirectory) {
         self.hierarchy = hierarchy
         self.procRoot = procRoot
+        self.libvirtRunDirectory = libvirtRunDirectory
     }
 
     public struct Found: Sendable, Equatable {
@@ -45,7 +50,16 @@ public struct GuestLocator: Sendable {
             }
             return try existing(guest, [directory], match: match.description)
         case .libvirt(let name):
-            return try existing(guest, libvirtCandidates(name), match: match.description)
+            // libvirt's own record of the running domain, then /proc/PID/cgroup: every layout
+            // (systemd's machine.slice scopes, the no-systemd machine/qemu-ID-NAME.libvirt-qemu, …)
+            let pidfile = "\(libvirtRunDirectory)/\(name).pid"
+            if fs.exists(pidfile), let text = try? fs.readValue(pidfile), let pid = Int32(text), pid > 0,
+               let found = try? byPid(guest, pid, fs: fs) {
+                return found
+            }
+            do { return try existing(guest, libvirtCandidates(name), match: match.description) } catch Failure.notFound(let g, let m, let looked) {
+                throw Failure.notFound(guest: g, match: m, looked: [pidfile] + looked)
+            }
         case .pid(let pid):
             return try byPid(guest, pid, fs: fs)
         case .pidfile(let path):

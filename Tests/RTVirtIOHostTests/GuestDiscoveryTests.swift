@@ -63,6 +63,27 @@ struct LiveDiscoveryTests {
         #expect(error.description.contains("is the VM running?"))
     }
 
+    @Test("needs root: libvirt: follows libvirt's NAME.pid of the running domain to its cgroup, whatever the layout (qemu-2-vm0.libvirt-qemu, as libvirt 9.0 makes without systemd)")
+    func rootLibvirtPidfile() throws {
+        let cgroups = try TestCgroups()
+        try cgroups.make("machine")
+        let directory = try cgroups.make("machine/qemu-2-vm0.libvirt-qemu")
+        let qemu = try cgroups.spawn(in: "machine/qemu-2-vm0.libvirt-qemu", name: "qemu-system-x86_64")
+        let run = NSTemporaryDirectory() + "rtvirtio-test-libvirt-\(getpid())"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let locator = GuestLocator(hierarchy: try CgroupHierarchy.detect(root: cgroups.relativeRoot), libvirtRunDirectory: run)
+        // no pid file: the scope names do not know this layout
+        let missing = try #require(throws: GuestLocator.Failure.self) { try locator.locate(Self.guest(.libvirt("vm0")), fs: HostFS()) }
+        #expect(missing.description.contains("looked in \(run)/vm0.pid, "), "\(missing)")
+        try "\(qemu)".write(toFile: "\(run)/vm0.pid", atomically: true, encoding: .utf8)   // libvirt writes no newline
+        let found = try locator.locate(Self.guest(.libvirt("vm0")), fs: HostFS())
+        #expect(found.cgroup == directory && found.warning == nil)
+        // a stale pid file (the VM stopped) falls back to the scope names
+        try "999999999".write(toFile: "\(run)/vm0.pid", atomically: true, encoding: .utf8)
+        #expect(throws: GuestLocator.Failure.self) { try locator.locate(Self.guest(.libvirt("vm0")), fs: HostFS()) }
+    }
+
     @Test("needs root: pid: and pidfile: follow /proc/N/cgroup; a non-QEMU process is named")
     func rootPidMatch() throws {
         let cgroups = try TestCgroups()
