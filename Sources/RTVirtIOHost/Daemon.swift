@@ -203,7 +203,9 @@ public actor DaemonCore {
             _ = try? session?.window()   // start counting now
             return false
         }
-        guard let session, let window = try? session.window(), let applied else { return false }
+        guard let session, let window = try? session.window() else { return false }
+        metrics.observed(window)
+        guard let applied else { return false }
         var replan = false
         for guest in applied.guests {
             let all = (window[guest.name] ?? [:]).values.reduce(LatencyHistogram(), +)

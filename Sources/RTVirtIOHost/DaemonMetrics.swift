@@ -59,7 +59,51 @@ public final class DaemonMetrics: Sendable {
         }
     }
 
-    public func text() -> String { registry.emitToString() }
+    /// Each guest's requests by op since the daemon started, as the kernel measured them.
+    private let latencyLock = NSLock()
+    nonisolated(unsafe) private var latencies: [String: [IOOp: LatencyHistogram]] = [:]
+
+    /// Adds one interval's kernel measurement to rtvirtio_guest_io_latency_seconds.
+    public func observed(_ window: [String: [IOOp: LatencyHistogram]]) {
+        latencyLock.withLock {
+            for (guest, ops) in window { for (op, histogram) in ops { latencies[guest, default: [:]][op] = (latencies[guest]?[op] ?? LatencyHistogram()) + histogram } }
+        }
+    }
+
+    /// The histogram's bucket bounds, seconds: 0.5 ms to 10 s, where targets and bfq's stalls lie.
+    static let latencyBucketsSeconds = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    /// rtvirtio_guest_io_latency_seconds in Prometheus's text format: swift-prometheus's histograms take
+    /// one observation at a time, and the kernel hands over bucket counts (a request counts at its
+    /// bucket's middle, within 0.8 % of its latency).
+    static func latencyExposition(_ latencies: [String: [IOOp: LatencyHistogram]]) -> String {
+        guard !latencies.isEmpty else { return "" }
+        var lines = ["# HELP rtvirtio_guest_io_latency_seconds Request latency measured in the host kernel (insertion into the scheduler to completion)",
+                     "# TYPE rtvirtio_guest_io_latency_seconds histogram"]
+        for guest in latencies.keys.sorted() {
+            for (op, histogram) in latencies[guest]!.sorted(by: { $0.key < $1.key }) {
+                let labels = "guest=\"\(guest)\",op=\"\(op.rawValue)\""
+                var cumulative: UInt64 = 0, sumSeconds = 0.0
+                let bounds = latencyBucketsSeconds
+                var perBound = [UInt64](repeating: 0, count: bounds.count)
+                for (index, count) in histogram.counts.enumerated() where count > 0 {
+                    let seconds = LatencyHistogram.representativeNs(bucket: index) / 1e9
+                    sumSeconds += seconds * Double(count)
+                    if let slot = bounds.firstIndex(where: { seconds <= $0 }) { perBound[slot] += count }
+                }
+                for (bound, count) in zip(bounds, perBound) {
+                    cumulative += count
+                    lines.append("rtvirtio_guest_io_latency_seconds_bucket{\(labels),le=\"\(bound)\"} \(cumulative)")
+                }
+                lines.append("rtvirtio_guest_io_latency_seconds_bucket{\(labels),le=\"+Inf\"} \(histogram.count)")
+                lines.append("rtvirtio_guest_io_latency_seconds_sum{\(labels)} \(sumSeconds)")
+                lines.append("rtvirtio_guest_io_latency_seconds_count{\(labels)} \(histogram.count)")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public func text() -> String { registry.emitToString() + latencyLock.withLock { Self.latencyExposition(latencies) } }
 
     /// Atomically replaces a node-exporter textfile.
     public func writeTextfile(_ path: String) throws {

@@ -43,7 +43,20 @@ struct DaemonMetricsTests {
         let metrics = DaemonMetrics()
         metrics.applied()
         metrics.record(plan: plan, planSeconds: 0.001, measured: [:])
+        var reads = LatencyHistogram(), writes = LatencyHistogram()
+        reads.record(ns: 800_000, count: 3)          // 0.8 ms: in the 1 ms bucket
+        reads.record(ns: 1_200_000_000)              // a 1.2 s stall: in the 2.5 s bucket
+        writes.record(ns: 30_000_000)                // 30 ms
+        metrics.observed(["vm0": [.read: reads, .write: writes]])
+        metrics.observed(["vm0": [.read: reads]])    // cumulative over intervals
+        metrics.measured(guest: "vm0", tailMs: 1200, tasks: plan.guests[0].tasks)
         let text = metrics.text()
+        #expect(text.contains("rtvirtio_guest_io_latency_seconds_bucket{guest=\"vm0\",op=\"read\",le=\"0.0005\"} 0\n"), "\(text)")
+        #expect(text.contains("rtvirtio_guest_io_latency_seconds_bucket{guest=\"vm0\",op=\"read\",le=\"0.001\"} 6\n"))
+        #expect(text.contains("rtvirtio_guest_io_latency_seconds_bucket{guest=\"vm0\",op=\"read\",le=\"1.0\"} 6\n"))
+        #expect(text.contains("rtvirtio_guest_io_latency_seconds_bucket{guest=\"vm0\",op=\"read\",le=\"2.5\"} 8\n"))
+        #expect(text.contains("rtvirtio_guest_io_latency_seconds_count{guest=\"vm0\",op=\"write\"} 1\n"))
+        #expect(text.contains("rtvirtio_task_target_met{guest=\"vm0\",task=\"db\"} 0"))
         #expect(text.contains("rtvirtio_task_target_latency_seconds{guest=\"vm0\",task=\"db\"} 0.025"), "\(text)")
         let input = Pipe(), output = Pipe()
         let promtool = Process()
