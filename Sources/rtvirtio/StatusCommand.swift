@@ -6,20 +6,35 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show every value rtvirtio manages: original, applied, current, and drift.",
-        discussion: "Exit status 4 when something drifted (someone else changed a value).")
+        discussion: """
+        Exit status 4 when something drifted (someone else changed a value). With --targets and --measure-s, also \
+        each guest measured in the host kernel for that long (as `observe`), beside its targets.
+        """)
 
     @OptionGroup var host: HostOptions
     @Option(help: "text or json.") var format: ReportFormat = .text
+    @Option(help: ArgumentHelp("The targets file, to measure its guests against their targets.", valueName: "file")) var targets: String?
+    @Option(help: ArgumentHelp("Measure each guest this many seconds (1-3600; needs --targets, root and BPF).", valueName: "S")) var measureS: Int?
+
+    func validate() throws {
+        guard format != .html else { throw ValidationError("status prints text or json") }
+        if let measureS {
+            guard targets != nil else { throw ValidationError("--measure-s needs --targets") }
+            guard (1...3600).contains(measureS) else { throw ValidationError("--measure-s wants 1 to 3600 seconds (got \(measureS))") }
+        }
+    }
 
     struct Output: Encodable {
         var device: String?
         var values: [Applier.Status]
+        var measured: ObservationReport?
     }
 
     func run() throws {
         let (journal, values) = try Applier(state: host.state).status()
+        let measured = try measure()
         if format == .json {
-            print(try encodeJSON(Output(device: journal?.device, values: values)), terminator: "")
+            print(try encodeJSON(Output(device: journal?.device, values: values, measured: measured)), terminator: "")
         } else if let journal {
             print("device \(journal.device) (\(journal.majMin)), applied since \(journal.createdAt)")
             print(Table(header: ["path", "guest", "original", "applied", "current", ""], rows: values.map {
@@ -28,6 +43,28 @@ struct StatusCommand: ParsableCommand {
         } else {
             print("rtvirtio has changed nothing on this host (no journal in \(host.stateDir))")
         }
+        if let measured, format != .json, let targets = try? ConfigFiles.loadTargets(self.targets ?? "") {
+            print("\n" + measured.text())
+            for guest in MeasuredOutcome(measured, targets: targets).guests {
+                print("\(guest.name): \(guest.met ? "meets every target" : "MISSES") (p99.99 \(guest.tailMs.map { formatNumber($0, decimals: 2) } ?? "–") ms; "
+                      + "\(formatNumber(guest.iops, decimals: 0)) of \(formatNumber(guest.askedIops, decimals: 0)) IOPS asked)")
+            }
+        }
         if values.contains(where: \.drift) { throw ExitCode(4) }
+    }
+
+    /// The guests measured in the kernel for --measure-s seconds, where asked.
+    func measure() throws -> ObservationReport? {
+        guard let measureS, let path = targets else { return nil }
+        let targets = try ConfigFiles.loadTargets(path)
+        let view = try host.observe(targets, fs: HostFS())
+        let guests = targets.guests.compactMap { g in view.cgroups[g.name].map { (name: g.name, cgroup: $0) } }
+        let observer: BPFObserver
+        do { observer = try BPFObserver(device: view.device) } catch let unavailable as BPFObserver.Unavailable {
+            printError("\(unavailable.description); showing the managed values only")
+            return nil
+        }
+        return try GuestObserver(observer: observer, guests: guests).observe(seconds: measureS, percentile: targets.percentile)
+            .report(device: view.device.devicePath, durationS: Double(measureS), targets: view.present(targets))
     }
 }

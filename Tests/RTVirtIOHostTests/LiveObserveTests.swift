@@ -108,6 +108,20 @@ struct LiveObserveTests {
         #expect(screens.last?.contains("scheduler none (predicted as bfq without idling); model idling") == true, "\(top.stdout)")
     }
 
+    @Test("needs root: status --measure-s shows each guest measured in the kernel beside its targets", .timeLimit(.minutes(1)))
+    func rootStatusMeasures() throws {
+        guard FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) else { print("skipping: no BTF"); return }
+        let (device, cgroups, targets) = try Self.oneGuest(task: "{name: db, iops: 200, targetMs: 5000}")
+        let load = try LiveVerifyTests.loads(cgroups, device: device.path, names: ["vm0"], iops: 200, seconds: 6)
+        defer { for p in load { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        usleep(1_000_000)   // fio at its rate before the measurement starts
+        let status = Live.run(Live.binary, ["status", "--targets", targets, "--measure-s", "2", "--state-dir", device.directory + "/state",
+                                            "--cgroup-root", cgroups.relativeRoot])
+        #expect(status.status == 0 && status.stdout.contains("rtvirtio has changed nothing on this host"), "\(status)")
+        let line = try #require(status.stdout.split(separator: "\n").first { $0.hasPrefix("vm0: ") }, "\(status.stdout)")
+        #expect(line.hasPrefix("vm0: meets every target (p99.99 ") && line.contains(" of 200 IOPS asked)"), "\(line)")
+    }
+
     @Test("needs root: where the program cannot load, observe says why in one line and exits 1; the host is untouched")
     func rootObserveWithoutBPF() throws {
         let (device, cgroups, targets) = try Self.oneGuest(task: "{name: t, iops: 10, targetMs: 5}")
