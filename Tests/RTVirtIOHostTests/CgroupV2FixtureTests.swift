@@ -95,4 +95,36 @@ struct CgroupV2FixtureTests {
         #expect(try Applier(state: state).apply([entry], device: BlockDevice(devicePath: "/dev/x", name: "x", major: 1, minor: 1, sysfsPath: "/x")).isEmpty)
         #expect(try tree.read("cgroup.subtree_control") == "cpu io memory\n")
     }
+
+    @Test("v2 caps: io.max gets 'MAJ:MIN riops=N', read back in the kernel's own format; restore writes riops=max; a later plan without the cap lifts it")
+    func capsGoToIoMax() throws {
+        let tree = try Tree()
+        let hierarchy = CgroupHierarchy(version: .v2, mountPoint: tree.mount)
+        let vm1 = "\(tree.mount)/machine.slice/machine-qemu\\x2d2\\x2dvm1.scope"
+        try "".write(toFile: "\(vm1)/io.max", atomically: false, encoding: .utf8)   // the kernel's io.max is empty until a limit is set
+        #expect(hierarchy.readIopsCapFile(vm1) == "\(vm1)/io.max")
+        let device = BlockDevice(devicePath: "/dev/sdb", name: "sdb", major: 8, minor: 16, sysfsPath: "/nonexistent")
+        func plan(cap: Int?) -> Plan {
+            Plan(model: "t", host: .kernelDefault, guests: [Plan.Guest(name: "vm1", criticality: 2, weight: 250, weightPinned: false, readIopsCap: cap, tasks: [])],
+                 sacrificed: [], warnings: [], score: Score(guestsMet: [], tasksMet: 0, minSlack: 0), candidatesEvaluated: 0)
+        }
+        func desired(_ plan: Plan) -> [JournalEntry] {
+            HostSettings.desired(plan: plan, device: device, hierarchy: hierarchy, cgroups: ["vm1": vm1], fs: HostFS())
+                .filter { $0.kind == .readIopsCap || $0.kind == .subtreeControl }   // the fixture has no block device
+        }
+        let state = StateDirectory(path: tree.mount + "-state")
+        defer { try? FileManager.default.removeItem(atPath: state.path) }
+        let changes = try Applier(state: state).apply(desired(plan(cap: 400)), device: device)
+        #expect(changes.last.map { [$0.current, $0.new] } == ["max", "400"])
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.max") == "8:16 riops=400")
+        // the kernel answers with every limit of the device: still read as 400
+        try "8:16 rbps=max wbps=max riops=400 wiops=max\n".write(toFile: "\(vm1)/io.max", atomically: false, encoding: .utf8)
+        #expect(try JournalEntry(kind: .readIopsCap, path: "\(vm1)/io.max", original: nil, applied: "400", majMin: "8:16").current(HostFS()) == "400")
+        // a later plan without the cap puts it back to what it was
+        _ = try Applier(state: state).apply(desired(plan(cap: nil)), device: device)
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.max") == "8:16 riops=max")
+        _ = try Applier(state: state).apply(desired(plan(cap: 300)), device: device)
+        try Applier(state: state).restore()
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.max") == "8:16 riops=max")
+    }
 }
