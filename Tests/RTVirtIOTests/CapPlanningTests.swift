@@ -88,6 +88,9 @@ struct CapPlanningTests {
         #expect(plan.sacrificed.map(\.guest) == ["vm1", "vm2"] && plan.sacrificed[0].reason.contains("capped at 1250"))
         let text = PlanReport(plan: plan, device: "/dev/x").text()
         #expect(text.contains("Device capacity 3520 IOPS (4 KiB reads); the guests ask 4500 (128 %).") && text.contains("MISS gets 83 % of its IOPS"), "\(text)")
+        let html = PlanReport(plan: plan, device: "/dev/x").html()
+        #expect(html.contains("(log scale)") && html.contains("Device capacity <b>3520 IOPS</b>") && html.contains("<td>1250</td>")
+                && html.contains("1250 of 1500 IOPS") && html.contains("<h2>Caps</h2>"))
         // without caps the urgent guest would get a third of the device: 1009 of 1500, a miss
         let uncapped = Optimizer.predictedUncapped(saturated)
         #expect(abs(uncapped[0][0] - 3520 * 0.86 / 3) < 1e-6)
