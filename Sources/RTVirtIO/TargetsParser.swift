@@ -178,7 +178,8 @@ public enum TargetsParser {
         let allowed = name.unicodeScalars.allSatisfy {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0)
         }
-        guard allowed, !name.contains(".."), name.count <= 128 else {
+        // "." alone would name the cgroup root itself (a guest without `match` is a cgroup of its name)
+        guard allowed, !name.contains(".."), name != ".", !name.isEmpty, name.count <= 128 else {
             throw reader.error(node, key, "invalid name '\(name.debugDescription.dropFirst().dropLast())'",
                                hint: "use letters, digits, '_', '.', '-' (no '/', '..' or control characters), at most 128")
         }

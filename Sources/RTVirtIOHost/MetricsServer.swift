@@ -11,12 +11,8 @@ public final class MetricsServer: @unchecked Sendable {
     /// `address` is "127.0.0.1:9464" (IPv4 loopback) or "[::1]:9464"; port 0 picks a free one.
     public init(address: String, body: @escaping @Sendable () -> String) throws {
         self.body = body
-        let (host, portText) = try Self.split(address)
-        guard let port = UInt16(portText) else { throw HostError("serve metrics on", path: address, detail: "bad port") }
-        let ipv6 = host.contains(":")
-        guard (ipv6 && host == "::1") || host.hasPrefix("127.") else {
-            throw HostError("serve metrics on", path: address, detail: "only loopback addresses (127.0.0.0/8, ::1) are allowed")
-        }
+        let parsed = try Self.parse(address)
+        let (host, port, ipv6) = (parsed.host, parsed.port, parsed.ipv6)
         let socketFD = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         self.socketFD = socketFD
         guard socketFD >= 0 else { throw HostError("open metrics socket for", path: address, errno: errno) }
@@ -50,14 +46,38 @@ public final class MetricsServer: @unchecked Sendable {
         }
     }
 
-    static func split(_ address: String) throws -> (String, String) {
-        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
-            return (String(address[address.index(after: address.startIndex)..<close]), String(address[address.index(close, offsetBy: 2)...]))
+    /// "127.0.0.1:9464" or "[::1]:9464", checked: the host must parse as an address
+    /// (inet_pton: no "127.1", no leading zeros, no spaces) inside 127.0.0.0/8 or be ::1,
+    /// the port a number in 0...65535 — anything else is refused, never bound to 0.0.0.0.
+    static func parse(_ address: String) throws -> (host: String, port: UInt16, ipv6: Bool) {
+        func refuse(_ why: String) -> HostError {
+            HostError("serve metrics on", path: String(address.prefix(64)), detail: why + "; expected a loopback HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464")
         }
-        guard let colon = address.lastIndex(of: ":") else {
-            throw HostError("serve metrics on", path: address, detail: "expected HOST:PORT, e.g. 127.0.0.1:9464")
+        let host: String, portText: Substring
+        if address.hasPrefix("[") {
+            guard let close = address.firstIndex(of: "]"), address[close...].hasPrefix("]:") else { throw refuse("an IPv6 address needs [ADDRESS]:PORT") }
+            host = String(address[address.index(after: address.startIndex)..<close])
+            portText = address[address.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = address.lastIndex(of: ":") else { throw refuse("no port") }
+            host = String(address[..<colon])
+            portText = address[address.index(after: colon)...]
         }
-        return (String(address[..<colon]), String(address[address.index(after: colon)...]))
+        guard !portText.isEmpty, portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber), let port = UInt16(portText) else {
+            throw refuse("bad port '\(portText.prefix(16))'")
+        }
+        if address.hasPrefix("[") {
+            var raw = in6_addr()
+            guard inet_pton(AF_INET6, host, &raw) == 1 else { throw refuse("'\(host.prefix(40))' is no IPv6 address") }
+            var loopback = in6_addr()
+            _ = inet_pton(AF_INET6, "::1", &loopback)
+            guard withUnsafeBytes(of: raw, { Array($0) }) == withUnsafeBytes(of: loopback, { Array($0) }) else { throw refuse("only ::1 is allowed for IPv6") }
+            return (host, port, true)
+        }
+        var raw = in_addr()
+        guard inet_pton(AF_INET, host, &raw) == 1 else { throw refuse("'\(host.prefix(40))' is no IPv4 address") }
+        guard UInt32(bigEndian: raw.s_addr) >> 24 == 127 else { throw refuse("only loopback addresses (127.0.0.0/8, ::1) are allowed") }
+        return (host, port, false)
     }
 
     /// Serves on a thread of its own until the process ends.

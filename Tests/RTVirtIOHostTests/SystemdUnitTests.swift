@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import RTVirtIO
-import RTVirtIOHost
+@testable import RTVirtIOHost
 
 /// systemd/rtvirtio.service passes `systemd-analyze verify` (with ExecStart
 /// pointed at the freshly built binary, since nothing is installed here).
@@ -69,5 +69,20 @@ struct DaemonMetricsTests {
         let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         promtool.waitUntilExit()
         #expect(promtool.terminationStatus == 0 && said.isEmpty, "promtool: \(said)\n\(text)")
+    }
+}
+
+struct MetricsAddressTests {
+    @Test("metrics addresses: loopback only, parsed, never bound to 0.0.0.0 (issue 18, 15-16)")
+    func onlyLoopbackParses() throws {
+        #expect(try MetricsServer.parse("127.0.0.1:9464") == ("127.0.0.1", 9464, false))
+        #expect(try MetricsServer.parse("127.3.2.1:0") == ("127.3.2.1", 0, false))
+        #expect(try MetricsServer.parse("[::1]:9464") == ("::1", 9464, true))
+        for bad in ["127.1:9464", "127.0.0.01:9464", "127.0.0.1 :9464", "0.0.0.0:9464", "10.0.0.1:9464", "[::1]", "[::1]x9464",
+                    "[::]:9464", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:+80", "localhost:9464", "9464", ""] {
+            #expect(throws: HostError.self, "\(bad)") { try MetricsServer.parse(bad) }
+        }
+        let server = try MetricsServer(address: "127.0.0.1:0") { "x 1\n" }
+        #expect(server.port > 0)
     }
 }

@@ -227,6 +227,17 @@ extension AnalyticalParameters {
     }
 }
 
+struct GuestNameTests {
+    @Test("a guest named '.' is refused: without match it would map to the cgroup root (issue 18, 8)")
+    func dotIsNoName() throws {
+        let error = try #require(throws: InputError.self) {
+            try TargetsParser.parse("device: /dev/sda\nguests: [{name: '.', tasks: [{name: t, iops: 1, targetMs: 1}]}]", file: "t.yaml")
+        }
+        #expect(error.description.contains("invalid name '.'"), "\(error)")
+        #expect(try TargetsParser.parse("device: /dev/sda\nguests: [{name: vm.0, tasks: [{name: t, iops: 1, targetMs: 1}]}]").guests[0].name == "vm.0")
+    }
+}
+
 struct BfqSettingsConversionTests {
     @Test("one conversion of slice_idle ms to µs: bounds, whole µs, and no trap on absurd numbers; huge numbers print short")
     func sliceIdleConversion() {
