@@ -191,7 +191,8 @@ public struct BenchResults: Codable, Sendable {
                 return "\(result.runs.filter(\.pass).count)/\(result.runs.count) [\(percent(interval.low))–\(percent(interval.high))] · \(formatNumber(result.urgentFirstScore, decimals: 2))"
             }.joined(separator: " | ") + " |")
         }
-        return lines.joined(separator: "\n") + "\n" + failures() + (kernelAgreement().map { "\n" + $0 } ?? "")
+        let against = rtvirtioAgainstBaselines()
+        return lines.joined(separator: "\n") + "\n" + (against.isEmpty ? "" : "\n" + against) + failures() + (kernelAgreement().map { "\n" + $0 } ?? "")
     }
 
     /// Why each failed run of a model-driven scheme failed, task by task.

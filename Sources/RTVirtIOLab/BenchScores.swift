@@ -83,3 +83,43 @@ extension BenchResults {
             + "at the median (time outside the block layer: the system call, the wake-up, blk-throttle's queue for a capped guest).\n"
     }
 }
+
+extension BenchResults {
+    /// Per rtvirtio scheme, against the best other scheme of each case (by mean urgent-first
+    /// score): the mean of both over the cases, and every case where a baseline did better —
+    /// with what rtvirtio chose and why its runs failed — so losing cases are named, not averaged away.
+    public func rtvirtioAgainstBaselines() -> String {
+        let ours = schemeOrder.filter { $0.hasPrefix("rtvirtio") }
+        let baselines = schemeOrder.filter { !$0.hasPrefix("rtvirtio") }
+        guard !ours.isEmpty, !baselines.isEmpty else { return "" }
+        var lines: [String] = []
+        for name in ours {
+            var ourScores: [Double] = [], bestScores: [Double] = []
+            var losses: [String] = []
+            for caseName in caseOrder {
+                guard let mine = schemes[name]?.cases[caseName], !mine.runs.isEmpty else { continue }
+                let best = baselines.compactMap { b in schemes[b]?.cases[caseName].map { (b, $0.urgentFirstScore) } }.max { $0.1 < $1.1 }
+                guard let best else { continue }
+                ourScores.append(mine.urgentFirstScore)
+                bestScores.append(best.1)
+                guard best.1 > mine.urgentFirstScore + 1e-9 else { continue }
+                let settings = mine.runs[0].settings
+                let chose = settings.usesBfq
+                    ? "bfq timeout_sync \(settings.host.timeoutSyncMs) ms, slice_idle \(formatNumber(settings.host.sliceIdleMs, decimals: 3)) ms"
+                        + (settings.capsIops.map { caps in ", caps " + zip(mine.runs[0].tasks.map(\.guest).uniqued(), caps).compactMap { g, c in c.map { "\(g) \($0)" } }.joined(separator: ", ") } ?? "")
+                    : settings.scheduler
+                let failed = mine.runs.flatMap { run in run.tasks.filter { !$0.pass }.map { task in
+                    "\(task.guest)/\(task.task) \(formatNumber(task.p9999Ms, decimals: 1)) ms, \(formatNumber(task.achievedIops, decimals: 0)) of \(formatNumber(task.demandedIops, decimals: 0)) IOPS"
+                } }
+                losses.append("- \(caseName): \(best.0) \(formatNumber(best.1, decimals: 2)) > \(name) \(formatNumber(mine.urgentFirstScore, decimals: 2)); "
+                              + "\(name) chose \(chose); its failed tasks (all repeats): \(failed.prefix(6).joined(separator: "; "))\(failed.count > 6 ? "; …" : "")")
+            }
+            func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
+            lines.append("\(name) against the best baseline of each case (urgent-first, mean over \(ourScores.count) cases): "
+                         + "\(formatNumber(mean(ourScores), decimals: 3)) against \(formatNumber(mean(bestScores), decimals: 3)); "
+                         + "a baseline did better in \(losses.count) case\(losses.count == 1 ? "" : "s")\(losses.isEmpty ? "." : ":")")
+            lines += losses
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

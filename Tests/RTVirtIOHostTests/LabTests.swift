@@ -338,6 +338,31 @@ struct BenchResultsTests {
         #expect(BenchResults(schemes: [:]).kernelAgreement() == nil)
     }
 
+    @Test("every case where a baseline beat rtvirtio on the urgent-first score is named, with what rtvirtio chose and what failed")
+    func losingCasesAreNamed() throws {
+        func run(_ passes: [Bool], settings: SchemeSettings) -> BenchResults.Run {
+            BenchResults.Run(repeatIndex: 0, order: 0, settings: settings,
+                             tasks: zip(["vm0", "vm1"], passes).map { Self.guestTask($0, pass: $1) }, urgencyOrder: ["vm0", "vm1"])
+        }
+        let none = SchemeSettings(scheduler: "none", host: .kernelDefault, weights: [100, 100], ioPriorities: [nil, nil])
+        let capped = SchemeSettings(host: BfqSettings(timeoutSyncMs: 32, sliceIdleUs: 0), weights: [100, 100], ioPriorities: [nil, nil], capsIops: [nil, 35])
+        var results = BenchResults(schemes: [:])
+        results.schemes["none"] = .init()
+        results.schemes["none"]!.cases = ["a": .init(), "b": .init()]
+        results.schemes["none"]!.cases["a"]!.runs = [run([true, true], settings: none)]       // 1
+        results.schemes["none"]!.cases["b"]!.runs = [run([false, true], settings: none)]      // 0
+        results.schemes["rtvirtio"] = .init()
+        results.schemes["rtvirtio"]!.cases = ["a": .init(), "b": .init()]
+        results.schemes["rtvirtio"]!.cases["a"]!.runs = [run([true, false], settings: capped)] // 0.5: lost
+        results.schemes["rtvirtio"]!.cases["b"]!.runs = [run([true, false], settings: capped)] // 0.5: won
+        (results.caseOrder, results.schemeOrder) = (["a", "b"], ["none", "rtvirtio"])
+        results.summarise()
+        let text = results.rtvirtioAgainstBaselines()
+        #expect(text.hasPrefix("rtvirtio against the best baseline of each case (urgent-first, mean over 2 cases): 0.5 against 0.5; a baseline did better in 1 case:"), "\(text)")
+        #expect(text.contains("- a: none 1 > rtvirtio 0.5; rtvirtio chose bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35; its failed tasks (all repeats): vm1/t 90 ms, 100 of 100 IOPS"), "\(text)")
+        #expect(!text.contains("- b:"))
+    }
+
     @Test("Wilson 95 % interval, hand-worked")
     func wilson() {
         func rounded(_ i: WilsonInterval) -> [Double] { [i.low, i.high].map { ($0 * 10000).rounded() / 10000 } }
