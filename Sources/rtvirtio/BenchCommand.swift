@@ -19,7 +19,9 @@ struct BenchCommand: ParsableCommand {
                              "rtvirtio-analytical", "rtvirtio-mlp", "rtvirtio-idling"]
     /// `rtvirtio` is also accepted: the scheme of the default model (ModelChoice.bundledDefault).
 
-    @Option(help: ArgumentHelp("The cases file.", valueName: "file")) var cases: String
+    @Option(help: ArgumentHelp("The cases file.", valueName: "file")) var cases: String = ""
+    @Flag(help: "Measure nothing: re-render --out's results.md and report.html from its results.json (after a report change).")
+    var renderOnly = false
     @Option(help: "Comma-separated schemes (default: all).") var schemes: String = BenchCommand.allSchemes.joined(separator: ",")
     @Option(help: "Comma-separated case names to run (default: all).") var only: String?
     @Option(help: "fast or device-bound (default: the regime the cases name, else fast).") var regime: LabTestbed.Regime?
@@ -37,7 +39,16 @@ struct BenchCommand: ParsableCommand {
         × equal, graded and urgent-first weights): does any setting pass where a scheme failed? Use with --only.
         """) var sweep = false
 
-    func validate() throws { _ = try searchSliceIdleUs() }
+    func validate() throws {
+        _ = try searchSliceIdleUs()
+        guard renderOnly || !cases.isEmpty else { throw ValidationError("--cases is required (or --render-only with --out)") }
+    }
+
+    /// results.md and report.html from results.json, as a run writes them.
+    static func render(_ results: BenchResults, to out: String) throws {
+        try results.markdown().write(toFile: "\(out)/results.md", atomically: true, encoding: .utf8)
+        try results.html().write(toFile: "\(out)/report.html", atomically: true, encoding: .utf8)
+    }
 
     func searchSliceIdleUs() throws -> [Int]? {
         guard let searchSliceIdleMs else { return nil }
@@ -50,6 +61,12 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if renderOnly {
+            let results = try JSONDecoder().decode(BenchResults.self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/results.json")))
+            try Self.render(results, to: out)
+            print("wrote \(out)/results.md, report.html from \(out)/results.json")
+            return
+        }
         var file = try BenchCases.parse(try ConfigFiles.readText(cases), file: cases)
         if let only {
             let names = only.split(separator: ",").map(String.init)
@@ -98,8 +115,7 @@ struct BenchCommand: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = try encoder.encode(results)
         try json.write(to: URL(fileURLWithPath: "\(out)/results.json"))
-        try results.markdown().write(toFile: "\(out)/results.md", atomically: true, encoding: .utf8)
-        try results.html().write(toFile: "\(out)/report.html", atomically: true, encoding: .utf8)
+        try Self.render(results, to: out)
         print(format == .json ? String(decoding: json, as: UTF8.self) : results.markdown() + "\n" + results.passingSchemes() + "wrote \(out)/results.json, results.md, report.html")
     }
 

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import RTVirtIO
 @testable import RTVirtIOHost
+import RTVirtIOLab
 
 /// The rtvirtio binary itself against a real loop device and v1 cgroups.
 @Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
@@ -182,6 +183,25 @@ struct CommandLineTests {
         defer { unlink(path) }
         let result = Live.run(Live.binary, ["predict", "--targets", path, option, value])
         #expect(result.status == 64 && result.stderr.contains(says) && result.stderr.count < 2000, "\(result)")
+    }
+
+    @Test("bench --render-only rewrites results.md from results.json and measures nothing")
+    func benchRendersFromResults() throws {
+        let out = NSTemporaryDirectory() + "rtvirtio-render-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var results = BenchResults(schemes: ["none": .init()])
+        results.schemes["none"]!.cases["c"] = .init()
+        results.schemes["none"]!.cases["c"]!.runs = [BenchResults.Run(repeatIndex: 0, order: 0, settings: SchemeSettings(scheduler: "none", host: .kernelDefault,
+            weights: [100], ioPriorities: [nil]), tasks: [BenchResultsTests.guestTask("vm0", pass: true)])]
+        (results.caseOrder, results.schemeOrder) = (["c"], ["none"])
+        results.summarise()
+        try JSONEncoder().encode(results).write(to: URL(fileURLWithPath: out + "/results.json"))
+        let rendered = Live.run(Live.binary, ["bench", "--render-only", "--out", out])
+        #expect(rendered.status == 0, "\(rendered)")
+        #expect(try String(contentsOfFile: out + "/results.md", encoding: .utf8).contains("| none | 100 % | 100 % | 1 |"))
+        #expect(FileManager.default.fileExists(atPath: out + "/report.html"))
+        #expect(Live.run(Live.binary, ["bench"]).stderr.contains("--cases is required"))
     }
 
     @Test func versionIsPrintedAndExitsZero() {
