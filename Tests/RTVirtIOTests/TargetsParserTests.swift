@@ -255,3 +255,13 @@ struct BfqSettingsConversionTests {
         #expect(error.description.hasPrefix("t.yaml:2:") && error.description.contains("found 0.0004"), "\(error)")
     }
 }
+
+struct ExampleTargetsTests {
+    @Test("config/targets.example.yaml, which make install puts in /etc/rtvirtio, parses")
+    func exampleParses() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config/targets.example.yaml").path
+        let targets = try TargetsParser.parse(try String(contentsOfFile: path, encoding: .utf8), file: path)
+        #expect(targets.guests.map(\.name) == ["vm0", "vm1", "vm2"] && targets.search.hostSliceIdleUs.first == 0)
+    }
+}
