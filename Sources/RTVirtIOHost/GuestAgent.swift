@@ -7,7 +7,11 @@ import Glibc
 /// Used for the guest-side bfq knobs (`guestAgent:` in targets.yaml).
 public struct GuestAgentFiles: Sendable {
     public var socket: String
+    /// One deadline for a whole session (connect, sync, the calls): a slow or
+    /// hostile guest costs the root daemon at most this long.
     public var timeoutMs: Int32 = 5000
+    /// The longest reply line taken from a guest (a 64 KiB read is ~88 KiB of base64).
+    public static let maxReplyBytes = 256 * 1024
 
     public init(socket: String) { self.socket = socket }
 
@@ -37,6 +41,11 @@ public struct GuestAgentFiles: Sendable {
 
     func display(_ path: String) -> String { "\(path) in the guest behind \(socket)" }
 
+    /// Control characters escaped (\u{1B} for ESC): text from a guest is never a terminal command.
+    static func printable<S: StringProtocol>(_ text: S) -> String {
+        String(text).unicodeScalars.map { $0.properties.generalCategory == .control ? "\\u{\(String($0.value, radix: 16, uppercase: true))}" : String($0) }.joined()
+    }
+
     /// Connects, syncs, runs `body` with a request function, disconnects.
     func session<T>(_ body: (_ call: (String, [String: Any]) throws -> Any) throws -> T) throws -> T {
         let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -57,6 +66,8 @@ public struct GuestAgentFiles: Sendable {
                             detail: "is the VM running with a guest agent channel, and qemu-ga started inside it?")
         }
         var buffer = [UInt8]()
+        var scanned = 0   // bytes of `buffer` known to hold no newline: each byte is looked at once
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMs) * 1_000_000
         func send(_ object: [String: Any]) throws {
             let data = try JSONSerialization.data(withJSONObject: object) + Data("\n".utf8)
             let sent = data.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, data.count, Int32(MSG_NOSIGNAL)) }
@@ -64,14 +75,20 @@ public struct GuestAgentFiles: Sendable {
         }
         func receiveLine() throws -> [UInt8] {
             while true {
-                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
                     let line = Array(buffer[..<newline])
                     buffer.removeSubrange(...newline)
+                    scanned = 0
                     return line
                 }
+                scanned = buffer.count
+                guard buffer.count <= Self.maxReplyBytes else {
+                    throw HostError("read from the guest agent", path: socket, detail: "a reply longer than \(Self.maxReplyBytes) bytes; the guest is not answering as qemu-ga does")
+                }
+                let now = DispatchTime.now().uptimeNanoseconds
                 var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                guard poll(&poller, 1, timeoutMs) > 0 else {
-                    throw HostError("wait for the guest agent", path: socket, detail: "no reply within \(timeoutMs) ms")
+                guard now < deadline, poll(&poller, 1, Int32((deadline - now) / 1_000_000) + 1) > 0 else {
+                    throw HostError("wait for the guest agent", path: socket, detail: "no complete reply within \(timeoutMs) ms")
                 }
                 var chunk = [UInt8](repeating: 0, count: 65536)
                 let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
@@ -81,17 +98,18 @@ public struct GuestAgentFiles: Sendable {
         }
         func reply(_ line: [UInt8]) throws -> [String: Any] {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
-                throw HostError("read from the guest agent", path: socket, detail: "not JSON: \(String(decoding: line.prefix(200), as: UTF8.self))")
+                throw HostError("read from the guest agent", path: socket, detail: "not JSON: \(Self.printable(String(decoding: line.prefix(200), as: UTF8.self)))")
             }
             if let error = object["error"] as? [String: Any] {
-                throw HostError("guest agent", path: socket, detail: "\(error["class"] ?? "error"): \(error["desc"] ?? "")")
+                // a guest's words go into logs and status: no control characters from it
+                throw HostError("guest agent", path: socket, detail: Self.printable("\(error["class"] ?? "error"): \(error["desc"] ?? "")".prefix(500)))
             }
             return object
         }
         // guest-sync-delimited: the reply follows a 0xFF byte; anything before it is stale
         let id = Int.random(in: 1...Int(Int32.max))
         try send(["execute": "guest-sync-delimited", "arguments": ["id": id]])
-        while true {
+        while true {   // ends: every receiveLine answers within the session's deadline or throws
             var line = try receiveLine()
             if let marker = line.lastIndex(of: 0xFF) { line.removeSubrange(...marker) }
             if let object = try? reply(line), object["return"] as? Int == id { break }
