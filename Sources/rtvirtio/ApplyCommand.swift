@@ -22,12 +22,11 @@ struct ApplyCommand: ParsableCommand {
     @OptionGroup var planning: PlanningOptions
     @OptionGroup var host: HostOptions
     @Flag(help: "Print the plan and the exact writes; write nothing.") var dryRun = false
-    @Option(help: "text or json.") var format: ReportFormat = .text
+    @Option(help: "text or json.") var format: OutputFormat = .text
     @Option(help: ArgumentHelp("Measure the guests S seconds before and after; keep the change only if they are not worse (1-3600).", valueName: "S"))
     var verifyS: Int?
 
     func validate() throws {
-        guard format != .html else { throw ValidationError("apply prints text or json") }
         if let verifyS {
             guard (1...3600).contains(verifyS) else { throw ValidationError("--verify-s wants 1 to 3600 seconds (got \(verifyS))") }
             guard !dryRun else { throw ValidationError("--verify-s measures a change: it cannot go with --dry-run") }

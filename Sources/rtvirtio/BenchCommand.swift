@@ -29,7 +29,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seconds of load per run.") var durationS = 10
     @Option(help: "Repeats of every case × scheme (3 by default: one run of a case flips too often to judge it).") var `repeat` = 3
     @Option(help: ArgumentHelp("Directory for results.json, results.md and report.html.", valueName: "dir")) var out = "out/bench"
-    @Option(help: "text or json on standard output.") var format: ReportFormat = .text
+    @Option(help: "text or json on standard output.") var format: OutputFormat = .text
     @Option(help: ArgumentHelp("""
         Replace the cases file's host slice_idle search for the rtvirtio schemes (ms, comma-separated; \
         1,2,4,6,8 is the paper's Table II, without 0).

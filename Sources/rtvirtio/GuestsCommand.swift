@@ -10,11 +10,7 @@ struct GuestsCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Cgroup subtree (relative to the io controller's mount) to report paths against.", valueName: "path"))
     var cgroupRoot: String?
-    @Option(help: "text or json.") var format: ReportFormat = .text
-
-    func validate() throws {
-        guard format != .html else { throw ValidationError("guests prints text or json") }
-    }
+    @Option(help: "text or json.") var format: OutputFormat = .text
 
     func run() throws {
         let hierarchy = try CgroupHierarchy.detect(root: cgroupRoot)

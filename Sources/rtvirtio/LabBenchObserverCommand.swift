@@ -12,7 +12,7 @@ struct LabBenchObserverCommand: ParsableCommand {
 
     @Option(help: "Pairs of runs (with, without).") var pairs = 5
     @Option(help: "Seconds per run.") var secondsPerRun = 5
-    @Option(help: "text or json.") var format: ReportFormat = .json
+    @Option(help: "text or json.") var format: OutputFormat = .json
 
     func validate() throws {
         guard (1...100).contains(pairs), (1...600).contains(secondsPerRun) else { throw ValidationError("--pairs 1-100, --seconds-per-run 1-600") }

@@ -12,7 +12,7 @@ struct LabBenchPlannerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Analytical parameters to plan with (default: the bundled ones).", valueName: "file"))
     var params: String?
     @Option(help: "Random scenarios compared with the exhaustive grid.") var scenarios = 200
-    @Option(help: "text or json.") var format: ReportFormat = .json
+    @Option(help: "text or json.") var format: OutputFormat = .json
 
     func run() throws {
         guard let model = try ConfigFiles.loadModel(.analytical, params: params) as? AnalyticalModel else { return }

@@ -19,11 +19,9 @@ struct ObserveCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The targets file (YAML or JSON).", valueName: "file")) var targets: String
     @OptionGroup var host: HostOptions
     @Option(help: "Seconds to observe (1-86400).") var durationS = 10
-    @Option(help: "text or json.") var format: ObserveFormat = .text
+    @Option(help: "text or json.") var format: OutputFormat = .text
     @Option(help: ArgumentHelp("The kernel's BTF type information (where a distribution ships it apart from the kernel).", valueName: "file"))
     var btf = BPFObserver.kernelBTF
-
-    enum ObserveFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func validate() throws {
         guard (1...86_400).contains(durationS) else { throw ValidationError("--duration-s wants 1 to 86400 seconds (got \(durationS))") }

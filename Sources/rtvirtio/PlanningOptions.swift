@@ -21,6 +21,12 @@ struct PlanningOptions: ParsableArguments {
     }
 }
 
+/// Formats of the commands that draw a page (plan, lab accuracy).
 enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, html
+}
+
+/// Formats of every other command: --help offers only what the command prints.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
 }

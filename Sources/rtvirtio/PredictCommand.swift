@@ -16,7 +16,7 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .customLong("weight"), parsing: .singleValue,
             help: ArgumentHelp("A guest's weight (1...1000), repeatable. Default: the pinned weight, else 100.", valueName: "name=weight"))
     var weights: [String] = []
-    @Option(help: "text or json.") var format: ReportFormat = .text
+    @Option(help: "text or json.") var format: OutputFormat = .text
 
     func validate() throws {
         // the targets file's bounds, through the same conversion: no value can trap
@@ -26,7 +26,6 @@ struct PredictCommand: ParsableCommand {
         for (name, ms) in [("--host-slice-idle-ms", Optional(hostSliceIdleMs)), ("--guest-slice-idle-ms", guestSliceIdleMs)] {
             if let ms, BfqSettings.sliceIdleUs(ms: ms) == nil { throw ValidationError("\(name) wants 0 to 1000 ms in whole µs (got \(formatNumber(ms, decimals: 6)))") }
         }
-        guard format != .html else { throw ValidationError("predict writes text or json") }
         _ = try parsedWeights()
     }
 
