@@ -32,6 +32,7 @@ public struct DaemonConfiguration: Sendable {
     public func with(hierarchy: CgroupHierarchy?) -> DaemonConfiguration {
         var copy = self
         copy.hierarchy = hierarchy
+        if let hierarchy { copy.state.allowedRoots.append(hierarchy.mountPoint) }   // a fixture tree's files may be journaled
         return copy
     }
 }

@@ -66,8 +66,31 @@ public struct StateDirectory: Sendable {
     public var path: String
     public var journalPath: String { "\(path)/journal.json" }
     public var lockPath: String { "\(path)/lock" }
+    /// Where a journal's host files may be: restore writes each entry's original to its
+    /// path as root, so a planted journal must not name any other file (a test's or a
+    /// benchmark's cgroup-v2 fixture tree is added here).
+    public var allowedRoots = ["/sys/"]
+
+    /// The files rtvirtio manages, by name: anything else in a journal is refused.
+    static let managedFiles: Set<String> = ["scheduler", "timeout_sync", "slice_idle", "slice_idle_us", "blkio.bfq.weight",
+                                            "blkio.bfq.weight_device", "io.bfq.weight", "cgroup.subtree_control",
+                                            "blkio.throttle.read_iops_device", "io.max"]
 
     public init(path: String) { self.path = path }
+
+    /// Why an entry cannot be one rtvirtio wrote, or nil.
+    func implausible(_ entry: JournalEntry) -> String? {
+        let components = entry.path.split(separator: "/", omittingEmptySubsequences: false)
+        guard entry.path.hasPrefix("/"), !components.contains(".."), !components.contains("."),
+              let name = components.last, Self.managedFiles.contains(String(name)) else {
+            return "\(entry.path.prefix(200)) is not a file rtvirtio manages"
+        }
+        let roots = entry.agent == nil ? allowedRoots : ["/sys/block/"]   // inside a guest: only its queue's files
+        guard roots.contains(where: { entry.path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
+            return "\(entry.path.prefix(200)) is outside \(roots.joined(separator: ", "))"
+        }
+        return nil
+    }
 
     public enum Failure: Error, CustomStringConvertible {
         case locked(path: String, holder: String)
@@ -116,6 +139,11 @@ public struct StateDirectory: Sendable {
             let journal = try JSONDecoder().decode(Journal.self, from: Data(contentsOf: URL(fileURLWithPath: journalPath)))
             guard journal.version == Journal.currentVersion else {
                 throw Failure.corruptJournal(path: journalPath, detail: "version \(journal.version), this rtvirtio reads \(Journal.currentVersion)")
+            }
+            for (index, entry) in journal.entries.enumerated() {
+                if let why = implausible(entry) {
+                    throw Failure.corruptJournal(path: journalPath, detail: "entry \(index): \(why); refusing to write anything it names")
+                }
             }
             return journal
         } catch let failure as Failure {

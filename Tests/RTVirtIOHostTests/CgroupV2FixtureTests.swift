@@ -46,7 +46,8 @@ struct CgroupV2FixtureTests {
             .filter { $0.kind == .deviceWeight || $0.kind == .subtreeControl }     // the fixture has no block device
         #expect(desired.map(\.kind) == [.subtreeControl, .subtreeControl, .deviceWeight, .deviceWeight])
 
-        let state = StateDirectory(path: tree.mount + "-state")
+        var state = StateDirectory(path: tree.mount + "-state")
+        state.allowedRoots.append(tree.mount)
         defer { try? FileManager.default.removeItem(atPath: state.path) }
         let changes = try Applier(state: state).apply(desired, device: device)
         #expect(changes.map(\.new) == ["io", "io", "800", "100"])
@@ -90,7 +91,8 @@ struct CgroupV2FixtureTests {
         try "cpu io memory\n".write(toFile: "\(tree.mount)/cgroup.subtree_control", atomically: false, encoding: .utf8)
         let entry = JournalEntry(kind: .subtreeControl, path: "\(tree.mount)/cgroup.subtree_control", original: nil, applied: "io")
         #expect(try entry.current(HostFS()) == "io")
-        let state = StateDirectory(path: tree.mount + "-state")
+        var state = StateDirectory(path: tree.mount + "-state")
+        state.allowedRoots.append(tree.mount)
         defer { try? FileManager.default.removeItem(atPath: state.path) }
         #expect(try Applier(state: state).apply([entry], device: BlockDevice(devicePath: "/dev/x", name: "x", major: 1, minor: 1, sysfsPath: "/x")).isEmpty)
         #expect(try tree.read("cgroup.subtree_control") == "cpu io memory\n")
@@ -112,7 +114,8 @@ struct CgroupV2FixtureTests {
             HostSettings.desired(plan: plan, device: device, hierarchy: hierarchy, cgroups: ["vm1": vm1], fs: HostFS())
                 .filter { $0.kind == .readIopsCap || $0.kind == .subtreeControl }   // the fixture has no block device
         }
-        let state = StateDirectory(path: tree.mount + "-state")
+        var state = StateDirectory(path: tree.mount + "-state")
+        state.allowedRoots.append(tree.mount)
         defer { try? FileManager.default.removeItem(atPath: state.path) }
         let changes = try Applier(state: state).apply(desired(plan(cap: 400)), device: device)
         #expect(changes.last.map { [$0.current, $0.new] } == ["max", "400"])
@@ -126,5 +129,29 @@ struct CgroupV2FixtureTests {
         _ = try Applier(state: state).apply(desired(plan(cap: 300)), device: device)
         try Applier(state: state).restore()
         #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.max") == "8:16 riops=max")
+    }
+}
+
+struct PlantedJournalTests {
+    @Test("a journal naming a file rtvirtio does not manage, or one outside /sys, is refused and nothing is written (issue 18, 18)")
+    func plantedJournalIsRefused() throws {
+        let directory = NSTemporaryDirectory() + "rtvirtio-planted-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let victim = directory + "/shadow"
+        try "secret\n".write(toFile: victim, atomically: true, encoding: .utf8)
+        let state = StateDirectory(path: directory + "/state")
+        for (path, says) in [(victim, "is not a file rtvirtio manages"), (directory + "/scheduler", "is outside /sys/"),
+                             ("/sys/block/../../etc/io.max", "is not a file rtvirtio manages")] {
+            try state.save(Journal(device: "/dev/x", majMin: "7:0", entries: [
+                JournalEntry(kind: .value, path: path, original: "pwned", applied: "x")]))
+            let error = try #require(throws: StateDirectory.Failure.self) { try Applier(state: state).restore() }
+            #expect("\(error)".contains(says) && "\(error)".contains("refusing to write anything it names"), "\(error)")
+        }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "secret\n")
+        // inside a guest only its queue's files
+        try state.save(Journal(device: "/dev/x", majMin: "7:0", entries: [
+            JournalEntry(kind: .value, path: "/sys/fs/cgroup/io.max", original: nil, applied: "x", agent: "/run/agent.sock")]))
+        #expect(throws: StateDirectory.Failure.self) { try state.loadJournal() }
     }
 }
