@@ -7,7 +7,7 @@ import RTVirtIOHost
 struct ApplyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
-        abstract: "Plan, then write bfq settings and cgroup weights to the kernel, transactionally.",
+        abstract: "Plan, then write bfq settings, cgroup weights and caps to the kernel, transactionally.",
         discussion: """
         Originals are journaled (fsynced) in the state directory before the first write; every write is read \
         back; on any failure the values this run changed are put back. `rtvirtio restore` undoes everything. \
