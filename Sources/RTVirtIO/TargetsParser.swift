@@ -169,7 +169,11 @@ public enum TargetsParser {
             let pid = try fields.int(kind, in: 1...Int(Int32.max))
             return .pid(Int32(pid))
         default:
-            return .pidfile(try fields.string(kind))
+            let file = try fields.string(kind)
+            guard file.hasPrefix("/") else {
+                throw reader.error(fields.values[kind], "\(path).pidfile", "must be an absolute path, found '\(file.prefix(80))'")
+            }
+            return .pidfile(file)
         }
     }
 

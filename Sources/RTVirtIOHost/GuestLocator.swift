@@ -53,7 +53,7 @@ public struct GuestLocator: Sendable {
             // libvirt's own record of the running domain, then /proc/PID/cgroup: every layout
             // (systemd's machine.slice scopes, the no-systemd machine/qemu-ID-NAME.libvirt-qemu, …)
             let pidfile = "\(libvirtRunDirectory)/\(name).pid"
-            if fs.exists(pidfile), let text = try? fs.readValue(pidfile), let pid = Int32(text), pid > 0,
+            if fs.exists(pidfile), let text = try? fs.readSmallRegularFile(pidfile), let pid = Int32(text), pid > 0,
                let found = try? byPid(guest, pid, fs: fs) {
                 return found
             }
@@ -64,9 +64,10 @@ public struct GuestLocator: Sendable {
             return try byPid(guest, pid, fs: fs)
         case .pidfile(let path):
             let text: String
-            do { text = try fs.readValue(path) } catch { throw Failure.badPidfile(guest: guest.name, path: path, detail: "\(error)") }
+            do { text = try fs.readSmallRegularFile(path) } catch { throw Failure.badPidfile(guest: guest.name, path: path, detail: "\(error)") }
+            // its content is not echoed: a pid file pointing at a secret must not print it
             guard let pid = Int32(text), pid > 0 else {
-                throw Failure.badPidfile(guest: guest.name, path: path, detail: "expected a process id, found '\(text.prefix(40))'")
+                throw Failure.badPidfile(guest: guest.name, path: path, detail: "expected a process id (a number up to 64 bytes)")
             }
             return try byPid(guest, pid, fs: fs)
         }

@@ -77,6 +77,22 @@ public final class HostFS: @unchecked Sendable {
     }
 
     /// The trimmed content of a one-value file.
+    /// A small file an operator or another program wrote (a pid file): a regular file,
+    /// not a link, FIFO or device, of at most `limit` bytes — a pid file that is a
+    /// symlink to /dev/zero or a FIFO must neither exhaust memory nor block a root daemon.
+    public func readSmallRegularFile(_ path: String, limit: Int = 64) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else { throw HostError("read", path: path, errno: errno, detail: errno == ELOOP ? "a symbolic link is not accepted" : nil) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw HostError("read", path: path, detail: "not a regular file") }
+        guard info.st_size <= limit else { throw HostError("read", path: path, detail: "larger than \(limit) bytes") }
+        var buffer = [UInt8](repeating: 0, count: limit + 1)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, limit + 1) }
+        guard count >= 0, count <= limit else { throw HostError("read", path: path, errno: count < 0 ? errno : nil, detail: count < 0 ? nil : "larger than \(limit) bytes") }
+        return String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     public func readValue(_ path: String) throws -> String {
         try read(path).trimmingCharacters(in: .whitespacesAndNewlines)
     }

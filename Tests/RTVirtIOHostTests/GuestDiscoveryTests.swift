@@ -105,7 +105,17 @@ struct LiveDiscoveryTests {
         #expect(outside.description.contains("is outside \(cgroups.root); refusing to touch it"))
         try "not-a-pid".write(toFile: pidfile, atomically: true, encoding: .utf8)
         let bad = try #require(throws: GuestLocator.Failure.self) { try locator.locate(Self.guest(.pidfile(pidfile)), fs: HostFS()) }
-        #expect(bad.description.contains("expected a process id, found 'not-a-pid'"))
+        #expect(bad.description.contains("expected a process id") && !bad.description.contains("not-a-pid"), "its content is not echoed")
+        // hostile pid files: a link to /dev/zero (memory), a FIFO (blocks), a large file — refused at once (issue 18, 20)
+        let zero = pidfile + ".zero", fifo = pidfile + ".fifo", large = pidfile + ".large"
+        symlink("/dev/zero", zero)
+        mkfifo(fifo, 0o600)
+        try String(repeating: "1", count: 100).write(toFile: large, atomically: true, encoding: .utf8)
+        defer { for path in [zero, fifo, large] { unlink(path) } }
+        for (path, says) in [(zero, "a symbolic link is not accepted"), (fifo, "not a regular file"), (large, "larger than 64 bytes")] {
+            let refused = try #require(throws: GuestLocator.Failure.self) { try locator.locate(Self.guest(.pidfile(path)), fs: HostFS()) }
+            #expect(refused.description.contains(says), "\(refused)")
+        }
     }
 }
 

@@ -239,6 +239,16 @@ struct GuestNameTests {
     }
 }
 
+struct PidfileTests {
+    @Test("a pidfile: match must be an absolute path (issue 18, 20)")
+    func relativePidfileIsRefused() throws {
+        let error = try #require(throws: InputError.self) {
+            try TargetsParser.parse("device: /dev/sda\nguests: [{name: a, match: {pidfile: run/a.pid}, tasks: [{name: t, iops: 1, targetMs: 1}]}]", file: "t.yaml")
+        }
+        #expect(error.description.contains("guests[0].match.pidfile: must be an absolute path"), "\(error)")
+    }
+}
+
 struct BfqSettingsConversionTests {
     @Test("one conversion of slice_idle ms to µs: bounds, whole µs, and no trap on absurd numbers; huge numbers print short")
     func sliceIdleConversion() {
