@@ -6,6 +6,12 @@ public enum TargetsParser {
     static let guestKeys = ["name", "criticality", "match", "weight", "guestBfq", "guestAgent", "tasks"]
     static let taskKeys = ["name", "iops", "requestKB", "targetMs", "weight"]
     static let matchKeys = ["libvirt", "cgroup", "pid", "pidfile"]
+    /// Physical ranges (issue 18, 6): what any device and any target could mean.
+    static let iopsRange = 0.001...10_000_000.0
+    static let requestKBRange = 0.5...65_536.0
+    static let targetMsRange = 0.001...3_600_000.0
+    /// The search is bounded: lists of at most 64 values and 1024 knob pairs (issue 18, 3).
+    static let maxSearchValues = 64, maxKnobPairs = 1024
 
     public static func parse(_ text: String, file: String = "<targets>") throws -> Targets {
         let reader = YAMLReader(file: file)
@@ -81,8 +87,15 @@ public enum TargetsParser {
             }
         }
         for (key, count) in [("hostTimeoutSyncMs", space.hostTimeoutSyncMs.count),
-                             ("hostSliceIdleMs", space.hostSliceIdleUs.count)] where count == 0 {
-            throw reader.error(fields.values[key], "search.\(key)", "needs at least one value")
+                             ("hostSliceIdleMs", space.hostSliceIdleUs.count)] {
+            guard count > 0 else { throw reader.error(fields.values[key], "search.\(key)", "needs at least one value") }
+            guard count <= maxSearchValues else {
+                throw reader.error(fields.values[key], "search.\(key)", "at most \(maxSearchValues) values, found \(count)")
+            }
+        }
+        guard space.hostTimeoutSyncMs.count * space.hostSliceIdleUs.count <= maxKnobPairs else {
+            throw reader.error(node, "search", "at most \(maxKnobPairs) knob pairs (timeout_sync × slice_idle), found \(space.hostTimeoutSyncMs.count * space.hostSliceIdleUs.count)",
+                               hint: "every pair is planned for at every daemon step")
         }
         return space
     }
@@ -136,9 +149,9 @@ public enum TargetsParser {
             }
             tasks.append(TaskSpec(
                 name: taskName,
-                iops: try task.positive("iops"),
-                requestKB: task.has("requestKB") ? try task.positive("requestKB") : 4,
-                targetMs: try task.positive("targetMs"),
+                iops: try task.number("iops", in: Self.iopsRange, unit: "IOPS"),
+                requestKB: task.has("requestKB") ? try task.number("requestKB", in: Self.requestKBRange, unit: "KB") : 4,
+                targetMs: try task.number("targetMs", in: Self.targetMsRange, unit: "ms"),
                 weight: task.has("weight") ? try task.int("weight", in: 1...1000) : 100))
         }
         return GuestSpec(name: name, criticality: criticality, match: match, weight: weight,

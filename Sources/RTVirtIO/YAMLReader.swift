@@ -134,6 +134,16 @@ struct YAMLReader {
             return number
         }
 
+        /// A number inside a physical range (`unit` for the message): 1e308 IOPS or a
+        /// 5e-324 ms target is refused here, before it can overflow a sum to inf.
+        func number(_ key: String, in range: ClosedRange<Double>, unit: String) throws -> Double {
+            let number = try double(key)
+            guard range.contains(number) else {
+                throw reader.error(values[key], keyPath(key), "must be from \(formatNumber(range.lowerBound, decimals: 3)) to \(formatNumber(range.upperBound)) \(unit), found \(formatNumber(number, decimals: 6))")
+            }
+            return number
+        }
+
         func int(_ key: String, in range: ClosedRange<Int>) throws -> Int {
             let number = try int(key)
             guard range.contains(number) else {

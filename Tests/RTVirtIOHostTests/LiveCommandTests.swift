@@ -167,7 +167,7 @@ struct CommandLineTests {
         defer { unlink(path) }
         let result = Live.run(Live.binary, ["plan", "--targets", path])
         #expect(result.status == 2)
-        #expect(result.stderr == "rtvirtio: error: \(path):4:29: guests[0].tasks[0].iops: must be greater than 0, found -1\n")
+        #expect(result.stderr == "rtvirtio: error: \(path):4:29: guests[0].tasks[0].iops: must be from 0.001 to 10000000 IOPS, found -1\n")
         #expect(result.stdout.isEmpty, "no plan on bad input")
         let missing = Live.run(Live.binary, ["plan", "--targets", "/nonexistent/targets.yaml"])
         #expect(missing.status == 2)

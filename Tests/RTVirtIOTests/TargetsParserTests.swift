@@ -97,13 +97,25 @@ struct TargetsParserTests {
         Self.rejects(Self.guest(""), line: 3, key: "guests[0].tasks", "missing required key")
     }
 
-    @Test func nonPositiveNumbers() {
-        for (field, value) in [("iops", "0"), ("requestKB", "-4"), ("targetMs", "0")] {
+    @Test("task numbers outside a physical range are refused, short, with their place (issue 18, 6)")
+    func numbersOutsidePhysicalRanges() {
+        for (field, value, says) in [("iops", "0", "must be from 0.001 to 10000000 IOPS, found 0"), ("requestKB", "-4", "must be from 0.5 to 65536 KB, found -4"),
+                                     ("targetMs", "0", "must be from 0.001 to 3600000 ms, found 0"), ("iops", "1e308", "found 1e+308"),
+                                     ("requestKB", "1e308", "found 1e+308"), ("targetMs", "5e-324", "found 4.94e-324")] {
             let base = ["iops": "10", "targetMs": "100", "requestKB": "4"]
             let fields = base.merging([field: value]) { $1 }.map { "\($0.key): \($0.value)" }.sorted().joined(separator: ", ")
-            Self.rejects(Self.guest("    tasks:\n      - {name: t, \(fields)}\n"), line: 5,
-                         key: "guests[0].tasks[0].\(field)", "must be greater than 0")
+            Self.rejects(Self.guest("    tasks:\n      - {name: t, \(fields)}\n"), line: 5, key: "guests[0].tasks[0].\(field)", says)
         }
+    }
+
+    @Test("the search is bounded: 64 values a list, 1024 knob pairs (issue 18, 3)")
+    func searchIsBounded() throws {
+        let many = (1...65).map(String.init).joined(separator: ", ")
+        Self.rejects("device: /dev/sda\nsearch: {hostTimeoutSyncMs: [\(many)]}\nguests: [{name: a, tasks: [{name: t, iops: 1, targetMs: 1}]}]",
+                     line: 2, key: "search.hostTimeoutSyncMs", "at most 64 values, found 65")
+        let ts = (1...40).map(String.init).joined(separator: ", "), si = (0...29).map(String.init).joined(separator: ", ")
+        Self.rejects("device: /dev/sda\nsearch: {hostTimeoutSyncMs: [\(ts)], hostSliceIdleMs: [\(si)]}\nguests: [{name: a, tasks: [{name: t, iops: 1, targetMs: 1}]}]",
+                     line: 2, key: "search", "at most 1024 knob pairs (timeout_sync × slice_idle), found 1200")
     }
 
     @Test func weightsOutsideTheKernelsRange() {
