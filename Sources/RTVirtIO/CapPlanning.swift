@@ -17,7 +17,7 @@ extension Optimizer {
     public static func capsByUrgency(_ scenario: Scenario, idling: Bool = false) -> [Int?]? {
         guard let delivery = scenario.delivery else { return nil }
         let demands = scenario.guests.map { $0.tasks.reduce(0) { $0 + DeliveryModel.demand4K($1) } }
-        let usable = delivery.usableIops(idling: idling)
+        let usable = delivery.usableIops(idling: idling, tasks: DeliveryModel.competing(scenario))
         guard demands.reduce(0, +) > usable else { return nil }
         let floor = max(10, (0.01 * delivery.capacityIops).rounded())
         var remaining = usable * capHeadroom
@@ -47,7 +47,7 @@ extension Optimizer {
             let forWhom = protected.isEmpty ? "so that the device is not saturated"
                 : "so that \(protected.joined(separator: ", ")) \(protected.count == 1 ? "gets" : "get") the IOPS \(protected.count == 1 ? "it asks" : "they ask") for"
             return "\(guests[g].name) capped at \(cap) read IOPS (asks \(formatNumber(asks, decimals: 0))) \(forWhom): the device delivers about "
-                + "\(formatNumber(delivery.usableIops(idling: idling), decimals: 0)) IOPS \(idling ? "with" : "without") idling and the guests ask \(formatNumber(scenario.totalDemandKBps / 4, decimals: 0))"
+                + "\(formatNumber(delivery.usableIops(idling: idling, tasks: DeliveryModel.competing(scenario)), decimals: 0)) IOPS \(idling ? "with" : "without") idling and the guests ask \(formatNumber(scenario.totalDemandKBps / 4, decimals: 0))"
         }
     }
 }

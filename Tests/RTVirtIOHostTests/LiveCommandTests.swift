@@ -82,10 +82,10 @@ struct LiveCommandTests {
         try s.expectPristine()
     }
 
-    /// vm0 and vm1 ask 500 IOPS each of a device said to serve 1000: 860 without idling, so
-    /// vm1, the less urgent, is capped at 0.92 × 860 − 500 = 291 read IOPS (planned with the
-    /// bundled idling model, whose validity has slice_idle 0; the paper's stops at 1 ms).
-    static let saturating = "capacity: {readIops: 1000}\nsearch: {hostTimeoutSyncMs: [32], hostSliceIdleMs: [0, 1]}"
+    /// vm0 and vm1 ask 500 IOPS each of a device said to serve 900: 900 × (1.010 − 2 × 0.0256)
+    /// = 862.9 without idling, so vm1, the less urgent, is capped at ⌊0.92 × 862.9 − 500⌋ = 293
+    /// read IOPS (planned with the bundled idling model, whose validity has slice_idle 0).
+    static let saturating = "capacity: {readIops: 900}\nsearch: {hostTimeoutSyncMs: [32], hostSliceIdleMs: [0, 1]}"
 
     static func saturated() throws -> Setup {
         let s = try Setup(extra: saturating)
@@ -101,13 +101,13 @@ struct LiveCommandTests {
         let throttle = "\(s.cgroups.root)/vm1/blkio.throttle.read_iops_device"
         let majMin = try BlockDevice.resolve(s.device.path).majMin
         let plan = Live.run(Live.binary, ["plan", "--targets", s.targetsPath])
-        #expect(plan.stdout.contains("vm1 capped at 291 read IOPS (asks 500) so that vm0 gets the IOPS it asks for"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("vm1 capped at 293 read IOPS (asks 500) so that vm0 gets the IOPS it asks for"), "\(plan.stdout)")
         let apply = Live.run(Live.binary, ["apply", "--targets", s.targetsPath] + s.hostArguments)
         #expect(apply.status == 0, "\(apply.stderr)")
-        #expect(try HostFS().read(throttle) == "\(majMin) 291\n", "the kernel's own line")
+        #expect(try HostFS().read(throttle) == "\(majMin) 293\n", "the kernel's own line")
         #expect(try HostFS().read("\(s.cgroups.root)/vm0/blkio.throttle.read_iops_device").isEmpty)
         let status = Live.run(Live.binary, ["status"] + s.hostArguments)
-        #expect(status.status == 0 && status.stdout.contains("blkio.throttle.read_iops_device [\(majMin)]") && status.stdout.contains("291"), "\(status.stdout)")
+        #expect(status.status == 0 && status.stdout.contains("blkio.throttle.read_iops_device [\(majMin)]") && status.stdout.contains("293"), "\(status.stdout)")
         #expect(Live.run(Live.binary, ["restore"] + s.hostArguments).status == 0)
         #expect(try HostFS().read(throttle).isEmpty)
         try s.expectPristine()
