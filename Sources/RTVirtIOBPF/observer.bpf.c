@@ -1,6 +1,7 @@
 // rtvirtio's observer: per-cgroup, per-op latency histograms of the requests
-// of one block device, from their insertion into the I/O scheduler (or their
-// issue, when they bypass it) to their completion. CO-RE: the few kernel
+// of one block device, from their making (the block layer's start_time_ns, just
+// before insertion into the I/O scheduler; else their insertion, or their issue
+// when they bypass it) to their completion. CO-RE: the few kernel
 // types it reads are declared below with preserve_access_index, so libbpf
 // relocates the field offsets against the running kernel's BTF.
 #include <linux/types.h>
@@ -22,6 +23,7 @@ struct request {
     struct request_queue *q;
     unsigned int cmd_flags;
     struct bio *bio;
+    __u64 start_time_ns;
 } __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "GPL";
@@ -76,23 +78,33 @@ static __always_inline int on_device(struct request *rq) {
     return BPF_CORE_READ(disk, major) == (int)*major && BPF_CORE_READ(disk, first_minor) == (int)*minor;
 }
 
-static __always_inline void remember(struct request *rq) {
+static __always_inline void remember(struct request *rq, __u64 flags) {
     __u64 key = (__u64)rq;
-    if (bpf_map_lookup_elem(&rtv_start, &key)) return;   // inserted before it was issued: keep the first time
     if (!on_device(rq)) return;
     struct start s = {};
     s.ns = bpf_ktime_get_ns();
     s.cgroup_id = BPF_CORE_READ(rq, bio, bi_blkg, blkcg, css.cgroup, kn, id);
     __u32 op = BPF_CORE_READ(rq, cmd_flags) & 0xff;
     s.op = op == 0 ? RTV_OP_READ : op == 1 ? RTV_OP_WRITE : RTV_OP_OTHER;
-    bpf_map_update_elem(&rtv_start, &key, &s, BPF_NOEXIST);
+    bpf_map_update_elem(&rtv_start, &key, &s, flags);
 }
 
+// Insertion starts a request's life in the scheduler: always a fresh entry (a request's
+// memory is reused, and an older entry at the same address must never date a new one).
 SEC("tp_btf/block_rq_insert")
-int BPF_PROG(rtv_insert, struct request *rq) { remember(rq); return 0; }
+int BPF_PROG(rtv_insert, struct request *rq) { remember(rq, BPF_ANY); return 0; }
 
+// Issued without insertion (no scheduler, or a direct issue): start here; inserted before: keep that.
 SEC("tp_btf/block_rq_issue")
-int BPF_PROG(rtv_issue, struct request *rq) { remember(rq); return 0; }
+int BPF_PROG(rtv_issue, struct request *rq) { remember(rq, BPF_NOEXIST); return 0; }
+
+// A request merged into another never completes on its own: forget it.
+SEC("tp_btf/block_rq_merge")
+int BPF_PROG(rtv_merge, struct request *rq) {
+    __u64 key = (__u64)rq;
+    bpf_map_delete_elem(&rtv_start, &key);
+    return 0;
+}
 
 static __always_inline __u32 bucket(__u64 ns) {
     if (ns < 2 * RTV_SUB_BUCKETS) return (__u32)ns;
@@ -108,8 +120,15 @@ int BPF_PROG(rtv_complete, struct request *rq, int error, unsigned int nr_bytes)
     struct start *s = bpf_map_lookup_elem(&rtv_start, &address);
     if (!s) return 0;
     __u64 now = bpf_ktime_get_ns();
+    // the block layer's own stamp, set when the request was made (iostats on, or a scheduler),
+    // where the kernel has it: it cannot be stale; else the insertion or issue we saw
+    __u64 started = s->ns;
+    if (bpf_core_field_exists(rq->start_time_ns)) {
+        __u64 stamp = BPF_CORE_READ(rq, start_time_ns);
+        if (stamp != 0 && stamp <= now) started = stamp;
+    }
     struct rtv_key key = { .cgroup_id = s->cgroup_id, .op = s->op };
-    __u64 ns = now > s->ns ? now - s->ns : 0;
+    __u64 ns = now > started ? now - started : 0;
     bpf_map_delete_elem(&rtv_start, &address);
     struct rtv_hist *h = bpf_map_lookup_elem(&rtv_hists, &key);
     if (!h) {
