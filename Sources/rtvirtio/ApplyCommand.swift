@@ -86,13 +86,7 @@ struct ApplyCommand: ParsableCommand {
     /// Measure, apply, measure; put back unless the guests are not worse.
     func verifiedApply(_ applier: Applier, desired: [JournalEntry], view: HostView, targets: Targets,
                        seconds: Int) throws -> ([Applier.Change], (kept: Bool, text: String)) {
-        let guests = targets.guests.compactMap { g in view.cgroups[g.name].map { (name: g.name, cgroup: $0) } }
-        let observer: BPFObserver
-        do { observer = try BPFObserver(device: view.device) } catch let unavailable as BPFObserver.Unavailable {
-            printError("\(unavailable.description); nothing applied (--verify-s needs the measurement)")
-            throw ExitCode(1)
-        }
-        let session = GuestObserver(observer: observer, guests: guests)
+        guard let session = guestObserver(targets, view: view, otherwise: "nothing applied (--verify-s needs the measurement)") else { throw ExitCode(1) }
         printError("measuring \(seconds) s before the change…")
         let before = MeasuredOutcome(try session.observe(seconds: seconds, percentile: targets.percentile)
             .report(device: view.device.devicePath, durationS: Double(seconds), targets: targets), targets: targets)

@@ -21,3 +21,15 @@ struct HostOptions: ParsableArguments {
 func printError(_ text: String) {
     FileHandle.standardError.write(Data("rtvirtio: \(text)\n".utf8))
 }
+
+/// The targets' guests found on the host, measured by the kernel observer; nil, with the
+/// one-line reason printed (and `otherwise`, what the command does instead), where BPF cannot run.
+func guestObserver(_ targets: Targets, view: HostView, btf: String = BPFObserver.kernelBTF, otherwise: String? = nil) -> GuestObserver? {
+    let guests = targets.guests.compactMap { g in view.cgroups[g.name].map { (name: g.name, cgroup: $0) } }
+    do {
+        return GuestObserver(observer: try BPFObserver(device: view.device, btfPath: btf), guests: guests)
+    } catch {
+        printError("\(error)" + (otherwise.map { "; \($0)" } ?? ""))
+        return nil
+    }
+}

@@ -31,15 +31,10 @@ struct ObserveCommand: ParsableCommand {
         let targets = try ConfigFiles.loadTargets(self.targets)
         let view = try host.observe(targets, fs: HostFS())
         for warning in view.warnings { printError("warning: \(warning)") }
-        let guests = targets.guests.compactMap { g in view.cgroups[g.name].map { (name: g.name, cgroup: $0) } }
-        guard !guests.isEmpty else { throw ValidationError("none of the guests was found; nothing to observe") }
-        let observer: BPFObserver
-        do { observer = try BPFObserver(device: view.device, btfPath: btf) } catch let unavailable as BPFObserver.Unavailable {
-            printError(unavailable.description)
-            throw ExitCode(1)
-        }
-        let session = GuestObserver(observer: observer, guests: guests)
-        printError("observing \(view.device.devicePath) (\(view.device.majMin)) for \(durationS) s: \(guests.map(\.name).joined(separator: ", "))")
+        guard !view.cgroups.isEmpty else { throw ValidationError("none of the guests was found; nothing to observe") }
+        guard let session = guestObserver(targets, view: view, btf: btf) else { throw ExitCode(1) }
+        let observer = session.observer
+        printError("observing \(view.device.devicePath) (\(view.device.majMin)) for \(durationS) s: \(session.guests.map(\.name).joined(separator: ", "))")
         let progress = format == .text && isatty(STDERR_FILENO) != 0
         let observation = try session.observe(seconds: durationS, percentile: targets.percentile) { second in
             if progress { FileHandle.standardError.write(Data("\r\(second)/\(durationS) s".utf8)) }

@@ -57,13 +57,8 @@ struct StatusCommand: ParsableCommand {
         guard let measureS, let path = targets else { return nil }
         let targets = try ConfigFiles.loadTargets(path)
         let view = try host.observe(targets, fs: HostFS())
-        let guests = targets.guests.compactMap { g in view.cgroups[g.name].map { (name: g.name, cgroup: $0) } }
-        let observer: BPFObserver
-        do { observer = try BPFObserver(device: view.device) } catch let unavailable as BPFObserver.Unavailable {
-            printError("\(unavailable.description); showing the managed values only")
-            return nil
-        }
-        return try GuestObserver(observer: observer, guests: guests).observe(seconds: measureS, percentile: targets.percentile)
+        guard let session = guestObserver(targets, view: view, otherwise: "showing the managed values only") else { return nil }
+        return try session.observe(seconds: measureS, percentile: targets.percentile)
             .report(device: view.device.devicePath, durationS: Double(measureS), targets: view.present(targets))
     }
 }

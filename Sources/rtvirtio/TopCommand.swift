@@ -27,20 +27,14 @@ struct TopCommand: ParsableCommand {
         let fs = HostFS()
         let view = try host.observe(targets, fs: fs)
         for warning in view.warnings { printError("warning: \(warning)") }
-        let guests = targets.guests.compactMap { g in view.cgroups[g.name].map { (name: g.name, cgroup: $0) } }
-        guard !guests.isEmpty else { throw ValidationError("none of the guests was found; nothing to observe") }
-        let observer: BPFObserver
-        do { observer = try BPFObserver(device: view.device) } catch let unavailable as BPFObserver.Unavailable {
-            printError(unavailable.description)
-            throw ExitCode(1)
-        }
+        guard !view.cgroups.isEmpty else { throw ValidationError("none of the guests was found; nothing to observe") }
+        guard let session = guestObserver(targets, view: view) else { throw ExitCode(1) }
         let present = view.present(targets)
         let (settings, settingsText) = view.settingsInForce(present, fs: fs)
         let predicted = Plan.predicted(model: model, scenario: Scenario(targets: present), settings: settings)
         var live = LiveView(targets: present, predictedMs: Dictionary(uniqueKeysWithValues: predicted.map { guest in
             (guest.name, Dictionary(uniqueKeysWithValues: guest.tasks.map { ($0.name, $0.predictedMs) }))
         }), settingsText: "\(settingsText); model \(model.name)")
-        let session = GuestObserver(observer: observer, guests: guests)
         let interactive = isatty(STDOUT_FILENO) != 0
         let started = Date()
         var refresh = 0
