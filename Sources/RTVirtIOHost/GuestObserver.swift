@@ -24,21 +24,12 @@ public final class GuestObserver: @unchecked Sendable {
     func refreshOwners() {
         var map: [UInt64: String] = [:]
         for (name, cgroup) in guests {
-            for directory in [cgroup] + Self.subdirectories(of: cgroup) {
+            for directory in [cgroup] + cgroupSubdirectories(of: cgroup) {
                 var info = stat()
                 if stat(directory, &info) == 0 { map[UInt64(info.st_ino)] = name }
             }
         }
         owners = map
-    }
-
-    static func subdirectories(of root: String) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
-        var result: [String] = []
-        while let item = enumerator.nextObject() as? String {
-            if (enumerator.fileAttributes?[.type] as? FileAttributeType) == .typeDirectory { result.append("\(root)/\(item)") }
-        }
-        return result
     }
 
     /// What each guest's requests did since the previous call, by op; requests
@@ -72,4 +63,14 @@ extension GuestObserver {
         }
         return observation
     }
+}
+
+/// Every directory below `root` (a cgroup's subtree), in enumeration order.
+public func cgroupSubdirectories(of root: String) -> [String] {
+    guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
+    var result: [String] = []
+    while let item = enumerator.nextObject() as? String {
+        if (enumerator.fileAttributes?[.type] as? FileAttributeType) == .typeDirectory { result.append("\(root)/\(item)") }
+    }
+    return result
 }

@@ -173,11 +173,6 @@ public struct LabTestbed: Codable, Sendable {
     }
 
     static func cgroupsDeepestFirst(_ root: String) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
-        var directories: [String] = []
-        while let item = enumerator.nextObject() as? String {
-            if (enumerator.fileAttributes?[.type] as? FileAttributeType) == .typeDirectory { directories.append("\(root)/\(item)") }
-        }
-        return directories.sorted { $0.split(separator: "/").count > $1.split(separator: "/").count } + [root]
+        cgroupSubdirectories(of: root).sorted { $0.split(separator: "/").count > $1.split(separator: "/").count } + [root]
     }
 }
