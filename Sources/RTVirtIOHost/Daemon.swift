@@ -17,6 +17,9 @@ public struct DaemonConfiguration: Sendable {
     public var hierarchy: CgroupHierarchy?
     /// Measure each guest in the kernel and correct the model from it (where BPF runs).
     public var closedLoop = true
+    /// Intervals measured before and after each change the daemon makes (0: no guard).
+    public var verifyIntervals = 3
+    var intervalSeconds: Double { Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18 }
 
     public init(targetsPath: String, modelOverride: String?, paramsOverride: String?, cgroupRoot: String?,
                 state: StateDirectory, interval: Duration, metricsTextfile: String?) {
@@ -70,10 +73,13 @@ public actor DaemonCore {
     var missesInARow: [String: Int] = [:]
     /// Windows a guest must miss in a row before the daemon re-plans for it.
     let missesToReplan = 2
+    /// Every change on trial: measured before and after, put back when worse.
+    var guardian: DaemonGuard
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        guardian = DaemonGuard(windows: configuration.verifyIntervals)
         (targets, model) = try Self.load(configuration)
     }
 
@@ -125,6 +131,10 @@ public actor DaemonCore {
         }
         let measured = measure(view)
         let missed = closeTheLoop(view)
+        if guardHolds(view: view) {
+            if let shown = applied ?? lastPlan { report(view: view, plan: shown) } else { notifier.status("measuring what the guests get before the first change") }
+            return
+        }
         let drifted = appliedEntries.contains { entry in
             guard let current = try? entry.current(fs) else { return false }   // a vanished cgroup is not drift
             return current != entry.applied
@@ -152,8 +162,12 @@ public actor DaemonCore {
         let applier = Applier(fs: fs, state: configuration.state, logger: logger)
         if let retryAt, ContinuousClock.now < retryAt {
             // backing off after a failure
+        } else if guardian.isRejected(plan.settings) {
+            logger.debug("not applying settings that measured worse a short while ago")
         } else if hysteresis.matters(from: applied, to: plan) || drifted || (missed && plan.host != applied?.host) {
             do {
+                let before = measurementBeforeChange()
+                let (previous, previousEntries) = (applied, appliedEntries)
                 let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy, cgroups: view.cgroups, fs: fs,
                                                    guests: present.guests)
                 let changes = try applier.apply(desired, device: view.device)
@@ -162,6 +176,10 @@ public actor DaemonCore {
                 failures = 0
                 retryAt = nil
                 metrics.applied()
+                if let before, !changes.isEmpty {
+                    guardian.trial = DaemonGuard.Trial(before: before, previous: previous, previousEntries: previousEntries, settings: plan.settings)
+                    guardian.restart()
+                }
                 if !changes.isEmpty {
                     lastChange = "\(Date().formatted(.iso8601)) \(changes.count) values"
                     logger.notice("applied plan: timeout_sync \(plan.host.timeoutSyncMs) ms, slice_idle \(formatNumber(plan.host.sliceIdleMs, decimals: 3)) ms, weights \(plan.guests.map { "\($0.name)=\($0.weight)" }.joined(separator: " "))")
@@ -202,10 +220,13 @@ public actor DaemonCore {
         if session.map({ $0.guests.map(\.name) != guests.map(\.name) || $0.guests.map(\.cgroup) != guests.map(\.cgroup) }) ?? true {
             session = GuestObserver(observer: observer!, guests: guests)
             _ = try? session?.window()   // start counting now
+            guardian.trial = nil         // other guests: what was measured before says nothing now
+            guardian.restart()
             return false
         }
         guard let session, let window = try? session.window() else { return false }
         metrics.observed(window)
+        guardian.add(window: window, guests: guests.map(\.name))
         guard let applied else { return false }
         var replan = false
         for guest in applied.guests {

@@ -12,7 +12,9 @@ struct DaemonCommand: AsyncParsableCommand {
         Every interval: measure each guest's reads from its cgroup, scale its tasks' load, re-plan, and apply \
         only when the plan changes enough to matter. Closed loop (where BPF runs): each guest is measured in the \
         kernel every interval, the model's predictions at the settings in force are corrected by what was \
-        measured there, and a guest missing its target two intervals in a row makes the daemon re-plan. Speaks sd_notify (READY, STATUS, WATCHDOG, RELOADING, \
+        measured there, and a guest missing its target two intervals in a row makes the daemon re-plan; every \
+        change is measured for --verify-intervals against the settings before it and put back if it made \
+        things worse (as `apply --verify-s`), so the first change waits until the host as it is was measured. Speaks sd_notify (READY, STATUS, WATCHDOG, RELOADING, \
         STOPPING); SIGHUP re-reads the targets file; SIGTERM restores the host (onStop: restore).
         Example: rtvirtio daemon --targets /etc/rtvirtio/targets.yaml --metrics 127.0.0.1:9464
         """)
@@ -25,10 +27,17 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write the metrics to this node-exporter textfile each step.", valueName: "file"))
     var metricsTextfile: String?
     @Flag(help: "Plan on the model alone: no measurement in the kernel, no corrections.") var openLoop = false
+    @Option(help: ArgumentHelp("""
+        Intervals each change is measured against the settings before it; a change that makes \
+        things worse (a guest meeting before misses after, fewer guests meeting in urgency order) \
+        is put back and not tried again for 30 intervals. 0: no guard. Needs the kernel observer.
+        """, valueName: "n"))
+    var verifyIntervals = 3
     @Option(help: .hidden) var cgroupV2Fixture: String?   // benchmarks: a v2 tree in a plain directory
 
     func validate() throws {
         guard intervalS >= 0.1, intervalS <= 3600 else { throw ValidationError("--interval-s must be in 0.1...3600") }
+        guard (0...100).contains(verifyIntervals) else { throw ValidationError("--verify-intervals must be in 0...100") }
     }
 
     func run() async throws {
@@ -40,6 +49,7 @@ struct DaemonCommand: AsyncParsableCommand {
             cgroupRoot: host.cgroupRoot, state: host.state, interval: interval, metricsTextfile: metricsTextfile)
             .with(hierarchy: cgroupV2Fixture.map { CgroupHierarchy(version: .v2, mountPoint: $0) })
         configuration.closedLoop = !openLoop && cgroupV2Fixture == nil
+        configuration.verifyIntervals = verifyIntervals
         let core = try DaemonCore(configuration: configuration, logger: logger)
         if let metrics {
             let server = try MetricsServer(address: metrics) { core.metrics.text() }

@@ -134,3 +134,22 @@ extension Optimizer {
         scenario.delivery!.delivered(scenario, settings: Settings(host: BfqSettings(timeoutSyncMs: 32, sliceIdleUs: 0), weights: scenario.untouchedWeights))
     }
 }
+
+/// The daemon re-applies only plans that differ enough to matter.
+struct PlanHysteresisTests {
+    static func plan(caps: [Int?], weights: [Int] = [100, 100]) -> Plan {
+        Plan(model: "flat", host: .kernelDefault, guests: zip(caps, weights).enumerated().map { index, pair in
+            Plan.Guest(name: "vm\(index)", criticality: index + 1, weight: pair.1, weightPinned: false, readIopsCap: pair.0, tasks: [])
+        }, sacrificed: [], warnings: [], score: Score(guestsMet: [true, true], tasksMet: 0, minSlack: 0), candidatesEvaluated: 1)
+    }
+
+    @Test("a cap set, lifted, or moved by more than 15 % matters; a cap moved by less, like a weight, does not")
+    func capsMatter() {
+        let hysteresis = PlanHysteresis()
+        #expect(hysteresis.matters(from: Self.plan(caps: [nil, nil]), to: Self.plan(caps: [nil, 300])))
+        #expect(hysteresis.matters(from: Self.plan(caps: [nil, 300]), to: Self.plan(caps: [nil, nil])))
+        #expect(hysteresis.matters(from: Self.plan(caps: [nil, 300]), to: Self.plan(caps: [nil, 400])))
+        #expect(!hysteresis.matters(from: Self.plan(caps: [nil, 300]), to: Self.plan(caps: [nil, 320])))
+        #expect(!hysteresis.matters(from: Self.plan(caps: [nil, nil]), to: Self.plan(caps: [nil, nil], weights: [110, 100])))
+    }
+}
