@@ -64,7 +64,7 @@ public struct BenchRunner {
             return BenchResults.TaskResult(
                 guest: guest.name, task: task.name, targetMs: task.targetMs, demandedIops: task.iops,
                 predictedMs: predicted?[row.guestIndex][row.taskIndex], predictedIops: predictedIops?[row.guestIndex][row.taskIndex], kernel: row.kernel,
-                p9999Ms: row.stats.p9999Ms, achievedIops: row.achievedIops, samples: row.stats.samples,
+                p99Ms: row.stats.p99Ms, p9999Ms: row.stats.p9999Ms, achievedIops: row.achievedIops, samples: row.stats.samples,
                 windowPassFraction: windows.isEmpty ? 0 : Double(windows.filter { $0 <= task.targetMs }.count) / Double(windows.count),
                 windowMinSamples: row.stats.windowMinSamples,
                 pass: row.stats.p9999Ms <= task.targetMs && row.achievedIops >= minimumIopsFraction * task.iops)
@@ -83,6 +83,8 @@ public struct BenchResults: Codable, Sendable {
         public var predictedIops: Double? = nil
         /// The task as the host kernel measured it (rtvirtio's observer), beside fio's p9999Ms and samples.
         public var kernel: KernelMeasurement? = nil
+        /// fio's p99 over the run (nil in results written before it was recorded).
+        public var p99Ms: Double? = nil
         public var p9999Ms: Double, achievedIops: Double, samples: Int
         public var windowPassFraction: Double, windowMinSamples: Int
         public var pass: Bool

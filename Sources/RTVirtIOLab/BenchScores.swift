@@ -60,26 +60,62 @@ extension BenchResults.CaseResult {
 }
 
 extension BenchResults {
-    /// How far the host kernel's measurement agrees with fio's over every task of
-    /// every run that has both: the relative difference of counts and of p99 and
-    /// p99.99 (median and p90 of |kernel − fio| / fio), and the median of fio − kernel
-    /// at p99.99: the time spent outside the block layer (system call, wake-up,
-    /// blk-throttle's queue for a capped guest).
+    /// How far the host kernel's measurement agrees with fio's over every task of every run that has both.
     public func kernelAgreement() -> String? {
-        let pairs = schemes.values.flatMap { $0.cases.values.flatMap { $0.runs.flatMap(\.tasks) } }
-            .compactMap { task in task.kernel.map { (task, $0) } }
-        guard !pairs.isEmpty else { return nil }
-        func quantile(_ values: [Double], _ q: Double) -> Double {
-            let sorted = values.sorted()
-            return sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int((q * Double(sorted.count - 1)).rounded()))]
+        KernelAgreement(schemes.values.flatMap { $0.cases.values.flatMap { $0.runs.flatMap(\.tasks) } }.compactMap { task in
+            task.kernel.map { KernelAgreement.Pair(fioCount: task.samples, fioP99Ms: task.p99Ms, fioP9999Ms: task.p9999Ms, kernel: $0) }
+        })?.summary
+    }
+}
+
+/// The host kernel's measurement (rtvirtio's observer) against fio's, over task runs that
+/// have both: the relative difference of counts and of p99 and p99.99 (median and p90 of
+/// |kernel − fio| / fio), and the median of fio − kernel at p99.99: the time spent outside
+/// the block layer (system call, wake-up, blk-throttle's queue for a capped guest).
+public struct KernelAgreement: Sendable {
+    public struct Pair: Sendable {
+        public var fioCount: Int
+        /// nil in bench results written before fio's p99 was recorded.
+        public var fioP99Ms: Double?
+        public var fioP9999Ms: Double
+        public var kernel: KernelMeasurement
+        public init(fioCount: Int, fioP99Ms: Double?, fioP9999Ms: Double, kernel: KernelMeasurement) {
+            (self.fioCount, self.fioP99Ms, self.fioP9999Ms, self.kernel) = (fioCount, fioP99Ms, fioP9999Ms, kernel)
         }
+    }
+
+    public var pairs: [Pair]
+    public init?(_ pairs: [Pair]) {
+        guard !pairs.isEmpty else { return nil }
+        self.pairs = pairs
+    }
+
+    static func quantile(_ values: [Double], _ q: Double) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int((q * Double(sorted.count - 1)).rounded()))]
+    }
+
+    /// |kernel − fio| / fio per pair where both are known.
+    static func relative(_ pairs: [Pair], _ fio: (Pair) -> Double?, _ kernel: (Pair) -> Double?) -> [Double] {
+        pairs.compactMap { pair in
+            guard let f = fio(pair), let k = kernel(pair), f > 0 else { return nil }
+            return abs(k - f) / f
+        }
+    }
+
+    public var counts: [Double] { Self.relative(pairs, { $0.fioCount > 0 ? Double($0.fioCount) : nil }, { Double($0.kernel.count) }) }
+    public var p99: [Double] { Self.relative(pairs, \.fioP99Ms, \.kernel.p99Ms) }
+    public var p9999: [Double] { Self.relative(pairs, { $0.fioP9999Ms }, \.kernel.p9999Ms) }
+
+    public var summary: String {
         func percent(_ v: Double) -> String { formatNumber(v * 100, decimals: 1) + " %" }
-        let counts = pairs.filter { $0.0.samples > 0 }.map { abs(Double($0.1.count) - Double($0.0.samples)) / Double($0.0.samples) }
-        let tails = pairs.compactMap { task, kernel in kernel.p9999Ms.map { abs($0 - task.p9999Ms) / task.p9999Ms } }
-        let outside = pairs.compactMap { task, kernel in kernel.p9999Ms.map { task.p9999Ms - $0 } }
-        return "Host kernel (rtvirtio's observer) against fio, \(pairs.count) task runs: request counts differ by "
-            + "\(percent(quantile(counts, 0.5))) at the median, \(percent(quantile(counts, 0.9))) at p90; p99.99 by \(percent(quantile(tails, 0.5))) "
-            + "at the median, \(percent(quantile(tails, 0.9))) at p90; fio's p99.99 exceeds the kernel's by \(formatNumber(quantile(outside, 0.5), decimals: 2)) ms "
+        func spread(_ values: [Double]) -> String {
+            "\(percent(Self.quantile(values, 0.5))) at the median, \(percent(Self.quantile(values, 0.9))) at p90"
+        }
+        let outside = pairs.compactMap { pair in pair.kernel.p9999Ms.map { pair.fioP9999Ms - $0 } }
+        return "Host kernel (rtvirtio's observer) against fio, \(pairs.count) task runs: request counts differ by \(spread(counts)); "
+            + (p99.isEmpty ? "" : "p99 by \(spread(p99)); ")
+            + "p99.99 by \(spread(p9999)); fio's p99.99 exceeds the kernel's by \(formatNumber(Self.quantile(outside, 0.5), decimals: 2)) ms "
             + "at the median (time outside the block layer: the system call, the wake-up, blk-throttle's queue for a capped guest).\n"
     }
 }

@@ -82,12 +82,22 @@ public struct CalibrationRow: Sendable {
     public var durationS: Double
     public var stats: TailStats
     /// The same task measured in the host kernel (rtvirtio's observer), where BPF runs:
-    /// its count of requests and its tail, beside fio's (not in the CSV).
+    /// its count of requests and its tail, beside fio's (the CSV's kernel… columns).
     public var kernel: KernelMeasurement? = nil
 
-    public static let header = "pointId,repeat,regime,guestCount,guestIndex,guestWeight,guestWeightShare,tasksInGuest,taskIndex,taskIops,requestKB,hostTimeoutSyncMs,hostSliceIdleUs,guestTimeoutSyncMs,guestSliceIdleUs,otherGuestsDemandKBps,achievedIops,durationS,samples,p50Ms,p99Ms,p999Ms,p9999Ms,maxMs,windows,windowP9999MedianMs,windowP9999MaxMs,windowMinSamples,windowP9999MeanMs,windowP9999Ms"
+    /// The columns of CSVs written before the kernel's measurement was recorded (to 2026-11-27).
+    public static let headerWithoutKernel = "pointId,repeat,regime,guestCount,guestIndex,guestWeight,guestWeightShare,tasksInGuest,taskIndex,taskIops,requestKB,hostTimeoutSyncMs,hostSliceIdleUs,guestTimeoutSyncMs,guestSliceIdleUs,otherGuestsDemandKBps,achievedIops,durationS,samples,p50Ms,p99Ms,p999Ms,p9999Ms,maxMs,windows,windowP9999MedianMs,windowP9999MaxMs,windowMinSamples,windowP9999MeanMs,windowP9999Ms"
+    /// Empty kernel… fields: BPF could not run for that point.
+    public static let header = headerWithoutKernel + ",kernelCount,kernelP50Ms,kernelP99Ms,kernelP9999Ms"
 
-    public var csv: String {
+    /// The row in `header`'s columns, or in `headerWithoutKernel`'s to append to an older CSV.
+    public func csv(withKernel: Bool = true) -> String {
+        guard withKernel else { return csvWithoutKernel }
+        let ms = { (v: Double?) in v.map { formatNumber($0, decimals: 3) } ?? "" }
+        return csvWithoutKernel + "," + [kernel.map { String($0.count) } ?? "", ms(kernel?.p50Ms), ms(kernel?.p99Ms), ms(kernel?.p9999Ms)].joined(separator: ",")
+    }
+
+    var csvWithoutKernel: String {
         let configuration: [String] = [
             pointID, String(repeatIndex), regime, String(guestCount), String(guestIndex), String(guestWeight),
             formatNumber(guestWeightShare, decimals: 4), String(tasksInGuest), String(taskIndex), String(taskIops),

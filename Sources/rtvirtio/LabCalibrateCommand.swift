@@ -51,6 +51,16 @@ struct LabCalibrateCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try (CalibrationRow.header + "\n").write(toFile: out, atomically: true, encoding: .utf8)
         }
+        // appending to a CSV from before the kernel columns keeps its columns
+        let existingHeader = existing.split(separator: "\n").first.map(String.init) ?? CalibrationRow.header
+        guard existingHeader == CalibrationRow.header || existingHeader == CalibrationRow.headerWithoutKernel else {
+            throw InputError(file: out, line: 1, message: "its columns are not the ones `lab calibrate` writes",
+                             hint: "append to a CSV it wrote, or give a new file")
+        }
+        let withKernel = existingHeader == CalibrationRow.header
+        if !withKernel {
+            FileHandle.standardError.write(Data("calibrate: \(out) predates the kernel columns; this run appends without them (a new file has them)\n".utf8))
+        }
         let lock = try LabTestbed.exclusive()
         defer { close(lock) }
         let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime, serviceTimeUs: serviceUs)
@@ -68,11 +78,13 @@ struct LabCalibrateCommand: ParsableCommand {
         defer { try? output.close() }
         let runner = PointRunner(testbed: testbed, durationS: durationS)
         let started = Date()
+        var measured: [CalibrationRow] = []
         do {
             for (index, point) in todo.enumerated() {
                 let rows = try runner.run(point)
+                measured += rows
                 try output.seekToEnd()
-                try output.write(contentsOf: Data(rows.map { $0.csv + "\n" }.joined().utf8))
+                try output.write(contentsOf: Data(rows.map { $0.csv(withKernel: withKernel) + "\n" }.joined().utf8))
                 let eta = Date().timeIntervalSince(started) / Double(index + 1) * Double(todo.count - index - 1)
                 FileHandle.standardError.write(Data("calibrate: \(point.id) done (\(index + 1)/\(todo.count), ETA \(Int(eta / 60)) min)\n".utf8))
             }
@@ -82,5 +94,10 @@ struct LabCalibrateCommand: ParsableCommand {
             throw error
         }
         try testbed.down()
+        if let agreement = KernelAgreement(measured.compactMap { row in
+            row.kernel.map { KernelAgreement.Pair(fioCount: row.stats.samples, fioP99Ms: row.stats.p99Ms, fioP9999Ms: row.stats.p9999Ms, kernel: $0) }
+        }) {
+            print(agreement.summary)
+        }
     }
 }

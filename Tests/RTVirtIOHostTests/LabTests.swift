@@ -56,12 +56,25 @@ struct TailStatsTests {
                                  hostTimeoutSyncMs: 32, hostSliceIdleUs: 0, guestTimeoutSyncMs: 124, guestSliceIdleUs: 8000,
                                  otherGuestsDemandKBps: 0, achievedIops: 1, durationS: 2, stats: stats)
         let header = CalibrationRow.header.split(separator: ",").map(String.init)
-        let fields = row.csv.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let fields = row.csv().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         #expect(fields.count == header.count)
         #expect(fields[header.firstIndex(of: "windowP9999MeanMs")!] == "2.75")
         #expect(fields[header.firstIndex(of: "windowP9999Ms")!] == "2;3.5")
-        let dataset = try? CalibrationDataset.parse(CalibrationRow.header + "\n" + row.csv + "\n", file: "t.csv", measure: .windowMean)
+        #expect(fields.suffix(4) == ["", "", "", ""], "no kernel measurement: empty kernel columns")
+        let dataset = try? CalibrationDataset.parse(CalibrationRow.header + "\n" + row.csv() + "\n", file: "t.csv", measure: .windowMean)
         #expect(dataset?.points.first?.measuredMs == [[2.75]])
+        // the kernel's count and tail beside fio's
+        var measured = row
+        var histogram = LatencyHistogram()
+        histogram.record(ns: 1_500_000, count: 2)
+        measured.kernel = KernelMeasurement(histogram)
+        let kernelFields = measured.csv().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        #expect(kernelFields[header.firstIndex(of: "kernelCount")!] == "2")
+        #expect(abs(Double(kernelFields[header.firstIndex(of: "kernelP9999Ms")!])! - 1.5) < 0.015, "\(kernelFields)")
+        // appended to a CSV from before the kernel columns: that CSV's columns, and it still parses
+        let old = measured.csv(withKernel: false)
+        #expect(old.split(separator: ",", omittingEmptySubsequences: false).count == CalibrationRow.headerWithoutKernel.split(separator: ",").count)
+        #expect((try? CalibrationDataset.parse(CalibrationRow.headerWithoutKernel + "\n" + old + "\n", file: "t.csv"))?.points.count == 1)
     }
 
     @Test func parsesFiosPerIOLog() {
@@ -104,9 +117,14 @@ struct LiveLabTests {
         #expect(rows.map(\.taskIops) == [200, 100, 100])
         #expect(abs(rows[0].guestWeightShare - 0.75) < 1e-9)
         for row in rows {
-            #expect(abs(row.achievedIops - Double(row.taskIops)) / Double(row.taskIops) < 0.1, "\(row.csv)")
+            #expect(abs(row.achievedIops - Double(row.taskIops)) / Double(row.taskIops) < 0.1, "\(row.csv())")
             #expect(row.stats.samples > 0 && row.stats.p9999Ms >= row.stats.p50Ms)
-            #expect(row.csv.split(separator: ",").count == CalibrationRow.header.split(separator: ",").count)
+            #expect(row.csv().split(separator: ",", omittingEmptySubsequences: false).count == CalibrationRow.header.split(separator: ",").count)
+            if FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) {
+                // the kernel counted what fio completed (fio's log may miss the last request in flight)
+                let kernel = try #require(row.kernel, "BTF present: the point is measured in the kernel too")
+                #expect(abs(Double(kernel.count) - Double(row.stats.samples)) <= max(2, 0.01 * Double(row.stats.samples)), "\(row.csv())")
+            }
         }
         #expect(try HostFS().readValue("/sys/block/\((testbed.device as NSString).lastPathComponent)/queue/iosched/slice_idle_us") == "0")
         let device = testbed.device
