@@ -30,7 +30,11 @@ public struct MLPModel: LatencyModel {
     /// Whether the dense layers run the AVX2+FMA build of the kernel on this CPU.
     public static var usesWideKernel: Bool { rtv_dense_uses_avx2() != 0 }
 
-    /// Decodes and checks a model file: shapes, finiteness, known names.
+    /// Bounds on a model's size: a prediction is a few thousand multiply-adds, run for
+    /// every candidate setting of every plan; a file beyond these is refused, not run.
+    static let maximumMembers = 16, maximumLayers = 8, maximumWidth = 1024
+
+    /// Decodes and checks a model file: shapes, finiteness, known names, size.
     public init(json: Data, file: String, name: String = "mlp") throws {
         func fail(_ key: String, _ message: String) -> InputError {
             InputError(file: file, key: key, message: message)
@@ -68,6 +72,11 @@ public struct MLPModel: LatencyModel {
         guard (norm.mean + norm.std).allSatisfy(\.isFinite), norm.std.allSatisfy({ $0 > 0 }) else {
             throw fail("inputNormalization", "values must be finite and every std > 0")
         }
+        // the engine computes in Float: a finite Double beyond Float's range (1e300), or a std whose
+        // inverse is (1e-300), would turn every prediction into NaN
+        guard norm.mean.allSatisfy({ Float($0).isFinite }), norm.std.allSatisfy({ Float(1 / $0).isFinite && Float($0) > 0 }) else {
+            throw fail("inputNormalization", "values must fit in a 32-bit float (|x| < 3.4e38, std > 3e-39 and 1/std < 3.4e38)")
+        }
         guard ["none", "log1p"].contains(model.output.transform) else {
             throw fail("output.transform", "unknown transform '\(model.output.transform)' (allowed: none, log1p)")
         }
@@ -75,6 +84,9 @@ public struct MLPModel: LatencyModel {
             throw fail("output", "mean must be finite and std finite and > 0")
         }
         guard !model.members.isEmpty else { throw fail("members", "needs at least one member") }
+        guard model.members.count <= Self.maximumMembers else {
+            throw fail("members", "at most \(Self.maximumMembers) members, found \(model.members.count)")
+        }
 
         var parameters: [Float] = []
         var members: [[Layer]] = []
@@ -83,10 +95,16 @@ public struct MLPModel: LatencyModel {
             var inputs = features.count
             var layers: [Layer] = []
             guard !member.layers.isEmpty else { throw fail("members[\(m)].layers", "needs at least one layer") }
+            guard member.layers.count <= Self.maximumLayers else {
+                throw fail("members[\(m)].layers", "at most \(Self.maximumLayers) layers, found \(member.layers.count)")
+            }
             for (l, layer) in member.layers.enumerated() {
                 let key = "members[\(m)].layers[\(l)]"
                 guard ["relu", "linear"].contains(layer.activation) else {
                     throw fail("\(key).activation", "unknown activation '\(layer.activation)' (allowed: relu, linear)")
+                }
+                guard layer.weights.count <= Self.maximumWidth else {
+                    throw fail("\(key).weights", "at most \(Self.maximumWidth) units per layer, found \(layer.weights.count)")
                 }
                 guard !layer.weights.isEmpty, layer.weights.allSatisfy({ $0.count == inputs }) else {
                     throw fail("\(key).weights", "expected rows of \(inputs) values (the previous layer's width)")
@@ -96,6 +114,9 @@ public struct MLPModel: LatencyModel {
                 }
                 guard layer.weights.joined().allSatisfy(\.isFinite), layer.biases.allSatisfy(\.isFinite) else {
                     throw fail(key, "weights and biases must be finite (found NaN or infinity)")
+                }
+                guard layer.weights.joined().allSatisfy({ Float($0).isFinite }), layer.biases.allSatisfy({ Float($0).isFinite }) else {
+                    throw fail(key, "weights and biases must fit in a 32-bit float (|x| < 3.4e38)")
                 }
                 layers.append(Layer(inputs: inputs, outputs: layer.weights.count, weightOffset: parameters.count,
                                     biasOffset: parameters.count + inputs * layer.weights.count,

@@ -12,6 +12,7 @@ struct YAMLReader {
             guard let node = try Yams.compose(yaml: text) else {
                 throw InputError(file: file, message: "the file is empty", hint: "see config/targets.example.yaml")
             }
+            try checkSize(node)
             return node
         } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
             let key = duplicates.sorted().first ?? ""
@@ -19,6 +20,28 @@ struct YAMLReader {
                              key: key, message: "duplicate key")
         } catch let error as YamlError {
             throw syntaxError(error)
+        }
+    }
+
+    /// The most nodes a file may hold once its aliases are expanded: a few hundred
+    /// bytes of nested aliases (`a1: &a1 [*a0, *a0, …]`) otherwise expand to millions,
+    /// and walking or serialising them hangs the root daemon.
+    static let maximumNodes = 200_000
+
+    /// Counts the expanded tree, stopping at the bound.
+    private func checkSize(_ root: Node) throws {
+        var stack = [root], count = 0
+        while let node = stack.popLast() {
+            count += 1
+            guard count <= Self.maximumNodes else {
+                throw InputError(file: file, line: root.mark?.line, message: "more than \(Self.maximumNodes) values once its aliases are expanded",
+                                 hint: "write the values out, or use fewer nested aliases (*name)")
+            }
+            switch node {
+            case .scalar, .alias: break
+            case .sequence(let sequence): stack.append(contentsOf: sequence)
+            case .mapping(let mapping): for (key, value) in mapping { stack.append(key); stack.append(value) }
+            }
         }
     }
 

@@ -76,15 +76,23 @@ public struct CalibrationDataset: Sendable {
             rowsByPoint[id, default: []].append((offset + 2, fields))
         }
         func number(_ fields: [Substring], _ index: Int, _ line: Int) throws -> Double {
-            guard let value = Double(fields[index]) else {
-                throw InputError(file: file, line: line, key: header[index], message: "not a number: '\(fields[index])'")
+            guard let value = Double(fields[index]), value.isFinite else {
+                throw InputError(file: file, line: line, key: header[index], message: "not a finite number: '\(fields[index].prefix(40))'")
             }
             return value
+        }
+        /// A count, index or knob: a whole number of sane size (Int(nan) and Int(1e300) trap).
+        func integer(_ fields: [Substring], _ index: Int, _ line: Int) throws -> Int {
+            let value = try number(fields, index, line)
+            guard value == value.rounded(), abs(value) <= 1e9 else {
+                throw InputError(file: file, line: line, key: header[index], message: "not a whole number up to 1e9: '\(fields[index].prefix(40))'")
+            }
+            return Int(value)
         }
         func windowTails(_ fields: [Substring], _ line: Int) throws -> [Double] {
             guard let column = windowsColumn else { return [] }
             return try fields[column].split(separator: ";").map { text in
-                guard let value = Double(text) else {
+                guard let value = Double(text), value.isFinite else {
                     throw InputError(file: file, line: line, key: header[column], message: "not a number: '\(text)'")
                 }
                 return value
@@ -92,29 +100,29 @@ public struct CalibrationDataset: Sendable {
         }
         let points: [Point] = try order.map { id in
             let rows = rowsByPoint[id]!
-            let guestIndices = Set(try rows.map { Int(try number($0.1, c.guest, $0.0)) }).sorted()
+            let guestIndices = Set(try rows.map { try integer($0.1, c.guest, $0.0) }).sorted()
             var guests: [Scenario.Guest] = []
             var weights: [Int] = []
             var measured: [[Double]] = [], achieved: [[Double]] = [], samples: [[Int]] = [], windows: [[[Double]]] = []
             for g in guestIndices {
-                let guestRows = try rows.filter { Int(try number($0.1, c.guest, $0.0)) == g }
+                let guestRows = try rows.filter { try integer($0.1, c.guest, $0.0) == g }
                     .sorted { (Int($0.1[c.task]) ?? 0) < (Int($1.1[c.task]) ?? 0) }
                 let (line, first) = guestRows[0]
-                weights.append(Int(try number(first, c.weight, line)))
+                weights.append(try integer(first, c.weight, line))
                 guests.append(Scenario.Guest(
                     name: "g\(g)", criticality: g + 1, pinnedWeight: nil,
-                    guestBfq: BfqSettings(timeoutSyncMs: Int(try number(first, c.gts, line)), sliceIdleUs: Int(try number(first, c.gsi, line))),
+                    guestBfq: BfqSettings(timeoutSyncMs: try integer(first, c.gts, line), sliceIdleUs: try integer(first, c.gsi, line)),
                     tasks: try guestRows.map { line, fields in
                         TaskSpec(name: "t\(fields[c.task])", iops: try number(fields, c.iops, line),
                                  requestKB: try number(fields, c.request, line), targetMs: 1)
                     }))
                 measured.append(try guestRows.map { try number($0.1, c.measure, $0.0) })
                 achieved.append(try guestRows.map { try number($0.1, c.achieved, $0.0) })
-                samples.append(try guestRows.map { Int(try number($0.1, c.samples, $0.0)) })
+                samples.append(try guestRows.map { try integer($0.1, c.samples, $0.0) })
                 if windowsColumn != nil { windows.append(try guestRows.map { try windowTails($0.1, $0.0) }) }
             }
             let (line, first) = rows[0]
-            let host = BfqSettings(timeoutSyncMs: Int(try number(first, c.ts, line)), sliceIdleUs: Int(try number(first, c.si, line)))
+            let host = BfqSettings(timeoutSyncMs: try integer(first, c.ts, line), sliceIdleUs: try integer(first, c.si, line))
             return Point(id: id, scenario: Scenario(guests: guests), settings: Settings(host: host, weights: weights),
                          measuredMs: measured, achievedIops: achieved, samples: samples,
                          regime: regimeColumn.map { String(first[$0]) } ?? "fast", windowTailsMs: windows)

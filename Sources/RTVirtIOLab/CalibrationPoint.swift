@@ -166,18 +166,10 @@ public struct PointRunner: Sendable {
                     try JournalEntry(kind: .readIopsCap, path: "\(taskCgroup)/blkio.throttle.read_iops_device", original: nil,
                                      applied: String(caps[t]), majMin: block.majMin).write(String(caps[t]), fs)
                 }
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/bin/sh")
-                // The shell only moves itself into the cgroup before fio's first I/O;
-                // paths travel as arguments, never through the shell's parser
-                // (a bench run's directory may hold spaces).
-                process.arguments = ["-c", #"echo $$ > "$1" && shift && exec fio "$@""#, "sh", "\(taskCgroup)/cgroup.procs",
-                                     "--name=g\(g)t\(t)", "--filename=\(testbed.device)", "--rw=randread", "--bs=4k", "--direct=1",
-                                     "--ioengine=psync", "--rate_iops=\(iops)", "--time_based", "--runtime=\(durationS)",
-                                     "--write_lat_log=\(work)/g\(g)t\(t)", "--log_avg_msec=0", "--per_job_logs=1",
-                                     "--output-format=json", "--output=\(work)/g\(g)t\(t).json"] + priority
-                process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-                try process.run()
+                let process = try FioLoad.start(name: "g\(g)t\(t)", device: testbed.device, cgroupProcs: "\(taskCgroup)/cgroup.procs",
+                                                iops: iops, seconds: durationS,
+                                                extra: ["--write_lat_log=\(work)/g\(g)t\(t)", "--log_avg_msec=0", "--per_job_logs=1",
+                                                        "--output-format=json", "--output=\(work)/g\(g)t\(t).json"] + priority)
                 processes.append((g, t, process))
             }
         }

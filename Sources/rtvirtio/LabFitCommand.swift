@@ -37,6 +37,7 @@ struct LabFitCommand: ParsableCommand {
 
     func validate() throws {
         if output != nil && kind != .idling { throw ValidationError("--output is for --kind idling") }
+        guard (2...100).contains(folds) else { throw ValidationError("--folds must be in 2...100 (a held-out error needs data held out)") }
     }
 
     func run() throws {

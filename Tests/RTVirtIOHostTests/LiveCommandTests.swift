@@ -236,6 +236,23 @@ struct CommandLineTests {
         #expect(try String(contentsOfFile: output, encoding: .utf8).contains("<svg"))
     }
 
+    @Test("lab fit: --folds 0 is refused (it divided by zero); a CSV with nan or 1e300 in an integer column is a file:line error, not a trap (issue 18, 7)")
+    func labFitRefusesBadFoldsAndBadNumbers() throws {
+        let out = NSTemporaryDirectory() + "rtvirtio-fit-\(UUID().uuidString.prefix(8))"
+        defer { for suffix in [".csv", ".yaml"] { unlink(out + suffix) } }
+        let folds = Live.run(Live.binary, ["lab", "fit", "--data", "/nonexistent.csv", "--folds", "0", "--out", out + ".yaml"])
+        #expect(folds.status == 64 && folds.stderr.contains("--folds must be in 2...100"), "\(folds)")
+        let row = "p0,0,fast,1,0,100,1,1,0,100,4,124,8000,124,8000,0,100,10,1000,0.1,0.2,0.3,0.4,0.5,10,0.4,0.5,100,0.4,0.4"
+        for (bad, line) in [(row.replacingOccurrences(of: "p0,0,fast,1,0,", with: "p0,0,fast,1,nan,"), "nan"),
+                            (row.replacingOccurrences(of: ",124,8000,124,", with: ",1e300,8000,124,"), "1e300")] {
+            try (CalibrationRow.headerWithoutKernel + "\n" + bad + "\n").write(toFile: out + ".csv", atomically: true, encoding: .utf8)
+            let result = Live.run(Live.binary, ["lab", "fit", "--data", out + ".csv", "--split", "all", "--out", out + ".yaml"])
+            #expect(result.status != 0 && result.status < 128, "\(line): no trap\n\(result)")
+            #expect(result.stderr.contains("\(out).csv:2:") && result.stderr.contains(line), "\(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out + ".yaml"), "nothing written for bad input")
+    }
+
     @Test func calibrateRefusesASliceIdleOutsideTheDesignBeforeTouchingTheHost() {
         let out = NSTemporaryDirectory() + "rtvirtio-cli-\(UUID().uuidString.prefix(8)).csv"
         let result = Live.run(Live.binary, ["lab", "calibrate", "--only-slice-idle-ms", "3", "--out", out])

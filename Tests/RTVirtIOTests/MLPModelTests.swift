@@ -73,12 +73,26 @@ struct MLPModelTests {
         case "format": o["format"] = "onnx"; return "format"
         case "version": o["version"] = 2; return "version"
         case "transform": o["output"] = ["transform": "exp", "mean": 0, "std": 1]; return "output.transform"
+        // finite Doubles that overflow the engine's Float: NaN for every task before the fix
+        case "float-overflowing weight": firstLayer(&o) { $0["biases"] = [1e300, 0, 0] }; return "members[0].layers[0]"
+        case "float-underflowing std": o["inputNormalization"] = ["mean": [0, 0], "std": [1, 1e-300]]; return "inputNormalization"
+        // a 2000-unit layer, 20 layers, 17 members: seconds per prediction before the fix
+        case "too wide": firstLayer(&o) { $0["weights"] = Array(repeating: [1, 0], count: 2000); $0["biases"] = Array(repeating: 0, count: 2000) }
+            return "members[0].layers[0].weights"
+        case "too deep":
+            var members = o["members"] as! [[String: Any]]
+            members[0]["layers"] = Array(repeating: ["weights": [[1]], "biases": [0], "activation": "linear"] as [String: Any], count: 19)
+                + [["weights": [[1]], "biases": [0], "activation": "linear"]]
+            o["members"] = members
+            return "members[0].layers"
+        case "too many members": o["members"] = Array(repeating: (o["members"] as! [[String: Any]])[1], count: 17); return "members"
         default: o.removeValue(forKey: "members"); return "members"
         }
     }
 
     @Test(arguments: ["row width", "bias count", "activation", "feature", "normalization size", "zero std",
-                      "format", "version", "transform", "missing members"])
+                      "format", "version", "transform", "missing members", "float-overflowing weight", "float-underflowing std",
+                      "too wide", "too deep", "too many members"])
     func malformedFilesAreRejectedWithTheKey(_ label: String) throws {
         var key = ""
         let data = try Self.mutated { key = Self.malform(label, &$0) }

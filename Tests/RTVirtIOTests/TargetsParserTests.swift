@@ -229,6 +229,23 @@ struct ModelFileTests {
         }
         #expect(missing.key == "maxBudgetKB" && missing.message == "missing required key")
     }
+
+    /// ~600 bytes of nested aliases: 10^7 values once expanded (serialising the provenance hung `plan`).
+    static let aliasBomb = "provenance:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + (1...7).map { n in
+        "  a\(n): &a\(n) [" + Array(repeating: "*a\(n - 1)", count: 10).joined(separator: ", ") + "]\n"
+    }.joined()
+
+    @Test("a YAML alias bomb in a model file is refused in well under a second, naming the file", .timeLimit(.minutes(1)))
+    func aliasBombIsRefused() throws {
+        let text = Self.text.replacingOccurrences(of: "provenance: {note: test}", with: "") + Self.aliasBomb
+        let started = Date()
+        let error = try #require(throws: InputError.self) { try ModelFiles.parseAnalytical(text, file: "bomb.yaml") }
+        #expect(Date().timeIntervalSince(started) < 1, "took \(Date().timeIntervalSince(started)) s")
+        #expect(error.description.hasPrefix("bomb.yaml:"))
+        #expect(error.message.contains("aliases are expanded"))
+        // the same in a targets file
+        #expect(throws: InputError.self) { try TargetsParser.parse("device: /dev/sdz\n" + Self.aliasBomb, file: "t.yaml") }
+    }
 }
 
 extension AnalyticalParameters {
