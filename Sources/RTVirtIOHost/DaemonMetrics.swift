@@ -107,8 +107,6 @@ public final class DaemonMetrics: Sendable {
 
     /// Atomically replaces a node-exporter textfile.
     public func writeTextfile(_ path: String) throws {
-        let temporary = path + ".tmp"
-        try text().write(toFile: temporary, atomically: false, encoding: .utf8)
-        guard rename(temporary, path) == 0 else { throw HostError("rename metrics textfile to", path: path, errno: errno) }
+        try AtomicFile.replace(path, with: Data(text().utf8), mode: 0o644)   // node-exporter reads it as another user
     }
 }

@@ -109,16 +109,31 @@ public struct StateDirectory: Sendable {
         }
     }
 
+    /// Made if missing; refused unless it is a real directory (not a symlink) owned by
+    /// this user (root, in production) that no one else may write: rtvirtio writes as root
+    /// whatever its journal names, so whoever can plant a journal owns the host.
     func create() throws {
         guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
             throw HostError("create state directory", path: path, errno: errno)
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw HostError("inspect state directory", path: path, errno: errno) }
+        if (info.st_mode & S_IFMT) == S_IFLNK {
+            throw HostError("use state directory", path: path, detail: "it is a symbolic link; give the real directory")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { throw HostError("use state directory", path: path, detail: "not a directory") }
+        guard info.st_uid == geteuid() else {
+            throw HostError("use state directory", path: path, detail: "owned by uid \(info.st_uid), not \(geteuid()); chown it or give another --state-dir")
+        }
+        guard info.st_mode & 0o022 == 0 else {
+            throw HostError("use state directory", path: path, detail: "writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))); chmod go-w it")
         }
     }
 
     /// An exclusive lock held until the returned descriptor is closed (or the process dies).
     public func lock() throws -> Int32 {
         try create()
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw HostError("open lock", path: lockPath, errno: errno) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? HostFS().readValue(lockPath)).map { "pid \($0)" } ?? "another process"
@@ -136,7 +151,8 @@ public struct StateDirectory: Sendable {
     public func loadJournal() throws -> Journal? {
         guard FileManager.default.fileExists(atPath: journalPath) else { return nil }
         do {
-            let journal = try JSONDecoder().decode(Journal.self, from: Data(contentsOf: URL(fileURLWithPath: journalPath)))
+            let text = try HostFS().readSmallRegularFile(journalPath, limit: 16 << 20)   // no symlink, no FIFO, bounded
+            let journal = try JSONDecoder().decode(Journal.self, from: Data(text.utf8))
             guard journal.version == Journal.currentVersion else {
                 throw Failure.corruptJournal(path: journalPath, detail: "version \(journal.version), this rtvirtio reads \(Journal.currentVersion)")
             }
@@ -153,24 +169,12 @@ public struct StateDirectory: Sendable {
         }
     }
 
-    /// Atomic and durable: temp file, fsync, rename, fsync the directory.
+    /// Atomic and durable (`AtomicFile`).
     public func save(_ journal: Journal) throws {
         try create()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(journal)
-        let temporary = journalPath + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw HostError("write journal", path: temporary, errno: errno) }
-        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, data.count) }
-        guard written == data.count, fsync(fd) == 0 else {
-            let code = errno
-            close(fd)
-            throw HostError("write journal", path: temporary, errno: code)
-        }
-        close(fd)
-        guard rename(temporary, journalPath) == 0 else { throw HostError("rename journal to", path: journalPath, errno: errno) }
-        syncDirectory()
+        try AtomicFile.replace(journalPath, with: try encoder.encode(journal))
     }
 
     public func removeJournal() throws {

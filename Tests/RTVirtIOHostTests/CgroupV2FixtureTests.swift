@@ -155,3 +155,61 @@ struct PlantedJournalTests {
         #expect(throws: StateDirectory.Failure.self) { try state.loadJournal() }
     }
 }
+
+/// Files rtvirtio writes as root follow nothing planted (issue 18, 19 and 21).
+struct PlantedFilesTests {
+    static func scratch() throws -> (String, String) {
+        let directory = NSTemporaryDirectory() + "rtvirtio-planted-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let victim = directory + "/victim"
+        try "secret\n".write(toFile: victim, atomically: true, encoding: .utf8)
+        return (directory, victim)
+    }
+    static let journal = Journal(device: "/dev/x", majMin: "7:0", entries: [])
+
+    @Test("a state directory that is a symlink, writable by others, or owned by someone else is refused before anything is written")
+    func unsafeStateDirectoriesAreRefused() throws {
+        let (directory, _) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let real = directory + "/real"
+        mkdir(real, 0o700)
+        symlink(real, directory + "/link")
+        let link = try #require(throws: HostError.self) { try StateDirectory(path: directory + "/link").save(Self.journal) }
+        #expect("\(link)".contains("symbolic link"), "\(link)")
+        chmod(real, 0o777)
+        let open = try #require(throws: HostError.self) { try StateDirectory(path: real).lock() }
+        #expect("\(open)".contains("writable by group or others (mode 777)"), "\(open)")
+        chmod(real, 0o700)
+        if geteuid() == 0 {
+            chown(real, 65534, 65534)
+            let owner = try #require(throws: HostError.self) { try StateDirectory(path: real).save(Self.journal) }
+            #expect("\(owner)".contains("owned by uid 65534"), "\(owner)")
+            chown(real, 0, 0)
+        }
+        #expect(!FileManager.default.fileExists(atPath: real + "/journal.json") && !FileManager.default.fileExists(atPath: real + "/lock"))
+        try StateDirectory(path: real).save(Self.journal)   // and a sound one works
+    }
+
+    @Test("symlinks planted at the journal, its old temporary name, the lock and the metrics textfile are replaced or refused, never followed")
+    func plantedSymlinksAreNotFollowed() throws {
+        let (directory, victim) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let state = StateDirectory(path: directory + "/state")
+        try state.save(Self.journal)
+        for planted in [state.journalPath + ".tmp", state.journalPath] {
+            unlink(planted)
+            symlink(victim, planted)
+        }
+        try state.save(Self.journal)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "secret\n")
+        var info = stat()
+        #expect(lstat(state.journalPath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG, "the link was replaced by the journal")
+        symlink(victim, state.lockPath)
+        #expect(throws: HostError.self) { try state.lock() }
+        let textfile = directory + "/rtvirtio.prom"
+        symlink(victim, textfile + ".tmp")
+        try DaemonMetrics().writeTextfile(textfile)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "secret\n")
+        #expect(try String(contentsOfFile: textfile, encoding: .utf8).contains("# TYPE"))
+    }
+}
