@@ -42,13 +42,16 @@ public final class HostFS: @unchecked Sendable {
     public var fault: Fault?
     /// Test hook: after this many successful writes the process kills itself
     /// with SIGKILL (from RTVIRTIO_TEST_KILL_AFTER_WRITE), to prove a crash at
-    /// any point leaves a journal `restore` completes.
+    /// any point leaves a journal `restore` completes. Debug builds only (the ones
+    /// `swift test` runs): a release binary has neither the hook nor the variable's name.
     public var killAfterWrite: Int?
     public private(set) var writes = 0
 
     public init(fault: Fault? = nil) {
         self.fault = fault
+        #if DEBUG
         killAfterWrite = ProcessInfo.processInfo.environment["RTVIRTIO_TEST_KILL_AFTER_WRITE"].flatMap(Int.init)
+        #endif
     }
 
     public func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }

@@ -213,3 +213,18 @@ struct PlantedFilesTests {
         #expect(try String(contentsOfFile: textfile, encoding: .utf8).contains("# TYPE"))
     }
 }
+
+struct TestHookTests {
+    @Test("the SIGKILL test hook is in debug builds only: a release binary does not even hold the variable's name (issue 18, 25)")
+    func releaseBinaryHasNoTestHook() throws {
+        let name = Data("RTVIRTIO_TEST_KILL_AFTER_WRITE".utf8)
+        let debug = try Data(contentsOf: URL(fileURLWithPath: Live.binary))
+        #expect(debug.range(of: name) != nil, "premise: the debug build the live tests run has the hook")
+        let release = "\(Live.checkout)/.build/release/rtvirtio"
+        guard FileManager.default.fileExists(atPath: release) else {
+            print("skipping the release half: no release build at \(release) (make build, make demo and make bench make one)")
+            return
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: release)).range(of: name) == nil, "\(release) holds the test hook")
+    }
+}
