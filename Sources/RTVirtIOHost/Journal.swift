@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Glibc
 
 /// One kernel value rtvirtio manages: where it is, what it was before
@@ -130,8 +131,34 @@ public struct StateDirectory: Sendable {
         }
     }
 
-    /// An exclusive lock held until the returned descriptor is closed (or the process dies).
+    /// Locks this process holds, by path, and how many times: the daemon holds its
+    /// state directory's lock for its whole life (a manual `apply` or `restore` meanwhile
+    /// is refused with its pid), and its own applies nest inside it.
+    private static let held = Mutex<[String: (fd: Int32, depth: Int)]>([:])
+
+    /// An exclusive lock held until `unlock` (or the process dies); nested in this process.
     public func lock() throws -> Int32 {
+        if let fd = Self.held.withLock({ held -> Int32? in
+            guard let entry = held[lockPath] else { return nil }
+            held[lockPath] = (entry.fd, entry.depth + 1)
+            return entry.fd
+        }) { return fd }
+        let fd = try acquire()
+        Self.held.withLock { $0[lockPath] = (fd, 1) }
+        return fd
+    }
+
+    public func unlock(_ fd: Int32) {
+        let last = Self.held.withLock { held -> Bool in
+            guard let entry = held[lockPath], entry.fd == fd else { return true }
+            if entry.depth > 1 { held[lockPath] = (fd, entry.depth - 1); return false }
+            held[lockPath] = nil
+            return true
+        }
+        if last { close(fd) }
+    }
+
+    private func acquire() throws -> Int32 {
         try create()
         let fd = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw HostError("open lock", path: lockPath, errno: errno) }
@@ -145,8 +172,6 @@ public struct StateDirectory: Sendable {
         _ = pid.withCString { Glibc.write(fd, $0, strlen($0)) }
         return fd
     }
-
-    public func unlock(_ fd: Int32) { close(fd) }
 
     public func loadJournal() throws -> Journal? {
         guard FileManager.default.fileExists(atPath: journalPath) else { return nil }

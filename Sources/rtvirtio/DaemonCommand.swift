@@ -51,6 +51,9 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.closedLoop = !openLoop && cgroupV2Fixture == nil
         configuration.verifyIntervals = verifyIntervals
         let core = try DaemonCore(configuration: configuration, logger: logger)
+        // held for the daemon's life: a manual apply or restore meanwhile is refused with its pid
+        let lock = try configuration.state.lock()
+        defer { configuration.state.unlock(lock) }
         if let metrics {
             let server = try MetricsServer(address: metrics) { core.metrics.text() }
             server.start()

@@ -124,14 +124,29 @@ struct LiveApplyTests {
         try f.expectPristine()
     }
 
-    @Test("needs root: a second rtvirtio is refused while the lock is held")
+    @Test("needs root: a second rtvirtio is refused while another process holds the lock; in one process the lock nests")
     func rootLockIsExclusive() throws {
         let f = try Fixture()
-        let fd = try f.state.lock()
-        defer { f.state.unlock(fd) }
+        try f.state.create()
+        // another process holds it, writing its pid as rtvirtio does
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/sh")
+        holder.arguments = ["-c", #"exec 9>"$0" && flock -x 9 && echo $$ >&9 && exec sleep 30"#, f.state.lockPath]
+        try holder.run()
+        defer { holder.terminate(); holder.waitUntilExit() }
+        let started = Date()
+        while (try? HostFS().readValue(f.state.lockPath)) != String(holder.processIdentifier), Date().timeIntervalSince(started) < 5 { usleep(20_000) }
         let error = try #require(throws: StateDirectory.Failure.self) { try Applier(state: f.state).apply(f.desired(f.plan()), device: f.block) }
         #expect(error.description.contains("another rtvirtio is changing this host"))
-        #expect(error.description.contains("pid \(getpid())"))
+        #expect(error.description.contains("pid \(holder.processIdentifier)"))
+        try f.expectPristine()
+        holder.terminate()
+        holder.waitUntilExit()
+        // the daemon holds its lock for its life and applies inside it
+        let fd = try f.state.lock()
+        _ = try Applier(state: f.state).apply(f.desired(f.plan()), device: f.block)
+        f.state.unlock(fd)
+        try Applier(state: f.state).restore()
         try f.expectPristine()
     }
 

@@ -198,6 +198,10 @@ struct LiveDaemonTests {
         let majMin = try BlockDevice.resolve(s.device.path).majMin
         let before = try #require(WeightLines.weight(for: majMin, in: try s.weightLines("vm1")))
         #expect(try s.device.scheduler().contains("[bfq]"))
+        // while it runs, a manual restore (or apply) is refused with the daemon's pid and changes nothing (issue 18, 24)
+        let manual = Live.run(Live.binary, ["restore"] + s.hostArguments)
+        #expect(manual.status != 0 && manual.stderr.contains("held by pid \(daemon.process.processIdentifier)"), "\(manual)")
+        #expect(try s.device.scheduler().contains("[bfq]"))
 
         // WATCHDOG=1 every 200 ms: count them over 1.5 s
         let start = Date()
