@@ -57,7 +57,8 @@ public struct ClosedLoopBenchmark {
         defer { close(lock) }
         let existing = try LabTestbed.current()
         let testbed = try existing ?? LabTestbed.up(regime: .deviceBound)
-        defer { if existing == nil { try? testbed.down() } }
+        let cleanup = LabCleanup.add { if existing == nil { try? testbed.down() } }
+        defer { LabCleanup.remove(cleanup); if existing == nil { try? testbed.down() } }
         guard testbed.regime == .deviceBound else {
             throw LabTestbed.Failure.unsupported("the testbed that is up is \(testbed.regime.rawValue); run `rtvirtio lab testbed down` first")
         }
@@ -101,6 +102,7 @@ public struct ClosedLoopBenchmark {
             mkdir(cgroup, 0o755)
             loads.append(try FioLoad.start(name: name, device: testbed.device, cgroupProcs: "\(cgroup)/cgroup.procs",
                                            iops: guestsIops[g], seconds: seconds + 10))
+            LabCleanup.add(process: loads.last!)
         }
         let observer = try BPFObserver(device: block)
         let session = GuestObserver(observer: observer, guests: names.map { ($0, "\(testbed.cgroupRoot)/\($0)") })
@@ -113,6 +115,7 @@ public struct ClosedLoopBenchmark {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         (daemon.standardOutput, daemon.standardError) = (handle, handle)
         try daemon.run()
+        LabCleanup.add(process: daemon)   // first in line on a signal: it restores the host before the testbed goes
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL); daemon.waitUntilExit() } }
         _ = try session.window()
         var windows: [Window] = []

@@ -85,6 +85,7 @@ public struct DaemonBenchmark: Sendable {
         FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
+        LabCleanup.add(process: process)   // stopped with the benchmark, whatever stops it
         return Setup(root: root, cgroups: cgroups, majMin: majMin, process: process)
     }
 

@@ -38,7 +38,8 @@ public struct ObserverBenchmark {
         let image = directory + "/disk.img"
         try runProgram("/bin/dd", ["if=/dev/urandom", "of=\(image)", "bs=1M", "count=256", "status=none"])
         let device = try LoopDevices.attach(image)
-        defer { LoopDevices.detach(device) }
+        let cleanup = LabCleanup.add { LoopDevices.detach(device); try? FileManager.default.removeItem(atPath: directory) }
+        defer { LabCleanup.remove(cleanup); LoopDevices.detach(device) }
         let block = try BlockDevice.resolve(device)
         var with: [(iops: Double, cpu: Double)] = [], without: [(iops: Double, cpu: Double)] = []
         for pair in 0..<pairs {

@@ -6,22 +6,31 @@ import RTVirtIOHost
 /// directory. Never touches anything it did not make.
 public final class ScratchDirectory: @unchecked Sendable {
     public let path: String
+    private let lock = NSLock()
     private var loops: [String] = []
+    private var cleanup = 0
 
     public init(prefix: String) throws {
         var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw HostError("make work directory", path: "/tmp/\(prefix).XXXXXX", errno: errno) }
         path = String(cString: made)
+        cleanup = LabCleanup.add { [weak self] in self?.removeAll() }   // a signal before deinit
+    }
+
+    private func removeAll() {
+        let devices = lock.withLock { defer { loops.removeAll() }; return loops }
+        for device in devices.reversed() { LoopDevices.detach(device) }
+        try? FileManager.default.removeItem(atPath: path)
     }
 
     /// A loop device with --direct-io=on over a new file of `sizeMB`.
     public func loopDevice(sizeMB: Int) throws -> String {
-        let image = "\(path)/disk\(loops.count).img"
+        let image = "\(path)/disk\(lock.withLock { loops.count }).img"
         guard FileManager.default.createFile(atPath: image, contents: nil), truncate(image, off_t(sizeMB) << 20) == 0 else {
             throw HostError("create backing file", path: image, errno: errno)
         }
         let device = try LoopDevices.attach(image)
-        loops.append(device)
+        lock.withLock { loops.append(device) }
         return device
     }
 
@@ -31,8 +40,8 @@ public final class ScratchDirectory: @unchecked Sendable {
     }
 
     deinit {
-        for device in loops.reversed() { LoopDevices.detach(device) }
-        try? FileManager.default.removeItem(atPath: path)
+        LabCleanup.remove(cleanup)
+        removeAll()
     }
 }
 

@@ -27,6 +27,8 @@ struct LabBenchClosedLoopCommand: ParsableCommand {
     }
 
     func run() throws {
+        let interrupts = LabCleanup.onSignals(command: "bench-closed-loop")
+        defer { interrupts.forEach { $0.cancel() } }
         let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         var benchmark = ClosedLoopBenchmark(binary: binary, params: URL(fileURLWithPath: params).standardizedFileURL.path)
         (benchmark.seconds, benchmark.intervalS) = (seconds, intervalS)

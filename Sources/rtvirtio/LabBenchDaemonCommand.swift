@@ -15,6 +15,8 @@ struct LabBenchDaemonCommand: AsyncParsableCommand {
     @Option(help: "In-process steps for the RSS-over-iterations check.") var iterations = 100_000
 
     func run() async throws {
+        let interrupts = LabCleanup.onSignals(command: "bench-daemon")
+        defer { interrupts.forEach { $0.cancel() } }
         var benchmark = DaemonBenchmark(binary: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
                                         : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0])
         benchmark.guests = guests

@@ -19,6 +19,8 @@ struct LabBenchObserverCommand: ParsableCommand {
     }
 
     func run() throws {
+        let interrupts = LabCleanup.onSignals(command: "bench-observer")
+        defer { interrupts.forEach { $0.cancel() } }
         var benchmark = ObserverBenchmark()
         (benchmark.pairs, benchmark.secondsPerRun) = (pairs, secondsPerRun)
         let result = try benchmark.run { FileHandle.standardError.write(Data("bench-observer: \($0)\n".utf8)) }

@@ -23,16 +23,7 @@ enum LabData {
 
     /// Ctrl-C / SIGTERM: kill the loads and remove the testbed, then exit 130.
     static func removeOnInterrupt(_ testbed: LabTestbed, command: String) -> [DispatchSourceSignal] {
-        [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                try? testbed.down()
-                FileHandle.standardError.write(Data("\(command): interrupted; testbed removed\n".utf8))
-                Glibc.exit(130)
-            }
-            source.resume()
-            return source
-        }
+        LabCleanup.add { try? testbed.down() }
+        return LabCleanup.onSignals(command: command)
     }
 }

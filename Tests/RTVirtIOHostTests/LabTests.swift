@@ -411,3 +411,44 @@ struct BenchResultsTests {
         #expect(results.passingSchemes() == "- a: passed under s1\n- b: passed under s3\n- c: no setting passed\n")
     }
 }
+
+@Suite(.enabled(if: Live.available, "needs root and loop devices"))
+struct LabInterruptTests {
+    /// The children of `pid`, from /proc.
+    static func children(of pid: Int32) -> [Int32] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.flatMap { task in
+            ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? "").split(separator: " ").compactMap { Int32($0) }
+        }
+    }
+
+    @Test("needs root: lab bench-daemon stopped by SIGTERM (as under `timeout`) stops its daemons, detaches its loop devices and removes its scratch directory (issue 18, 27)",
+          .timeLimit(.minutes(1)))
+    func rootBenchDaemonCleansUpOnSigterm() throws {
+        let bench = Process()
+        bench.executableURL = URL(fileURLWithPath: Live.binary)
+        bench.arguments = ["lab", "bench-daemon", "--guests", "2", "--duration-s", "60", "--iterations", "10"]
+        bench.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        bench.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try bench.run()
+        defer { if bench.isRunning { kill(bench.processIdentifier, SIGKILL); bench.waitUntilExit() } }
+        // both daemons started (each a child of the benchmark)
+        let started = Date()
+        var daemons: [Int32] = []
+        while daemons.count < 2, Date().timeIntervalSince(started) < 20 {
+            usleep(200_000)
+            daemons = Self.children(of: bench.processIdentifier)
+        }
+        #expect(daemons.count == 2, "premise: the benchmark started its two daemons")
+        let scratch = daemons.compactMap { try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8) }
+            .compactMap { $0.split(separator: "\0").first { $0.hasPrefix("/tmp/rtvirtio-bench-daemon.") } }
+            .map { String($0.split(separator: "/").prefix(2).joined(separator: "/")) }.first.map { "/" + $0 }
+        let directory = try #require(scratch, "the daemons' scratch directory")
+        kill(bench.processIdentifier, SIGTERM)
+        bench.waitUntilExit()
+        #expect(bench.terminationStatus == 130)
+        for pid in daemons { #expect(kill(pid, 0) != 0, "daemon \(pid) still running") }
+        #expect(!FileManager.default.fileExists(atPath: directory), "\(directory) left behind")
+        #expect(!(try runProgram("/sbin/losetup", ["-a"])).contains(directory), "a loop device over \(directory) is still attached")
+    }
+}
