@@ -59,6 +59,8 @@ public actor DaemonCore {
     /// Loads within this fraction of the planned ones are not worth a new plan.
     let loadTolerance = 0.05
     var counters: [String: (ReadCounters, ContinuousClock.Instant)] = [:]
+    /// Each guest's demand: its busiest recent interval.
+    var loadHistory = LoadHistory()
     var failures = 0
     var retryAt: ContinuousClock.Instant?
     var ready = false
@@ -129,7 +131,7 @@ public actor DaemonCore {
             notifier.status("no guest found; waiting")
             return
         }
-        let measured = measure(view)
+        let measured = loadHistory.add(measure(view))
         let missed = closeTheLoop(view)
         if guardHolds(view: view) {
             if let shown = applied ?? lastPlan { report(view: view, plan: shown) } else { notifier.status("measuring what the guests get before the first change") }

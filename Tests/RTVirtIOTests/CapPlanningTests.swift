@@ -153,3 +153,18 @@ struct PlanHysteresisTests {
         #expect(!hysteresis.matters(from: Self.plan(caps: [nil, nil]), to: Self.plan(caps: [nil, nil], weights: [110, 100])))
     }
 }
+
+struct LoadHistoryTests {
+    @Test("a guest's demand is its busiest of the last 5 intervals: one stalled interval does not lower it; a guest gone is forgotten")
+    func busiestRecentInterval() {
+        var history = LoadHistory()
+        _ = history.add(["vm0": MeasuredLoad(iops: 1000, requestKB: 4), "vm1": MeasuredLoad(iops: 500, requestKB: 4)])
+        let stalled = history.add(["vm0": MeasuredLoad(iops: 60, requestKB: 4), "vm1": MeasuredLoad(iops: 510, requestKB: 4)])
+        #expect(stalled["vm0"]?.iops == 1000 && stalled["vm1"]?.iops == 510)
+        var latest: [String: MeasuredLoad] = [:]
+        for _ in 0..<3 { latest = history.add(["vm0": MeasuredLoad(iops: 200, requestKB: 4)]) }
+        #expect(latest["vm0"]?.iops == 1000, "the 1000 interval is 5 back: still kept")
+        #expect(latest["vm1"] == nil)
+        #expect(history.add(["vm0": MeasuredLoad(iops: 200, requestKB: 4)])["vm0"]?.iops == 200, "and then it ages out")
+    }
+}
