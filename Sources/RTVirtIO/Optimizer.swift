@@ -90,7 +90,7 @@ public struct Optimizer: Sendable {
     /// (measured: the same split of a saturated device within 1 % under all three,
     /// bench/results/contended24). A plan that keeps it when it meets every target, else nil.
     func keepCurrent(_ scenario: Scenario, scheduler: String) -> Plan? {
-        let proxy = Settings(host: BfqSettings(timeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, sliceIdleUs: 0), weights: scenario.untouchedWeights)
+        let proxy = Settings.deviceSchedulerProxy(weights: scenario.untouchedWeights)
         guard model.validity.allows(proxy.host) else { return nil }
         let score = Evaluator(model: model, scenario: scenario).score(proxy)
         guard score.guestsMet.allSatisfy({ $0 }) else { return nil }

@@ -61,6 +61,13 @@ public struct Scenario: Sendable {
 
 /// One candidate setting of everything rtvirtio controls.
 public struct Settings: Sendable, Equatable, Hashable {
+    /// How the models predict the device's own scheduler (`none`, `mq-deadline`): bfq without
+    /// idling, weights untouched, no caps — the same split of a device (bench/results/contended24),
+    /// and what `lab accuracy` scores against measurements under those schedulers.
+    public static func deviceSchedulerProxy(weights: [Int]) -> Settings {
+        Settings(host: BfqSettings(timeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, sliceIdleUs: 0), weights: weights)
+    }
+
     public var host: BfqSettings
     public var weights: [Int]
     /// Per guest, a limit on the read IOPS (4 KiB) it may ask of the device; nil: no caps at all.

@@ -17,6 +17,8 @@ public struct CalibrationDataset: Sendable {
         /// Each task's 1-second windows' p99.99 in time order ([guest][task][window]);
         /// empty for CSVs written before the column existed.
         public var windowTailsMs: [[[Double]]]
+        /// The device's scheduler when it was measured; `settings` is then the models' proxy for it.
+        public var scheduler = "bfq"
 
         public init(id: String, scenario: Scenario, settings: Settings, measuredMs: [[Double]],
                     achievedIops: [[Double]] = [], samples: [[Int]] = [], regime: String = "fast",
@@ -59,6 +61,7 @@ public struct CalibrationDataset: Sendable {
         }
         let regimeColumn = header.firstIndex(of: "regime")
         let windowsColumn = header.firstIndex(of: "windowP9999Ms")
+        let schedulerColumn = header.firstIndex(of: "scheduler")
         let c = (point: try column("pointId"), guest: try column("guestIndex"), weight: try column("guestWeight"),
                  task: try column("taskIndex"), iops: try column("taskIops"), request: try column("requestKB"),
                  ts: try column("hostTimeoutSyncMs"), si: try column("hostSliceIdleUs"), gts: try column("guestTimeoutSyncMs"),
@@ -123,9 +126,16 @@ public struct CalibrationDataset: Sendable {
             }
             let (line, first) = rows[0]
             let host = BfqSettings(timeoutSyncMs: try integer(first, c.ts, line), sliceIdleUs: try integer(first, c.si, line))
-            return Point(id: id, scenario: Scenario(guests: guests), settings: Settings(host: host, weights: weights),
-                         measuredMs: measured, achievedIops: achieved, samples: samples,
-                         regime: regimeColumn.map { String(first[$0]) } ?? "fast", windowTailsMs: windows)
+            let scheduler = schedulerColumn.map { String(first[$0]) } ?? "bfq"
+            guard ["bfq", "none", "mq-deadline", "kyber"].contains(scheduler) else {
+                throw InputError(file: file, line: line, key: "scheduler", message: "unknown scheduler '\(scheduler.prefix(40))' (bfq, none, mq-deadline, kyber)")
+            }
+            var point = Point(id: id, scenario: Scenario(guests: guests),
+                              settings: scheduler == "bfq" ? Settings(host: host, weights: weights) : .deviceSchedulerProxy(weights: weights.map { _ in 100 }),
+                              measuredMs: measured, achievedIops: achieved, samples: samples,
+                              regime: regimeColumn.map { String(first[$0]) } ?? "fast", windowTailsMs: windows)
+            point.scheduler = scheduler
+            return point
         }
         return CalibrationDataset(points: points)
     }

@@ -31,6 +31,16 @@ public struct CalibrationPoint: Sendable, Equatable {
         return DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap)).map { max(1, Int($0.rounded())) }
     }
 
+    /// The point measured under `scheduler`: for any but bfq nothing of bfq is written, so it
+    /// is recorded as the models' proxy for that scheduler (no idling, equal weights).
+    public func under(scheduler: String) -> CalibrationPoint {
+        guard scheduler != "bfq" else { return self }
+        var other = self
+        (other.scheduler, other.host) = (scheduler, Settings.deviceSchedulerProxy(weights: []).host)
+        other.guests = guests.map { Guest(weight: 100, taskIops: $0.taskIops) }
+        return other
+    }
+
     /// The paper's Table II, plus slice_idle 0 (see TESTBED.md).
     public static let weights = [50, 100, 150, 250, 300, 500, 700]
     public static let iops = [100, 500, 1500]
@@ -84,17 +94,19 @@ public struct CalibrationRow: Sendable {
     /// The same task measured in the host kernel (rtvirtio's observer), where BPF runs:
     /// its count of requests and its tail, beside fio's (the CSV's kernel… columns).
     public var kernel: KernelMeasurement? = nil
+    /// The device's scheduler for the point; under any but bfq the knobs and weights are not written.
+    public var scheduler = "bfq"
 
-    /// The columns of CSVs written before the kernel's measurement was recorded (to 2026-11-27).
+    /// The columns of CSVs written before the scheduler and the kernel's measurement were recorded (to 2026-11-27).
     public static let headerWithoutKernel = "pointId,repeat,regime,guestCount,guestIndex,guestWeight,guestWeightShare,tasksInGuest,taskIndex,taskIops,requestKB,hostTimeoutSyncMs,hostSliceIdleUs,guestTimeoutSyncMs,guestSliceIdleUs,otherGuestsDemandKBps,achievedIops,durationS,samples,p50Ms,p99Ms,p999Ms,p9999Ms,maxMs,windows,windowP9999MedianMs,windowP9999MaxMs,windowMinSamples,windowP9999MeanMs,windowP9999Ms"
     /// Empty kernel… fields: BPF could not run for that point.
-    public static let header = headerWithoutKernel + ",kernelCount,kernelP50Ms,kernelP99Ms,kernelP9999Ms"
+    public static let header = headerWithoutKernel + ",scheduler,kernelCount,kernelP50Ms,kernelP99Ms,kernelP9999Ms"
 
     /// The row in `header`'s columns, or in `headerWithoutKernel`'s to append to an older CSV.
     public func csv(withKernel: Bool = true) -> String {
         guard withKernel else { return csvWithoutKernel }
         let ms = { (v: Double?) in v.map { formatNumber($0, decimals: 3) } ?? "" }
-        return csvWithoutKernel + "," + [kernel.map { String($0.count) } ?? "", ms(kernel?.p50Ms), ms(kernel?.p99Ms), ms(kernel?.p9999Ms)].joined(separator: ",")
+        return csvWithoutKernel + "," + [scheduler, kernel.map { String($0.count) } ?? "", ms(kernel?.p50Ms), ms(kernel?.p99Ms), ms(kernel?.p9999Ms)].joined(separator: ",")
     }
 
     var csvWithoutKernel: String {
@@ -196,6 +208,7 @@ public struct PointRunner: Sendable {
                 otherGuestsDemandKBps: totalDemand - Double(guest.taskIops.reduce(0, +)) * 4,
                 achievedIops: Double(samples.count) / Double(durationS), durationS: Double(durationS), stats: TailStats(samples, windowCount: durationS))
             if observer != nil { row.kernel = KernelMeasurement(kernel["\(g)/\(t)"] ?? LatencyHistogram()) }
+            row.scheduler = point.scheduler
             return row
         }
     }

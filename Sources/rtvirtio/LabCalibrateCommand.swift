@@ -30,6 +30,12 @@ struct LabCalibrateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only the design's points at this host slice_idle (ms), e.g. 0 for a dataset without idling.",
                                valueName: "ms"))
     var onlySliceIdleMs: Double?
+    @Option(help: ArgumentHelp("""
+        The device's scheduler for every point: bfq (the design's knobs and weights written), or none or \
+        mq-deadline (nothing written: what the device does on its own, which the models predict as bfq \
+        without idling and with equal weights; `lab accuracy` scores that). Give each its own --out.
+        """, valueName: "name"))
+    var scheduler = "bfq"
     @Option(help: ArgumentHelp("The CSV to append to.", valueName: "file")) var out: String
 
     /// `--only-slice-idle-ms` in the design's unit.
@@ -38,6 +44,7 @@ struct LabCalibrateCommand: ParsableCommand {
     func validate() throws {
         guard points > 0, durationS > 0 else { throw ValidationError("need --points ≥ 1 and --duration-s ≥ 1") }
         guard repeatEvery >= 1, repeats >= 1 else { throw ValidationError("need --repeat-every ≥ 1 and --repeats ≥ 1") }
+        guard ["bfq", "none", "mq-deadline"].contains(scheduler) else { throw ValidationError("--scheduler must be bfq, none or mq-deadline") }
         if let onlySliceIdleMs, let onlySliceIdleUs, !CalibrationPoint.sliceIdleUs.contains(onlySliceIdleUs) {
             throw ValidationError("--only-slice-idle-ms \(formatNumber(onlySliceIdleMs)): the design's values are "
                                   + CalibrationPoint.sliceIdleUs.map { formatNumber(Double($0) / 1000) }.joined(separator: ", "))
@@ -73,7 +80,7 @@ struct LabCalibrateCommand: ParsableCommand {
             !done.contains($0.id) && (onlySplit == .all || CalibrationDataset.isTest($0.id) == (onlySplit == .test))
                 && (onlySliceIdleUs == nil || onlySliceIdleUs == $0.host.sliceIdleUs)
         }
-        let todo = limit > 0 ? Array(design.prefix(limit)) : design
+        let todo = (limit > 0 ? Array(design.prefix(limit)) : design).map { $0.under(scheduler: scheduler) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         defer { try? output.close() }
         let runner = PointRunner(testbed: testbed, durationS: durationS)

@@ -75,6 +75,15 @@ struct TailStatsTests {
         let old = measured.csv(withKernel: false)
         #expect(old.split(separator: ",", omittingEmptySubsequences: false).count == CalibrationRow.headerWithoutKernel.split(separator: ",").count)
         #expect((try? CalibrationDataset.parse(CalibrationRow.headerWithoutKernel + "\n" + old + "\n", file: "t.csv"))?.points.count == 1)
+        // a point measured under the device's own scheduler reads back as the models' proxy for it
+        #expect(fields[header.firstIndex(of: "scheduler")!] == "bfq")
+        var none = measured
+        none.scheduler = "none"
+        let proxied = try? CalibrationDataset.parse(CalibrationRow.header + "\n" + none.csv() + "\n", file: "t.csv")
+        #expect(proxied?.points.first?.scheduler == "none")
+        #expect(proxied?.points.first?.settings == Settings(host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 0), weights: [100]))
+        none.scheduler = "cfq"
+        #expect(throws: InputError.self) { try CalibrationDataset.parse(CalibrationRow.header + "\n" + none.csv() + "\n", file: "t.csv") }
     }
 
     @Test func parsesFiosPerIOLog() {
