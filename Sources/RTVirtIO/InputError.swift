@@ -13,9 +13,14 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
         self.file = file
         self.line = line
         self.column = column
-        self.key = key
-        self.message = message
-        self.hint = hint
+        // what a file holds may be huge: an error quotes it, but never more than a screenful
+        self.key = key.map { Self.clipped($0, 200) }
+        self.message = Self.clipped(message, 400)
+        self.hint = hint.map { Self.clipped($0, 400) }
+    }
+
+    static func clipped(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : text.prefix(limit) + "… (\(text.count) characters)"
     }
 
     public var description: String {
