@@ -80,13 +80,34 @@ public final class MetricsServer: @unchecked Sendable {
         return (host, port, false)
     }
 
-    /// Serves on a thread of its own until the process ends.
+    /// Clients served at once; more are closed at once (a scraper retries).
+    static let maximumClients = 8
+    private let clients = NSLock()
+    private var active = 0
+
+    /// Accepts on a thread of its own until the process ends; each client on its own
+    /// thread with a 2 s deadline to send its request and to take the response, so a
+    /// client that never speaks or never reads holds up no other.
     public func start() {
         let thread = Thread { [self] in
             while true {
                 let client = accept(socketFD, nil, nil)
-                if client < 0 { if errno == EINTR { continue } else { return } }
-                handle(client)
+                if client < 0 {
+                    switch errno {
+                    case EBADF, EINVAL, ENOTSOCK: return        // the socket is gone
+                    case EINTR, ECONNABORTED: continue
+                    default: usleep(100_000); continue          // EMFILE, ENFILE, ENOBUFS, ENOMEM: pass, then try again
+                    }
+                }
+                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                let admitted = clients.withLock { active < Self.maximumClients ? { active += 1; return true }() : false }
+                guard admitted else { close(client); continue }
+                let worker = Thread { [self] in
+                    handle(client)
+                    clients.withLock { active -= 1 }
+                }
+                worker.name = "rtvirtio-metrics-client"
+                worker.start()
             }
         }
         thread.name = "rtvirtio-metrics"
@@ -97,13 +118,20 @@ public final class MetricsServer: @unchecked Sendable {
         defer { close(client) }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 2048)
         let count = recv(client, &buffer, buffer.count, 0)
         guard count > 0 else { return }
         let requestLine = String(decoding: buffer[0..<count], as: UTF8.self).split(separator: "\r\n").first ?? ""
         let ok = requestLine.hasPrefix("GET /metrics ") || requestLine == "GET /metrics"
         let content = ok ? body() : "not found; try /metrics\n"
-        let response = "HTTP/1.0 \(ok ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(content.utf8.count)\r\nConnection: close\r\n\r\n" + content
-        _ = response.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        let response = Array(("HTTP/1.0 \(ok ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(content.utf8.count)\r\nConnection: close\r\n\r\n" + content).utf8)
+        var sent = 0
+        while sent < response.count {   // a partial send goes on where it stopped; a timeout or error ends it
+            let n = response[sent...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            sent += n
+        }
     }
 }

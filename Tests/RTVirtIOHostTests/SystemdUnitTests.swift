@@ -86,3 +86,45 @@ struct MetricsAddressTests {
         #expect(server.port > 0)
     }
 }
+
+struct MetricsServerClientsTests {
+    static func connect(_ port: UInt16) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr)
+        _ = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        return fd
+    }
+
+    /// GET /metrics on a fresh connection: the whole response.
+    static func get(_ port: UInt16) -> String {
+        let fd = connect(port)
+        defer { close(fd) }
+        _ = "GET /metrics HTTP/1.0\r\n\r\n".withCString { send(fd, $0, strlen($0), 0) }
+        var response: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { break }
+            response += buffer[0..<n]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+
+    @Test("metrics: a client that never sends its request holds up no other; a response larger than the socket buffer arrives whole (issue 18, 17)",
+          .timeLimit(.minutes(1)))
+    func silentClientBlocksNoOne() throws {
+        let body = String(repeating: "rtvirtio_test_metric 1\n", count: 40_000)   // ~920 KB: many sends
+        let server = try MetricsServer(address: "127.0.0.1:0") { body }
+        server.start()
+        let silent = Self.connect(server.port)   // connects and says nothing
+        defer { close(silent) }
+        usleep(100_000)
+        let started = Date()
+        let response = Self.get(server.port)
+        let seconds = Date().timeIntervalSince(started)
+        #expect(seconds < 1, "served after \(seconds) s: the silent client held the server")
+        #expect(response.hasPrefix("HTTP/1.0 200 OK") && response.hasSuffix(body), "\(response.count) bytes")
+    }
+}
