@@ -15,7 +15,17 @@ public struct GuestAgentFiles: Sendable {
 
     public init(socket: String) { self.socket = socket }
 
-    public func exists(_ path: String) -> Bool { (try? read(path)) != nil }
+    /// Whether the file is there: only the guest's "No such file or directory" says no.
+    /// A timeout or any other failure is an error, never an absence — recorded as
+    /// absent, a value would never be put back by `restore`.
+    public func exists(_ path: String) throws -> Bool {
+        do {
+            _ = try read(path)
+            return true
+        } catch let error as HostError where "\(error)".contains("No such file or directory") {
+            return false
+        }
+    }
 
     public func readValue(_ path: String) throws -> String { try read(path).trimmingCharacters(in: .whitespacesAndNewlines) }
 

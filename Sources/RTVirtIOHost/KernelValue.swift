@@ -6,7 +6,7 @@ extension JournalEntry {
     struct Files {
         let host: HostFS
         let agent: GuestAgentFiles?
-        func exists(_ path: String) -> Bool { agent?.exists(path) ?? host.exists(path) }
+        func exists(_ path: String) throws -> Bool { try agent.map { try $0.exists(path) } ?? host.exists(path) }
         func read(_ path: String) throws -> String { try agent.map { try $0.read(path) } ?? host.read(path) }
         func readValue(_ path: String) throws -> String { try agent.map { try $0.readValue(path) } ?? host.readValue(path) }
         func write(_ path: String, _ value: String) throws {
@@ -23,7 +23,7 @@ extension JournalEntry {
         case .scheduler:
             return BlockDevice.parseScheduler(try fs.read(path)).selected
         case .value:
-            return fs.exists(path) ? try fs.readValue(path) : nil
+            return try fs.exists(path) ? try fs.readValue(path) : nil
         case .deviceWeight:
             return WeightLines.weight(for: majMin ?? "", in: try fs.read(path)).map(String.init)
         case .subtreeControl:

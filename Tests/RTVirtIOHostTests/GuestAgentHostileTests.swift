@@ -66,6 +66,34 @@ struct GuestAgentHostileTests {
         #expect(result.seconds < 1.5)
     }
 
+    /// An agent that syncs as qemu-ga does and then answers every request with `error` (the desc).
+    static func failing(_ desc: String) throws -> FakeAgent {
+        try FakeAgent { client in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(client, &buffer, buffer.count, 0)
+            guard count > 0, let request = try? JSONSerialization.jsonObject(with: Data(buffer[..<count])) as? [String: Any],
+                  let id = (request["arguments"] as? [String: Any])?["id"] as? Int else { return }
+            var marker: UInt8 = 0xFF
+            _ = send(client, &marker, 1, Int32(MSG_NOSIGNAL))
+            _ = FakeAgent.write(client, "{\"return\": \(id)}\n")
+            while recv(client, &buffer, buffer.count, 0) > 0 {
+                _ = FakeAgent.write(client, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"\(desc)\"}}\n")
+            }
+        }
+    }
+
+    @Test("a failed read through the agent is an error, not an absent file: restore would never put the value back (issue 18, 13)")
+    func failedReadIsNotAbsence() throws {
+        let path = "/sys/block/vda/queue/iosched/slice_idle_us"
+        let denied = try Self.failing("failed to open file '\(path)' (mode: 'r'): Permission denied")
+        let entry = JournalEntry(kind: .value, path: path, original: nil, applied: "0", guest: "vm0", agent: denied.path)
+        let error = try #require(throws: HostError.self) { try entry.current(HostFS()) }
+        #expect("\(error)".contains("Permission denied"))
+        // only the guest saying the file is not there is an absence
+        let missing = try Self.failing("failed to open file '\(path)' (mode: 'r'): No such file or directory")
+        #expect(try JournalEntry(kind: .value, path: path, original: nil, applied: "0", guest: "vm0", agent: missing.path).current(HostFS()) == nil)
+    }
+
     @Test("a guest's error text reaches logs with its control characters escaped (issue 18, 14)")
     func errorTextIsEscaped() throws {
         let agent = try FakeAgent { client in
