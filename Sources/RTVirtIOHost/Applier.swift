@@ -48,8 +48,17 @@ public struct Applier: Sendable {
         }
         var entries = previous?.entries ?? []
         var changes: [Change] = []
+        var unreachable = Set<String>()   // agent sockets that failed: their guest's knobs are left alone
         for var entry in desired {
-            let current = try entry.current(fs)
+            if let agent = entry.agent, unreachable.contains(agent) { continue }
+            let current: String?
+            do {
+                current = try entry.current(fs)
+            } catch where entry.agent != nil {
+                unreachable.insert(entry.agent!)
+                logger.warning("\(entry.guest ?? "a guest")'s own bfq knobs are left as they are: \(error)")
+                continue
+            }
             if let index = entries.firstIndex(where: { $0.sameTarget(entry) }) {
                 entries[index].applied = entry.applied      // keep the first original
                 entries[index].guest = entry.guest
@@ -120,13 +129,21 @@ public struct Applier: Sendable {
         guard !changes.isEmpty else { return ([], Undo(written: [], previous: previous)) }
         try state.save(Journal(device: device.devicePath, majMin: device.majMin, entries: entries))
         var done: [(entry: JournalEntry, before: String?)] = []
-        for entry in desired {
+        var skipped = Set<String>()   // guests whose agent failed mid-way: theirs put back, the rest goes on
+        for entry in desired where entries.contains(where: { $0.sameTarget(entry) }) {
+            if let agent = entry.agent, skipped.contains(agent) { continue }
             do {   // the read too: any failure from here on puts back what this run wrote
                 let before = try entry.current(fs)
                 guard before != entry.applied else { continue }
                 try entry.write(entry.applied, fs)
                 done.append((entry, before))
                 logger.info("wrote \(entry.applied) to \(entry.location) (was \(before ?? "absent"))")
+            } catch where entry.agent != nil {
+                // a guest's own knobs must not hold the host's settings or the other guests hostage
+                skipped.insert(entry.agent!)
+                for (changed, before) in done.reversed() where changed.agent == entry.agent { try? changed.write(before, fs) }
+                done.removeAll { $0.entry.agent == entry.agent }
+                logger.warning("\(entry.guest ?? "a guest")'s own bfq knobs are left as they were: \(error)")
             } catch {
                 var rollbackErrors: [String] = []
                 for (changed, before) in done.reversed() {
@@ -139,7 +156,8 @@ public struct Applier: Sendable {
                 throw Failure.writeFailed(hostError, rolledBack: rollbackErrors.isEmpty, rollbackErrors: rollbackErrors)
             }
         }
-        return (changes, Undo(written: done, previous: previous))
+        let made = changes.filter { change in !skipped.contains { change.path.hasSuffix("(agent \($0))") } }
+        return (made, Undo(written: done, previous: previous))
     }
 
     /// Puts back every original in the journal, newest first; removes the journal when all are back.

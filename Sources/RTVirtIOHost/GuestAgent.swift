@@ -15,6 +15,9 @@ public struct GuestAgentFiles: Sendable {
 
     public init(socket: String) { self.socket = socket }
 
+    /// The operation of an error the guest agent itself replied.
+    static let replyError = "guest agent"
+
     /// Whether the file is there: only the guest's "No such file or directory" says no.
     /// A timeout or any other failure is an error, never an absence — recorded as
     /// absent, a value would never be put back by `restore`.
@@ -22,8 +25,8 @@ public struct GuestAgentFiles: Sendable {
         do {
             _ = try read(path)
             return true
-        } catch let error as HostError where "\(error)".contains("No such file or directory") {
-            return false
+        } catch let error as HostError where error.operation == Self.replyError && error.detail?.contains("No such file or directory") == true {
+            return false   // the guest's own ENOENT, not a socket that is not there
         }
     }
 
@@ -112,7 +115,7 @@ public struct GuestAgentFiles: Sendable {
             }
             if let error = object["error"] as? [String: Any] {
                 // a guest's words go into logs and status: no control characters from it
-                throw HostError("guest agent", path: socket, detail: Self.printable("\(error["class"] ?? "error"): \(error["desc"] ?? "")".prefix(500)))
+                throw HostError(Self.replyError, path: socket, detail: Self.printable("\(error["class"] ?? "error"): \(error["desc"] ?? "")".prefix(500)))
             }
             return object
         }

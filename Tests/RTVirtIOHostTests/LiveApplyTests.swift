@@ -124,6 +124,55 @@ struct LiveApplyTests {
         try f.expectPristine()
     }
 
+    /// A guest agent that reads as qemu-ga does (every file holds "8000") and refuses every write.
+    static func readOnlyAgent() throws -> FakeAgent {
+        try FakeAgent { client in
+            var pending = [UInt8](), buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                guard let newline = pending.firstIndex(of: 10) else {
+                    let count = recv(client, &buffer, buffer.count, 0)
+                    guard count > 0 else { return }
+                    pending += buffer[..<count]
+                    continue
+                }
+                let line = Array(pending[..<newline])
+                pending.removeSubrange(...newline)
+                guard let request = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                      let command = request["execute"] as? String else { return }
+                let arguments = request["arguments"] as? [String: Any] ?? [:]
+                switch command {
+                case "guest-sync-delimited":
+                    var marker: UInt8 = 0xFF
+                    _ = send(client, &marker, 1, Int32(MSG_NOSIGNAL))
+                    _ = FakeAgent.write(client, "{\"return\": \(arguments["id"] as? Int ?? 0)}\n")
+                case "guest-file-open" where arguments["mode"] as? String == "r": _ = FakeAgent.write(client, "{\"return\": 7}\n")
+                case "guest-file-open": _ = FakeAgent.write(client, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"Permission denied\"}}\n")
+                case "guest-file-read": _ = FakeAgent.write(client, "{\"return\": {\"buf-b64\": \"ODAwMAo=\", \"count\": 5, \"eof\": true}}\n")
+                default: _ = FakeAgent.write(client, "{\"return\": {}}\n")
+                }
+            }
+        }
+    }
+
+    @Test("needs root: a guest whose agent is down, or refuses writes, keeps its own knobs; the host's settings and the other guests are applied (issue 18, 12)")
+    func rootAGuestsAgentHoldsNoOneHostage() throws {
+        let f = try Fixture()
+        let refusing = try Self.readOnlyAgent()
+        func inGuest(_ guest: String, _ socket: String) -> [JournalEntry] {
+            [JournalEntry(kind: .value, path: "/sys/block/vdb/queue/iosched/timeout_sync", original: nil, applied: "64", guest: guest, agent: socket),
+             JournalEntry(kind: .value, path: "/sys/block/vdb/queue/iosched/slice_idle_us", original: nil, applied: "0", guest: guest, agent: socket)]
+        }
+        let down = f.device.directory + "/no-agent.sock"
+        let changes = try Applier(state: f.state).apply(f.desired(f.plan()) + inGuest("vm0", down) + inGuest("vm1", refusing.path), device: f.block)
+        #expect(try f.device.scheduler().contains("[bfq]"))
+        #expect(try f.weight("vm0") == 700 && f.weight("vm1") == 200)
+        #expect(!changes.contains { $0.path.contains("(agent ") }, "\(changes)")
+        let journal = try #require(try f.state.loadJournal())
+        #expect(!journal.entries.contains { $0.agent == down }, "an unreachable guest's knobs are not journaled")
+        try Applier(state: f.state).restore()
+        try f.expectPristine()
+    }
+
     @Test("needs root: a second rtvirtio is refused while another process holds the lock; in one process the lock nests")
     func rootLockIsExclusive() throws {
         let f = try Fixture()
