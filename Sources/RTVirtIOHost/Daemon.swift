@@ -64,7 +64,7 @@ public actor DaemonCore {
     var failures = 0
     var retryAt: ContinuousClock.Instant?
     var ready = false
-    var lastTick = ContinuousClock.now
+    public nonisolated let heartbeat = Heartbeat()
     var lastChange = "none yet"
     let hysteresis = PlanHysteresis()
     /// The closed loop: the kernel observer, what it taught, and each guest's misses in a row.
@@ -93,8 +93,9 @@ public actor DaemonCore {
     }
 
     /// Alive when the loop finished a step recently (the watchdog's condition).
-    public func isAlive() -> Bool {
-        ContinuousClock.now - lastTick < max(configuration.interval * 3, .seconds(10))
+    /// Read without the actor: a tick busy with slow guest agents still counts as alive.
+    public nonisolated func isAlive() -> Bool {
+        heartbeat.alive(quiet: max(configuration.interval * 3, .seconds(10)))
     }
 
     /// Measured read load per guest since the previous step.
@@ -116,7 +117,8 @@ public actor DaemonCore {
     }
 
     public func tick() {
-        defer { lastTick = .now }
+        heartbeat.tickBegan()
+        defer { heartbeat.tickEnded() }
         let view: HostView
         do {
             view = try HostView.observe(targets, cgroupRoot: configuration.cgroupRoot, fs: fs, hierarchy: configuration.hierarchy)
@@ -339,7 +341,7 @@ public struct DaemonService: Service {
             if let pace = notifier.watchdogInterval() {
                 group.addTask {
                     while !Task.isCancelled {
-                        if await core.isAlive() { notifier.watchdog() }
+                        if core.isAlive() { notifier.watchdog() }
                         try? await Task.sleep(for: pace)
                     }
                 }

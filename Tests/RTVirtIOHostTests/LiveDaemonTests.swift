@@ -173,6 +173,27 @@ struct LiveDaemonTests {
         #expect(sliceIdle() == "0", "the host as it was")
     }
 
+    @Test("needs root: a guest agent that never answers (5 s per call) does not starve the watchdog: WATCHDOG=1 keeps coming during the slow tick (issue 18, 11)",
+          .timeLimit(.minutes(1)))
+    func rootSlowAgentDoesNotStarveTheWatchdog() throws {
+        let s = try LiveCommandTests.Setup()
+        let silent = try FakeAgent { client in sleep(30) }   // accepts, never answers
+        try Self.targets(s.device, vm1TargetMs: 900)
+            .replacingOccurrences(of: "{name: vm1, match: {cgroup: vm1},", with: "{name: vm1, match: {cgroup: vm1}, guestAgent: {socket: \(silent.path), disk: vdb},")
+            .write(toFile: s.targetsPath, atomically: true, encoding: .utf8)
+        let notify = try NotifySocket(directory: s.device.directory)
+        let daemon = try Running(arguments: ["daemon", "--targets", s.targetsPath, "--interval-s", "0.5", "--open-loop"] + s.hostArguments,
+                                 environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"],
+                                 log: s.device.directory + "/daemon.log")
+        // the first tick reads vm1's knobs through the silent agent: 5 s before it gives up on it
+        let start = Date()
+        notify.wait(seconds: 4) { _ in false }
+        let pings = notify.received.filter { $0.at >= start && $0.message.contains("WATCHDOG=1") }.count
+        #expect(pings >= 5, "\(pings) watchdog pings in 4 s of a tick waiting on the agent (every 0.5 s expected)\n\(daemon.output)")
+        daemon.signal(SIGTERM)
+        daemon.process.waitUntilExit()
+    }
+
     static func targets(_ device: LoopDevice, vm1TargetMs: Int) -> String {
         """
         device: \(device.path)
