@@ -101,6 +101,4 @@ public struct AnalyticalParameters: Sendable, Equatable {
         self.provenance = provenance
     }
 
-    /// The paper's throughput is in MB/s (Table I: 245); the model works in KB.
-    public static func kilobytesPerSecond(megabytesPerSecond: Double) -> Double { megabytesPerSecond * 1000 }
 }

@@ -45,7 +45,7 @@ public struct IdlingModel: LatencyModel {
     public func predictGuest(_ scenario: Scenario, guest: Int, share: Double, host: BfqSettings,
                              into out: UnsafeMutableBufferPointer<Double>) {
         let p = parameters
-        let loadMBps = scenario.totalDemandKBps / 1000
+        let loadMBps = Units.megabytes(kilobytes: scenario.totalDemandKBps)
         let calm = host.sliceIdleUs == 0 ? p.noIdle : p.idleCalm
         let tasks = scenario.guests[guest].tasks
         for (index, task) in tasks.enumerated() {

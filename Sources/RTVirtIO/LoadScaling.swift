@@ -12,7 +12,7 @@ public struct MeasuredLoad: Sendable, Equatable {
     public init?(readIos: UInt64, readBytes: UInt64, seconds: Double) {
         guard readIos > 0, seconds > 0 else { return nil }
         iops = Double(readIos) / seconds
-        requestKB = Double(readBytes) / Double(readIos) / 1024
+        requestKB = Units.kilobytes(bytes: Double(readBytes) / Double(readIos))
     }
 }
 

@@ -23,7 +23,7 @@ public struct IdlingFit: Sendable {
         points.flatMap { point in
             point.measuredMs.enumerated().flatMap { guest, measured in
                 measured.enumerated().filter { $0.element > 0 }.map { task, ms in
-                    Row(loadMBps: point.scenario.totalDemandKBps / 1000, share: point.settings.share(of: guest),
+                    Row(loadMBps: Units.megabytes(kilobytes: point.scenario.totalDemandKBps), share: point.settings.share(of: guest),
                         queues: point.scenario.taskCount, sliceIdleMs: point.settings.host.sliceIdleMs, measuredMs: ms,
                         stalled: ms >= stallCutMs, taskIops: point.scenario.guests[guest].tasks[task].iops)
                 }
