@@ -23,8 +23,11 @@ public enum TargetsParser {
         var percentile = 99.99
         if top.has("percentile") {
             percentile = try top.double("percentile")
-            guard percentile > 0, percentile < 100 else {
-                throw reader.error(top.values["percentile"], "percentile", "must be between 0 and 100 (exclusive), found \(percentile)")
+            // every model predicts the p99.99 of 1-second windows, and the reports say so: another
+            // percentile would be a promise nothing keeps (issue 17, 5)
+            guard percentile == 99.99 else {
+                throw reader.error(top.values["percentile"], "percentile", "only 99.99 is supported (the models predict the p99.99 of 1-second windows), found \(formatNumber(percentile))",
+                                   hint: "leave it out or write 99.99")
             }
         }
         let model = try top.optionalString("model").map(ModelChoice.init) ?? .bundledDefault

@@ -5,7 +5,7 @@ import Testing
 struct TargetsParserTests {
     static let valid = """
     device: /dev/sdb
-    percentile: 99.9
+    percentile: 99.99
     model: mlp
     search:
       hostTimeoutSyncMs: [32, 64]
@@ -27,7 +27,7 @@ struct TargetsParserTests {
     @Test func parsesEveryKey() throws {
         let targets = try TargetsParser.parse(Self.valid, file: "t.yaml")
         #expect(targets.device == "/dev/sdb")
-        #expect(targets.percentile == 99.9)
+        #expect(targets.percentile == 99.99)
         #expect(targets.model == .mlp)
         #expect(targets.search == SearchSpace(hostTimeoutSyncMs: [32, 64], hostSliceIdleUs: [0, 500, 2000]))
         #expect(targets.guests.count == 2)
@@ -168,7 +168,8 @@ struct TargetsParserTests {
 
     @Test func otherRanges() {
         Self.rejects("device: sdb\nguests: []", line: 1, key: "device", "absolute path")
-        Self.rejects("device: /dev/sdb\npercentile: 100\nguests: []", line: 2, key: "percentile", "between 0 and 100")
+        Self.rejects("device: /dev/sdb\npercentile: 100\nguests: []", line: 2, key: "percentile", "only 99.99 is supported")
+        Self.rejects("device: /dev/sdb\npercentile: 99.9\nguests: []", line: 2, key: "percentile", "only 99.99 is supported (the models predict the p99.99 of 1-second windows), found 99.9")
         Self.rejects("device: /dev/sdb\nonStop: forget\nguests: []", line: 2, key: "onStop", "'restore' or 'keep'")
         Self.rejects("device: /dev/sdb\nsearch: {hostSliceIdleMs: []}\nguests: []", line: 2, key: "search.hostSliceIdleMs", "at least one value")
         Self.rejects("device: /dev/sdb\nsearch: {hostTimeoutSyncMs: [1.5]}\nguests: []", line: 2, key: "search.hostTimeoutSyncMs", "whole milliseconds")
