@@ -22,12 +22,12 @@ let package = Package(
         // The observer's BPF program (C, compiled by the plugin with clang -target bpf) embedded as bytes.
         .plugin(name: "BPFObjectPlugin", capability: .buildTool()),
         .target(name: "RTVirtIOBPF", exclude: ["observer.bpf.c", "observer_shared.h"], plugins: ["BPFObjectPlugin"]),
-        // Pure computation. Yams parses YAML *text*; reading files stays outside.
         // The lab's device-bound bottleneck: a FUSE file with a fixed service time per 4 KiB.
         .executableTarget(name: "rtvirtio-fused", cSettings: [.unsafeFlags(["-I/usr/include/fuse3"])],
                           linkerSettings: [.linkedLibrary("fuse3"), .linkedLibrary("pthread")]),
         // The MLP engine's inner loop in C: AVX2+FMA where the CPU has it, chosen at run time.
         .target(name: "CDenseKernel", cSettings: [.unsafeFlags(["-O3"])]),
+        // The planner: pure computation. Yams parses YAML *text*; reading files stays outside.
         .target(name: "RTVirtIO", dependencies: ["CDenseKernel", .product(name: "Yams", package: "Yams")]),
         .target(name: "RTVirtIOHost", dependencies: [
             "RTVirtIO", "CSystemd", "CCgroup", "CLibbpf", "RTVirtIOBPF",

@@ -16,27 +16,6 @@ public struct MeasuredLoad: Sendable, Equatable {
     }
 }
 
-/// What a guest asks, from its last few intervals: the one with the most reads. A guest
-/// stalled for an interval reads little in it, and planning on that would lower its
-/// weight and stall it more (measured: the open-loop daemon flipped vm0's weight from
-/// 1000 to 60 after one such interval, and vm0 then waited 927 ms).
-public struct LoadHistory: Sendable {
-    public static let intervalsKept = 5
-    public private(set) var recent: [String: [MeasuredLoad]] = [:]
-
-    public init() {}
-
-    /// Adds this interval's loads (guests absent from it are forgotten) and returns each guest's demand.
-    public mutating func add(_ loads: [String: MeasuredLoad]) -> [String: MeasuredLoad] {
-        recent = recent.filter { loads[$0.key] != nil }
-        for (guest, load) in loads {
-            recent[guest, default: []].append(load)
-            if recent[guest]!.count > Self.intervalsKept { recent[guest]!.removeFirst() }
-        }
-        return recent.compactMapValues { $0.max { $0.iops < $1.iops } }
-    }
-}
-
 /// The daemon's scenario: declared tasks keep their targets; a guest's
 /// measured load scales its tasks' IOPS and request sizes by the same factors.
 public enum LoadScaling {
@@ -64,37 +43,5 @@ public enum LoadScaling {
 
     static func clamp(_ factor: Double) -> Double {
         min(max(factor.isFinite ? factor : 1, factorRange.lowerBound), factorRange.upperBound)
-    }
-}
-
-/// Whether a new plan differs from the applied one enough to rewrite the
-/// kernel: other host knobs, another set of guests, or a weight that moved by
-/// more than `relativeWeightChange` (and by more than 2). Keeps the daemon
-/// from flapping between two nearly equal plans.
-public struct PlanHysteresis: Sendable {
-    public var relativeWeightChange = 0.15
-
-    public init(relativeWeightChange: Double = 0.15) { self.relativeWeightChange = relativeWeightChange }
-
-    public func matters(from old: Plan?, to new: Plan) -> Bool {
-        guard let old else { return true }
-        if old.host != new.host { return true }
-        // a cap set or lifted is a different plan, and so is one moved by more than the weights' tolerance
-        let capsBefore = Dictionary(old.guests.map { ($0.name, $0.readIopsCap) }, uniquingKeysWith: { a, _ in a })
-        if new.guests.contains(where: { guest in
-            switch (capsBefore[guest.name] ?? nil, guest.readIopsCap) {
-            case (nil, nil): return false
-            case let (before?, after?): return abs(Double(after - before)) > relativeWeightChange * Double(max(before, 1))
-            default: return true
-            }
-        }) { return true }
-        let before = Dictionary(uniqueKeysWithValues: old.guests.map { ($0.name, $0.weight) })
-        let after = Dictionary(uniqueKeysWithValues: new.guests.map { ($0.name, $0.weight) })
-        guard Set(before.keys) == Set(after.keys) else { return true }
-        return after.contains { name, weight in
-            let previous = before[name]!
-            let change = abs(Double(weight - previous))
-            return change > 2 && change / Double(previous) > relativeWeightChange
-        }
     }
 }
