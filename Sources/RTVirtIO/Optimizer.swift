@@ -69,7 +69,7 @@ public struct Optimizer: Sendable {
             guard let caps = Self.capsByUrgency(scenario, idling: idling) else { continue }
             var space = self
             space.space.hostSliceIdleUs = self.space.hostSliceIdleUs.filter { ($0 > 0) == idling }
-            let capped = Evaluator(model: model, scenario: scenario.capped(caps), requested: scenario, caps: caps)
+            let capped = Evaluator(model: ThrottledModel(base: model, caps: caps), scenario: scenario.capped(caps), requested: scenario, caps: caps)
             let result = try space.searchWeights(capped)
             evaluated += result.evaluated
             if result.best.score > best.score {
@@ -77,7 +77,7 @@ public struct Optimizer: Sendable {
                 chosen = capped
             }
         }
-        let guests = Plan.predicted(model: model, scenario: chosen.scenario, settings: best.settings, requested: scenario)
+        let guests = Plan.predicted(model: chosen.model, scenario: chosen.scenario, settings: best.settings, requested: scenario)
         return Plan(model: model.name, host: best.settings.host, guests: guests,
                     sacrificed: sacrifices(chosen, guests: guests, settings: best.settings),
                     warnings: model.validity.warnings(for: scenario), score: best.score,
@@ -371,10 +371,20 @@ public struct Optimizer: Sendable {
             defer { heldByMoreUrgent += share }
             guard !guests[guest].meets else { continue }
             let starved = guests[guest].tasks.filter { !$0.getsItsIops }
+            if let cap = guests[guest].readIopsCap {
+                // what a cap costs the capped guest: its IOPS, and blk-throttle's wait (ThrottledModel)
+                let missing = guests[guest].tasks.filter { !$0.meets }.map { task in
+                    "\(task.name) " + [task.predictedMs > task.targetMs ? "\(formatNumber(task.predictedMs)) ms > \(formatNumber(task.targetMs)) ms" : nil,
+                                        task.getsItsIops ? nil : "\(formatNumber(task.predictedIops ?? 0, decimals: 0)) of \(formatNumber(task.requestedIops, decimals: 0)) IOPS"]
+                        .compactMap { $0 }.joined(separator: ", ")
+                }
+                result.append(Plan.Sacrifice(guest: guests[guest].name, reason: "capped at \(cap) read IOPS so that more urgent guests get theirs; "
+                    + "blk-throttle holds a capped guest's requests up to ~\(formatNumber(ThrottledModel.tailMs)) ms (measured): \(missing.joined(separator: "; "))"))
+                continue
+            }
             if !starved.isEmpty, guests[guest].tasks.allSatisfy({ $0.predictedMs <= $0.targetMs }) {
                 let what = starved.map { "\($0.name) \(formatNumber($0.predictedIops ?? 0, decimals: 0)) of \(formatNumber($0.requestedIops, decimals: 0)) IOPS" }
-                let why = guests[guest].readIopsCap.map { "capped at \($0) read IOPS so that more urgent guests get theirs" }
-                    ?? "the device cannot serve every guest what it asks"
+                let why = "the device cannot serve every guest what it asks"
                 result.append(Plan.Sacrifice(guest: guests[guest].name, reason: "\(why): \(what.joined(separator: ", "))"))
                 continue
             }
