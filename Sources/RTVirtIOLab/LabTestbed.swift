@@ -67,15 +67,7 @@ public struct LabTestbed: Codable, Sendable {
 
     /// Reads as fast as 4 jobs of 4 KiB random O_DIRECT reads can for `seconds`: the device's capacity in IOPS.
     public func measureCapacityIops(seconds: Int = 3) throws -> Double {
-        let json = try runProgram("/usr/bin/fio", ["--name=capacity", "--filename=\(device)", "--rw=randread", "--bs=4k", "--direct=1",
-                                                   "--ioengine=psync", "--numjobs=4", "--group_reporting", "--time_based",
-                                                   "--runtime=\(seconds)", "--output-format=json"])
-        guard let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-              let job = (object["jobs"] as? [[String: Any]])?.first, let read = job["read"] as? [String: Any],
-              let iops = read["iops"] as? Double else {
-            throw HostError("measure capacity of", path: device, detail: "unexpected fio output")
-        }
-        return iops
+        try CapacityProbe.readIops(device: device, seconds: seconds)
     }
 
     /// For provenance files and reports: what the device is.

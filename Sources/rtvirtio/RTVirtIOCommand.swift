@@ -15,5 +15,5 @@ struct RTVirtIOCommand: AsyncParsableCommand {
         `rtvirtio restore` always puts the host back as it was.
         """,
         version: RTVirtIOVersion.current,
-        subcommands: [PlanCommand.self, PredictCommand.self, ApplyCommand.self, StatusCommand.self, RestoreCommand.self, GuestsCommand.self, ObserveCommand.self, TopCommand.self, DaemonCommand.self, BenchCommand.self, LabCommand.self])
+        subcommands: [PlanCommand.self, PredictCommand.self, ApplyCommand.self, StatusCommand.self, RestoreCommand.self, GuestsCommand.self, ProbeCommand.self, ObserveCommand.self, TopCommand.self, DaemonCommand.self, BenchCommand.self, LabCommand.self])
 }

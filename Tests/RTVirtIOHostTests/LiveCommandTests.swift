@@ -125,6 +125,19 @@ struct LiveCommandTests {
         #expect(try HostFS().read("\(s.cgroups.root)/vm1/blkio.throttle.read_iops_device").isEmpty)
     }
 
+    @Test("needs root: probe measures a device's 4 KiB read IOPS read-only and prints the capacity line; a non-device is refused before fio runs")
+    func rootProbeMeasuresCapacity() throws {
+        let device = try LoopDevice()
+        let result = Live.run(Live.binary, ["probe", "--device", device.path, "--seconds", "1", "--jobs", "2"])
+        #expect(result.status == 0, "\(result)")
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("capacity: {readIops: ") }, "\(result.stdout)")
+        let iops = try #require(Int(line.dropFirst("capacity: {readIops: ".count).dropLast()))
+        #expect(iops > 100, "\(result.stdout)")
+        #expect(result.stderr.contains("(read-only)"))
+        let notADevice = Live.run(Live.binary, ["probe", "--device", device.directory + "/disk.img", "--seconds", "1"])
+        #expect(notADevice.status != 0 && !notADevice.stderr.contains("fio"), "\(notADevice)")
+    }
+
     @Test("needs root: a guest whose cgroup is missing is skipped with a warning, the rest applied, exit 3")
     func rootMissingGuestIsPartial() throws {
         let s = try Setup()

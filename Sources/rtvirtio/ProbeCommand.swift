@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import RTVirtIO
+import RTVirtIOHost
+
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Measure what a device serves of 4 KiB random reads, for a targets file's `capacity:`.",
+        discussion: """
+        Runs fio read-only (--readonly: it never writes, whatever device is named) with --jobs readers \
+        issuing one request at a time, for --seconds, and prints the capacity line to put in the targets \
+        file. Run it while the guests are idle, or it measures what is left over. Needs root and fio.
+        Example: rtvirtio probe --device /dev/sdb --seconds 10
+        """)
+
+    @Option(help: ArgumentHelp("The block device the guests share.", valueName: "path")) var device: String
+    @Option(help: "How long to read.") var seconds = 10
+    @Option(help: "Readers at once (each one request at a time).") var jobs = 4
+    @Option(help: "text or json.") var format: OutputFormat = .text
+
+    func validate() throws {
+        guard (1...600).contains(seconds) else { throw ValidationError("--seconds must be in 1...600") }
+        guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be in 1...64") }
+    }
+
+    func run() throws {
+        let block = try BlockDevice.resolve(device)   // a block device, or a clear error before fio runs
+        FileHandle.standardError.write(Data("probe: reading \(block.devicePath) for \(seconds) s with \(jobs) readers (read-only)…\n".utf8))
+        let iops = try CapacityProbe.readIops(device: block.devicePath, seconds: seconds, jobs: jobs)
+        let rounded = Int(iops.rounded())
+        if format == .json {
+            print(try encodeJSON(["device": block.devicePath, "readIops": String(rounded), "seconds": String(seconds), "jobs": String(jobs)]), terminator: "")
+        } else {
+            print("\(block.devicePath): \(rounded) read IOPS (4 KiB random, \(jobs) readers, \(seconds) s)")
+            print("in the targets file:\ncapacity: {readIops: \(rounded)}")
+        }
+    }
+}
