@@ -48,47 +48,30 @@ trap 'exit 130' INT TERM
 [ -d "$BLKIO" ] || fail "needs the v1 blkio hierarchy at $BLKIO"
 [ -x "$BIN" ] || fail "no rtvirtio binary at $BIN (make build)"
 
-# --- the guest kernel and initramfs, built once into .build/e2e ----------------
+# --- the guest kernel (scripts/guest-kernel.sh) and an initramfs, built once into .build/e2e ---
 prepare() {
-  local key
-  key="v2 $(sha256sum "$ROOT/scripts/e2e-guest-init.sh" | cut -c1-16)"   # rebuild when the guest side changes
-  [ -s "$CACHE/initrd.gz" ] && [ -s "$CACHE/vmlinuz" ] && [ "$(cat "$CACHE/key" 2>/dev/null)" = "$key" ] && return
-  say "Guest kernel (Debian cloud kernel, unpacked) and a busybox + fio initramfs"
+  local kernel key
+  kernel=$("$ROOT/scripts/guest-kernel.sh") || fail "the guest kernel could not be fetched"
+  key="v3 $(sha256sum "$ROOT/scripts/e2e-guest-init.sh" | cut -c1-16) $(cat "$kernel/key")"   # rebuild when the guest side changes
+  [ -s "$CACHE/initrd.gz" ] && [ "$(cat "$CACHE/key" 2>/dev/null)" = "$key" ] && return
+  say "A busybox + fio + qemu-ga initramfs for $(cat "$kernel/package")"
   # built beside the cache and renamed at the end, so a failed build is never reused
   local final=$CACHE
   CACHE=$final.tmp
-  rm -rf "$CACHE" "$final" && mkdir -p "$CACHE/deb" "$CACHE/rootfs"
-  local pkg
-  pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-  [ -n "$pkg" ] || { apt-get update -qq; pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}'); }
-  [ -n "$pkg" ] || fail "apt knows no linux-image-cloud-amd64, even after apt-get update"
-  (cd "$CACHE/deb" && { apt-get download "$pkg" qemu-guest-agent >/dev/null 2>&1 \
-     || { apt-get update -qq && apt-get download "$pkg" qemu-guest-agent >/dev/null 2>&1; }; }) \
-    || fail "apt-get download $pkg qemu-guest-agent"
-  dpkg -x "$CACHE"/deb/linux-image-*.deb "$CACHE/kernel"
-  dpkg -x "$CACHE"/deb/qemu-guest-agent_*.deb "$CACHE/qga"
-  cp "$CACHE"/kernel/boot/vmlinuz-* "$CACHE/vmlinuz"
+  rm -rf "$CACHE" "$final" && mkdir -p "$CACHE/rootfs"
   local r=$CACHE/rootfs
   mkdir -p "$r"/{bin,dev,proc,sys,lib/modules}
   cp /bin/busybox "$r/bin/busybox"
   cp /usr/bin/fio "$r/bin/fio"
-  cp "$CACHE/qga/usr/sbin/qemu-ga" "$r/bin/qemu-ga"
+  cp "$kernel/qemu-ga" "$r/bin/qemu-ga"
   for lib in $(ldd /usr/bin/fio "$r/bin/qemu-ga" | awk '/=>/{print $3} /ld-linux/{print $1}' | sort -u); do
     mkdir -p "$r$(dirname "$lib")" && cp -L "$lib" "$r$lib"
   done
-  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console bfq; do
-    local ko
-    ko=$(find "$CACHE/kernel/lib/modules" -name "$m.ko*" | head -1)
-    [ -n "$ko" ] || fail "module $m not in $pkg"
-    case "$ko" in
-      *.xz) xz -dc "$ko" > "$r/lib/modules/$m.ko" ;;
-      *.zst) zstd -qdc "$ko" > "$r/lib/modules/$m.ko" ;;
-      *) cp "$ko" "$r/lib/modules/$m.ko" ;;
-    esac
-  done
+  cp "$kernel"/modules/*.ko "$r/lib/modules/"
   cp "$ROOT/scripts/e2e-guest-init.sh" "$r/init" && chmod +x "$r/init"
   (cd "$r" && find . | cpio -o -H newc --quiet | gzip -1 > "$CACHE/initrd.gz")
-  rm -rf "$CACHE/deb" "$CACHE/kernel" "$CACHE/qga" "$r"
+  cp "$kernel/vmlinuz" "$CACHE/vmlinuz"
+  rm -rf "$r"
   echo "$key" > "$CACHE/key"
   mv "$CACHE" "$final"
   CACHE=$final

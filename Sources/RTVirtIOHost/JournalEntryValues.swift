@@ -19,6 +19,13 @@ extension JournalEntry {
     /// The value now: nil when it does not exist (see `original`).
     public func current(_ host: HostFS) throws -> String? {
         let fs = files(host)
+        // On cgroup v2 a guest's io.bfq.weight and io.max appear only once `+io` is in its
+        // parent's subtree_control, which the same apply writes first: a cgroup that exists
+        // without them has no weight line and no cap yet. A missing cgroup is still an error.
+        if agent == nil, kind == .deviceWeight || kind == .readIopsCap, !host.exists(path),
+           host.exists((path as NSString).deletingLastPathComponent) {
+            return kind == .readIopsCap ? "max" : nil
+        }
         switch kind {
         case .scheduler:
             return BlockDevice.parseScheduler(try fs.read(path)).selected

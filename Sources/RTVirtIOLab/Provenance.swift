@@ -22,7 +22,7 @@ public enum Provenance {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public static func write(for dataset: String, testbed: LabTestbed, command: String) throws {
+    public static func write(for dataset: String, testbed: LabTestbed, command: String, scheduler: String = "bfq") throws {
         let regime = testbed.regime.rawValue
         let kernel = (try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"
         let cpu = ((try? HostFS().read("/proc/cpuinfo")) ?? "").split(separator: "\n")
@@ -40,6 +40,7 @@ public enum Provenance {
         dataset: \((dataset as NSString).lastPathComponent)
         regime: \(regime)
         device: "\(testbed.deviceDescription)"
+        scheduler: "\(scheduler == "bfq" ? "bfq (the design's knobs and weights written per point)" : "\(scheduler) for every point (the testbed's bfq put back after each); knobs and weights recorded as the models' proxy: bfq without idling, equal weights")"
         load: "one fio per task: 4 KiB random reads, O_DIRECT, psync, rate_iops = task IOPS; total latency (fio lat log, per I/O)"
         guestKnobs: "no guest kernel on this testbed: guest timeout_sync/slice_idle recorded as the defaults (124 ms / 8 ms), not varied"
         kernel: "\(kernel)"
