@@ -18,6 +18,8 @@ enum Live {
         return nil
     }()
 
+    static var isRoot: Bool { geteuid() == 0 }
+
     static var available: Bool {
         if let skipReason { print("skipping live-kernel test: \(skipReason)") }
         return skipReason == nil
