@@ -32,7 +32,7 @@ public struct MeasuredCorrections: Sendable, Equatable {
 }
 
 /// A model whose predictions are scaled by what was measured at the same host setting.
-public struct CorrectedModel: LatencyModel {
+public struct CorrectedModel: ModelWrapper {
     public let base: any LatencyModel
     public let corrections: MeasuredCorrections
 
@@ -40,9 +40,6 @@ public struct CorrectedModel: LatencyModel {
         self.base = base
         self.corrections = corrections
     }
-
-    public var name: String { base.name }
-    public var validity: Validity { base.validity }
 
     public func predictGuest(_ scenario: Scenario, guest: Int, share: Double, host: BfqSettings, into out: UnsafeMutableBufferPointer<Double>) {
         base.predictGuest(scenario, guest: guest, share: share, host: host, into: out)

@@ -7,7 +7,7 @@
 /// So a capped guest's tasks are predicted at least `tailMs`; the others as the base
 /// model says (their error did not grow: 30 % median in capped runs, 38 % without caps).
 /// The observer cannot see this wait either (it happens before a request exists).
-public struct ThrottledModel: LatencyModel {
+public struct ThrottledModel: ModelWrapper {
     public static let tailMs = 106.0
 
     public let base: any LatencyModel
@@ -19,12 +19,19 @@ public struct ThrottledModel: LatencyModel {
         self.caps = caps
     }
 
-    public var name: String { base.name }
-    public var validity: Validity { base.validity }
-
     public func predictGuest(_ scenario: Scenario, guest: Int, share: Double, host: BfqSettings, into out: UnsafeMutableBufferPointer<Double>) {
         base.predictGuest(scenario, guest: guest, share: share, host: host, into: out)
         guard guest < caps.count, caps[guest] != nil else { return }
         for t in scenario.guests[guest].tasks.indices { out[t] = max(out[t], Self.tailMs) }
     }
+}
+
+/// A model over another (a correction, a term it lacks): it plans under the base's name and validity.
+public protocol ModelWrapper: LatencyModel {
+    var base: any LatencyModel { get }
+}
+
+extension ModelWrapper {
+    public var name: String { base.name }
+    public var validity: Validity { base.validity }
 }

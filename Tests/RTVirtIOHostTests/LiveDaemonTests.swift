@@ -73,28 +73,50 @@ struct LiveDaemonTests {
          "validity": {"hostSliceIdleMs": [0, 8]}, "provenance": {"note": "deliberately wrong: prefers idling"}}
         """
 
+    /// Three guests (cgroups vm0–vm2) each reading 1000 IOPS on the FUSE-backed device, a
+    /// targets file with the wrong model, target 50 ms: on a device serving about 3500, one
+    /// request at a time, without idling each is served in turn (a few ms); with idling bfq
+    /// keeps serving one guest's queue, waiting for its next request, for up to timeout_sync
+    /// (124 ms) while the others wait. The host's scheduler is bfq with `sliceIdleUs`.
+    final class WrongModelSetup {
+        let slow: SlowDevice
+        let cgroups: TestCgroups
+        let targets: String
+        let hostArguments: [String]
+        var fio: [Process] = []
+        var queue: String { "/sys/block/\(slow.name)/queue" }
+        var directory: String { slow.scratch.directory }
+
+        init?(sliceIdleUs: Int?, loadSeconds: Int) throws {
+            guard FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) else { print("skipping: no BTF"); return nil }
+            guard let slow = try SlowDevice.make() else { return nil }
+            self.slow = slow
+            cgroups = try TestCgroups()
+            for name in ["vm0", "vm1", "vm2"] { try cgroups.make(name) }
+            let model = slow.scratch.directory + "/wrong.json"
+            targets = slow.scratch.directory + "/targets.yaml"
+            hostArguments = ["--state-dir", slow.scratch.directory + "/state", "--cgroup-root", cgroups.relativeRoot]
+            try LiveDaemonTests.wrongModel.write(toFile: model, atomically: true, encoding: .utf8)
+            try ("device: \(slow.path)\nmodel: \(model)\nsearch: {hostTimeoutSyncMs: [124], hostSliceIdleMs: [0, 8]}\nguests:\n" + ["vm0", "vm1", "vm2"].map {
+                "  - {name: \($0), match: {cgroup: \($0)}, tasks: [{name: t, iops: 1000, targetMs: 50}]}\n"
+            }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
+            // the host runs bfq already (otherwise rtvirtio keeps `none`, which the model says meets everything)
+            try HostFS().write("/sys/block/\(slow.name)/queue/scheduler", "bfq")
+            if let sliceIdleUs { try HostFS().write("/sys/block/\(slow.name)/queue/iosched/slice_idle_us", String(sliceIdleUs)) }
+            fio = try LiveVerifyTests.loads(cgroups, device: slow.path, names: ["vm0", "vm1", "vm2"], iops: 1000, seconds: loadSeconds)
+        }
+
+        deinit { for p in fio { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+
+        func sliceIdle() -> String? { try? HostFS().readValue(queue + "/iosched/slice_idle_us") }
+    }
+
     @Test("needs root: closed loop — with a model that prefers idling, the daemon measures the stalls and ends on slice_idle 0 within 8 intervals (3 measuring the host as it is, 3 trying the wrong model's plan), where the urgent guest meets; open loop it stays on the stalling setting",
           .timeLimit(.minutes(2)))
     func rootClosedLoopCorrectsAWrongModel() throws {
-        guard FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) else { print("skipping: no BTF"); return }
-        guard let slow = try SlowDevice.make() else { return }
-        let cgroups = try TestCgroups()
-        for name in ["vm0", "vm1", "vm2"] { try cgroups.make(name) }
-        let directory = slow.scratch.directory
-        let model = directory + "/wrong.json", targets = directory + "/targets.yaml"
-        let hostArguments = ["--state-dir", directory + "/state", "--cgroup-root", cgroups.relativeRoot]
-        try Self.wrongModel.write(toFile: model, atomically: true, encoding: .utf8)
-        // Three guests at 1000 IOPS on a device serving about 3500, one request at a time: without
-        // idling each is served in turn (a few ms); with idling bfq keeps serving one guest's queue,
-        // waiting for its next request, for up to timeout_sync (124 ms) while the others wait.
-        try ("device: \(slow.path)\nmodel: \(model)\nsearch: {hostTimeoutSyncMs: [124], hostSliceIdleMs: [0, 8]}\nguests:\n" + ["vm0", "vm1", "vm2"].map {
-            "  - {name: \($0), match: {cgroup: \($0)}, tasks: [{name: t, iops: 1000, targetMs: 50}]}\n"
-        }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
-        // the host runs bfq already (otherwise rtvirtio keeps `none`, which the model says meets everything)
-        try HostFS().write("/sys/block/\(slow.name)/queue/scheduler", "bfq")
-        let fio = try LiveVerifyTests.loads(cgroups, device: slow.path, names: ["vm0", "vm1", "vm2"], iops: 1000, seconds: 60)
-        defer { for p in fio { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
-        func sliceIdle() -> String? { try? HostFS().readValue("/sys/block/\(slow.name)/queue/iosched/slice_idle_us") }
+        guard let setup = try WrongModelSetup(sliceIdleUs: nil, loadSeconds: 60) else { return }
+        let (targets, cgroups, directory, hostArguments) = (setup.targets, setup.cgroups, setup.directory, setup.hostArguments)
+        func sliceIdle() -> String? { setup.sliceIdle() }
         func observeVm0() throws -> Double {
             let result = Live.run(Live.binary, ["observe", "--targets", targets, "--cgroup-root", cgroups.relativeRoot, "--duration-s", "6", "--format", "json"])
             let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
@@ -130,23 +152,10 @@ struct LiveDaemonTests {
     @Test("needs root: the daemon's guard — a change that makes the urgent guest miss is measured, put back within 3 intervals, and not tried again",
           .timeLimit(.minutes(2)))
     func rootDaemonPutsBackAChangeThatMadeThingsWorse() throws {
-        guard FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) else { print("skipping: no BTF"); return }
-        guard let slow = try SlowDevice.make() else { return }
-        let cgroups = try TestCgroups()
-        for name in ["vm0", "vm1", "vm2"] { try cgroups.make(name) }
-        let directory = slow.scratch.directory
-        let model = directory + "/wrong.json", targets = directory + "/targets.yaml"
-        try Self.wrongModel.write(toFile: model, atomically: true, encoding: .utf8)
-        try ("device: \(slow.path)\nmodel: \(model)\nsearch: {hostTimeoutSyncMs: [124], hostSliceIdleMs: [0, 8]}\nguests:\n" + ["vm0", "vm1", "vm2"].map {
-            "  - {name: \($0), match: {cgroup: \($0)}, tasks: [{name: t, iops: 1000, targetMs: 50}]}\n"
-        }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
         // the host as an operator left it: bfq without idling (the udev rule), where every guest meets
-        let queue = "/sys/block/\(slow.name)/queue"
-        try HostFS().write(queue + "/scheduler", "bfq")
-        try HostFS().write(queue + "/iosched/slice_idle_us", "0")
-        let fio = try LiveVerifyTests.loads(cgroups, device: slow.path, names: ["vm0", "vm1", "vm2"], iops: 1000, seconds: 45)
-        defer { for p in fio { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
-        func sliceIdle() -> String? { try? HostFS().readValue(queue + "/iosched/slice_idle_us") }
+        guard let setup = try WrongModelSetup(sliceIdleUs: 0, loadSeconds: 45) else { return }
+        let (targets, cgroups, directory) = (setup.targets, setup.cgroups, setup.directory)
+        func sliceIdle() -> String? { setup.sliceIdle() }
 
         let daemon = try Running(arguments: ["daemon", "--targets", targets, "--interval-s", "1", "--verify-intervals", "3",
                                              "--state-dir", directory + "/state", "--cgroup-root", cgroups.relativeRoot],
