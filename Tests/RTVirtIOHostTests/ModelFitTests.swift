@@ -100,23 +100,23 @@ struct IdlingModelTests {
     @Test("predictions, hand-worked: no idling, calm idling, and a stall")
     func handWorked() {
         let model = IdlingModel(parameters: Self.truth)
-        // 2 guests: g0 one task of 1500 IOPS × 4 KB, g1 two tasks of 100 → 6800 KB/s = 6.8 MB/s, 3 queues
+        // 2 guests: g0 one task of 1500 IOPS × 4 KB, g1 two tasks of 100 → 6800 KB/s = 6.640625 MB/s (1 MB = 1024 KB), 3 queues
         let point = CalibrationPoint(id: "h", guests: [.init(weight: 100, taskIops: [1500]), .init(weight: 300, taskIops: [100, 100])],
                                      host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 0), repeatIndex: 0)
-        // slice_idle 0: 4 + 0.5 × 6.8 = 7.4 ms for every task
-        #expect(model.predict(point.scenario, settings: point.settings).flatMap { $0 }.allSatisfy { abs($0 - 7.4) < 1e-9 })
-        // slice_idle 8: z = −4 + 0.3 × 6.8 − 3 φ + 0.4 × 3 = −0.76 − 3 φ
-        //   g0 φ 0.25: z = −1.51 → risk 0.181 < 0.5 → calm 8 + 6.8 = 14.8 ms; g1 φ 0.75: calm too
+        // slice_idle 0: 4 + 0.5 × 6.640625 = 7.3203125 ms for every task
+        #expect(model.predict(point.scenario, settings: point.settings).flatMap { $0 }.allSatisfy { abs($0 - 7.3203125) < 1e-9 })
+        // slice_idle 8: z = −4 + 0.3 × 6.640625 − 3 φ + 0.4 × 3 = −0.8078125 − 3 φ
+        //   g0 φ 0.25: z = −1.5578 → risk 0.174 < 0.5 → calm 8 + 6.640625 = 14.640625 ms; g1 φ 0.75: calm too
         var idle = point
         idle.host = BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000)
         #expect(abs(model.stallRisk(loadMBps: 6.8, share: 0.25, queues: 3, sliceIdleMs: 8) - 1 / (1 + exp(1.51))) < 1e-12)
-        #expect(model.predict(idle.scenario, settings: idle.settings).flatMap { $0 }.allSatisfy { abs($0 - 14.8) < 1e-9 })
-        // four more 1500-IOPS tasks in g0: load 30.8 MB/s, 7 queues: z(φ 0.25) = −4 + 9.24 − 0.75 + 2.8 = 7.29 → stall
+        #expect(model.predict(idle.scenario, settings: idle.settings).flatMap { $0 }.allSatisfy { abs($0 - 14.640625) < 1e-9 })
+        // four more 1500-IOPS tasks in g0: load 30800 KB/s = 30.078 MB/s, 7 queues: z(φ 0.25) = −4 + 9.02 − 0.75 + 2.8 = 7.07 → stall
         var busy = idle
         busy.guests[0].taskIops = [1500, 1500, 1500, 1500, 1500]
         let predicted = model.predict(busy.scenario, settings: busy.settings)
         #expect(predicted[0].allSatisfy { $0 == 1000 })
-        // g1 at φ 0.75: z = 5.79 → also a stall; a larger share lowers the risk but not below 0.5 here
+        // g1 at φ 0.75: z = 5.57 → also a stall; a larger share lowers the risk but not below 0.5 here
         #expect(predicted[1].allSatisfy { $0 == 1000 })
     }
 
@@ -152,17 +152,17 @@ struct IdlingModelTests {
         let model = IdlingModel(parameters: p)
         let point = CalibrationPoint(id: "h", guests: [.init(weight: 100, taskIops: [1500]), .init(weight: 300, taskIops: [100, 100])],
                                      host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000), repeatIndex: 0)
-        // load 6.8 MB/s, 3 queues; calm 8 + 1 × 6.8 + 0.25 × 3 queues × 8 ms + 2 × task kIOPS = 20.8 + 2 × kIOPS
-        // g0 (φ 0.25, 1500 IOPS, 2 queues elsewhere): z = −4 + 2.04 − 0.75 + 1.2 + 0.8 + 3 − 1 = 1.29; calm 23.8
-        // g1 (φ 0.75, 100 IOPS, 1 queue elsewhere):   z = −4 + 2.04 − 2.25 + 1.2 + 0.8 + 0.2 − 0.5 = −2.51; calm 21.0
+        // load 6800 KB/s = 6.640625 MB/s, 3 queues; calm 8 + 1 × 6.640625 + 0.25 × 3 queues × 8 ms + 2 × task kIOPS = 20.640625 + 2 × kIOPS
+        // g0 (φ 0.25, 1500 IOPS, 2 queues elsewhere): z = −4 + 1.9921875 − 0.75 + 1.2 + 0.8 + 3 − 1 = 1.2421875; calm 23.640625
+        // g1 (φ 0.75, 100 IOPS, 1 queue elsewhere):   z = −4 + 1.9921875 − 2.25 + 1.2 + 0.8 + 0.2 − 0.5 = −2.5578125; calm 20.840625
         let predicted = model.predict(point.scenario, settings: point.settings)
         func expected(_ calm: Double, _ z: Double) -> Double { 1.5 * (calm + (1000 - calm) / (1 + exp(-z))) }
-        #expect(abs(predicted[0][0] - expected(23.8, 1.29)) < 1e-9)
-        #expect(abs(predicted[1][0] - expected(21.0, -2.51)) < 1e-9 && predicted[1][0] == predicted[1][1])
-        // slice_idle 0: no risk, the no-idling line (no queue or rate term here) times the margin: 1.5 × (4 + 0.5 × 6.8)
+        #expect(abs(predicted[0][0] - expected(23.640625, 1.2421875)) < 1e-9)
+        #expect(abs(predicted[1][0] - expected(20.840625, -2.5578125)) < 1e-9 && predicted[1][0] == predicted[1][1])
+        // slice_idle 0: no risk, the no-idling line (no queue or rate term here) times the margin: 1.5 × (4 + 0.5 × 6.640625)
         var noIdle = point
         noIdle.host = BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 0)
-        #expect(model.predict(noIdle.scenario, settings: noIdle.settings).flatMap { $0 }.allSatisfy { abs($0 - 11.1) < 1e-9 })
+        #expect(model.predict(noIdle.scenario, settings: noIdle.settings).flatMap { $0 }.allSatisfy { abs($0 - 10.98046875) < 1e-9 })
     }
 
     /// Windows drawn from a known per-window stall risk: the binomial fit
