@@ -23,15 +23,18 @@ struct request {
     struct request_queue *q;
     unsigned int cmd_flags;
     struct bio *bio;
+    unsigned int __data_len;
     __u64 start_time_ns;
 } __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "GPL";
 
-// [0] = the device's major, [1] = its first minor; set before attaching.
+// [0] = the device's major, [1] = its first minor, [2] = 1 where every request of the
+// device carries the block layer's start_time_ns (queue/iostats on): then only the
+// completion hook is attached, with no map of requests in flight. Set before attaching.
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 2);
+    __uint(max_entries, 3);
     __type(key, __u32);
     __type(value, __u32);
 } rtv_config SEC(".maps");
@@ -78,14 +81,15 @@ static __always_inline int on_device(struct request *rq) {
     return BPF_CORE_READ(disk, major) == (int)*major && BPF_CORE_READ(disk, first_minor) == (int)*minor;
 }
 
+static __always_inline __u32 op_of(struct request *rq);
+
 static __always_inline void remember(struct request *rq, __u64 flags) {
     __u64 key = (__u64)rq;
     if (!on_device(rq)) return;
     struct start s = {};
     s.ns = bpf_ktime_get_ns();
     s.cgroup_id = BPF_CORE_READ(rq, bio, bi_blkg, blkcg, css.cgroup, kn, id);
-    __u32 op = BPF_CORE_READ(rq, cmd_flags) & 0xff;
-    s.op = op == 0 ? RTV_OP_READ : op == 1 ? RTV_OP_WRITE : RTV_OP_OTHER;
+    s.op = op_of(rq);
     bpf_map_update_elem(&rtv_start, &key, &s, flags);
 }
 
@@ -114,12 +118,52 @@ static __always_inline __u32 bucket(__u64 ns) {
     return index < RTV_BUCKETS ? (__u32)index : RTV_BUCKETS - 1;
 }
 
+static __always_inline void count(struct rtv_key *key, __u64 ns) {
+    struct rtv_hist *h = bpf_map_lookup_elem(&rtv_hists, key);
+    __u32 zero = 0;
+    if (!h) {
+        struct rtv_hist *empty = bpf_map_lookup_elem(&rtv_zero, &zero);
+        if (!empty) return;
+        bpf_map_update_elem(&rtv_hists, key, empty, BPF_NOEXIST);
+        h = bpf_map_lookup_elem(&rtv_hists, key);
+    }
+    if (!h) {
+        __u64 *dropped = bpf_map_lookup_elem(&rtv_dropped, &zero);
+        if (dropped) __sync_fetch_and_add(dropped, 1);
+        return;
+    }
+    __u32 index = bucket(ns);
+    if (index >= RTV_BUCKETS) return;
+    __sync_fetch_and_add(&h->slots[index], 1);
+}
+
+static __always_inline __u32 op_of(struct request *rq) {
+    __u32 op = BPF_CORE_READ(rq, cmd_flags) & 0xff;
+    return op == 0 ? RTV_OP_READ : op == 1 ? RTV_OP_WRITE : RTV_OP_OTHER;
+}
+
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(rtv_complete, struct request *rq, int error, unsigned int nr_bytes) {
+    __u64 now = bpf_ktime_get_ns();
+    __u32 k2 = 2, zero = 0;
+    __u32 *stamped = bpf_map_lookup_elem(&rtv_config, &k2);
+    if (stamped && *stamped && bpf_core_field_exists(rq->start_time_ns)) {
+        // every request carries its start: read it all from the request, once, at its last completion
+        if (!on_device(rq)) return 0;
+        if (nr_bytes < BPF_CORE_READ(rq, __data_len)) return 0;   // a partial completion; the rest follows
+        __u64 stamp = BPF_CORE_READ(rq, start_time_ns);
+        if (stamp == 0 || stamp > now) {
+            __u64 *dropped = bpf_map_lookup_elem(&rtv_dropped, &zero);
+            if (dropped) __sync_fetch_and_add(dropped, 1);
+            return 0;
+        }
+        struct rtv_key key = { .cgroup_id = BPF_CORE_READ(rq, bio, bi_blkg, blkcg, css.cgroup, kn, id), .op = op_of(rq) };
+        count(&key, now - stamp);
+        return 0;
+    }
     __u64 address = (__u64)rq;
     struct start *s = bpf_map_lookup_elem(&rtv_start, &address);
     if (!s) return 0;
-    __u64 now = bpf_ktime_get_ns();
     // the block layer's own stamp, set when the request was made (iostats on, or a scheduler),
     // where the kernel has it: it cannot be stale; else the insertion or issue we saw
     __u64 started = s->ns;
@@ -128,23 +172,7 @@ int BPF_PROG(rtv_complete, struct request *rq, int error, unsigned int nr_bytes)
         if (stamp != 0 && stamp <= now) started = stamp;
     }
     struct rtv_key key = { .cgroup_id = s->cgroup_id, .op = s->op };
-    __u64 ns = now > started ? now - started : 0;
     bpf_map_delete_elem(&rtv_start, &address);
-    struct rtv_hist *h = bpf_map_lookup_elem(&rtv_hists, &key);
-    if (!h) {
-        __u32 zero = 0;
-        struct rtv_hist *empty = bpf_map_lookup_elem(&rtv_zero, &zero);
-        if (!empty) return 0;
-        bpf_map_update_elem(&rtv_hists, &key, empty, BPF_NOEXIST);
-        h = bpf_map_lookup_elem(&rtv_hists, &key);
-        if (!h) {
-            __u64 *dropped = bpf_map_lookup_elem(&rtv_dropped, &zero);
-            if (dropped) __sync_fetch_and_add(dropped, 1);
-            return 0;
-        }
-    }
-    __u32 index = bucket(ns);
-    if (index >= RTV_BUCKETS) return 0;
-    __sync_fetch_and_add(&h->slots[index], 1);
+    count(&key, now > started ? now - started : 0);
     return 0;
 }

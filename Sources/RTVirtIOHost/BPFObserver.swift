@@ -26,6 +26,8 @@ public final class BPFObserver: @unchecked Sendable {
     private let histogramsFD: Int32
     private let droppedFD: Int32
     public let device: BlockDevice
+    /// Only the completion hook attached (requests carry their start): see observer.bpf.c.
+    public private(set) var stampMode = false
 
     /// Loads and attaches; throws `Unavailable` with the reason (not root, no
     /// BTF, a kernel that refuses the program) and leaves nothing attached.
@@ -61,7 +63,11 @@ public final class BPFObserver: @unchecked Sendable {
             histogramsFD = bpf_object__find_map_fd_by_name(object, "rtv_hists")
             droppedFD = bpf_object__find_map_fd_by_name(object, "rtv_dropped")
             guard config >= 0, histogramsFD >= 0, droppedFD >= 0 else { throw Unavailable("the program lacks its maps") }
-            for (index, value) in [device.major, device.minor].enumerated() {
+            // every request carries the block layer's start_time_ns where the queue keeps I/O
+            // statistics: only the completion hook is needed then (less work per request)
+            let iostats = (try? HostFS().readValue("/sys/dev/block/\(device.majMin)/queue/iostats")) == "1"
+            stampMode = iostats
+            for (index, value) in [device.major, device.minor, iostats ? 1 : 0].enumerated() {
                 var key = UInt32(index), value = value
                 guard bpf_map_update_elem(config, &key, &value, UInt64(BPF_ANY)) == 0 else {
                     throw Unavailable("could not set the device filter: \(Self.reason(errno))")
@@ -69,12 +75,13 @@ public final class BPFObserver: @unchecked Sendable {
             }
             var program = bpf_object__next_program(object, nil)
             while let current = program {
+                defer { program = bpf_object__next_program(object, current) }
+                if stampMode, String(cString: bpf_program__name(current)) != "rtv_complete" { continue }
                 guard let link = bpf_program__attach(current) else {
                     let name = String(cString: bpf_program__name(current))
                     throw Unavailable("could not attach \(name): \(Self.reason(errno))")
                 }
                 links.append(link)
-                program = bpf_object__next_program(object, current)
             }
         } catch {
             for link in links { bpf_link__destroy(link) }
