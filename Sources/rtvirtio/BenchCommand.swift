@@ -83,7 +83,7 @@ struct BenchCommand: ParsableCommand {
         let lock = try LabTestbed.exclusive()
         defer { close(lock) }
         if let running = try LabTestbed.current(), running.regime != regime {
-            throw ValidationError("a \(running.regime.rawValue) testbed is up, and these cases want \(regime.rawValue): rtvirtio lab testbed down first")
+            throw CommandFailure("a \(running.regime.rawValue) testbed is up, and these cases want \(regime.rawValue): rtvirtio lab testbed down first")
         }
         let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime, serviceTimeUs: serviceUs)
         defer { try? testbed.down() }

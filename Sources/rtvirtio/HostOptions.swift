@@ -44,3 +44,10 @@ func guestObserver(_ targets: Targets, view: HostView, btf: String = BPFObserver
         return nil
     }
 }
+
+/// A failure while running (the host's state, a file that cannot be written): said in one
+/// line and exit 1, without the usage text a `ValidationError` (bad arguments) prints.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -71,7 +71,7 @@ struct LabCalibrateCommand: ParsableCommand {
         let lock = try LabTestbed.exclusive()
         defer { close(lock) }
         let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime, serviceTimeUs: serviceUs)
-        guard testbed.regime == regime else { throw ValidationError("the testbed that is up is \(testbed.regime.rawValue); run `rtvirtio lab testbed down` first") }
+        guard testbed.regime == regime else { throw CommandFailure("the testbed that is up is \(testbed.regime.rawValue); run `rtvirtio lab testbed down` first") }
         try Provenance.write(for: out, testbed: testbed, command: CommandLine.arguments.joined(separator: " "), scheduler: scheduler)
         let interrupts = LabData.removeOnInterrupt(testbed, command: "calibrate")
         defer { interrupts.forEach { $0.cancel() } }

@@ -41,6 +41,6 @@ func emit(_ text: String, to path: String?) throws {
     do {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     } catch {
-        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+        throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
     }
 }

@@ -247,6 +247,9 @@ struct CommandLineTests {
         let result = Live.run(Live.binary, ["plan", "--targets", path, "--format", "html", "--output", output])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try String(contentsOfFile: output, encoding: .utf8).contains("<svg"))
+        // a file that cannot be written is a runtime failure: one line, exit 1, no usage text (issue 17, 4)
+        let failed = Live.run(Live.binary, ["plan", "--targets", path, "--format", "html", "--output", "/nonexistent/plan.html"])
+        #expect(failed.status == 1 && failed.stderr.contains("cannot write /nonexistent/plan.html") && !failed.stderr.contains("USAGE"), "\(failed)")
     }
 
     @Test("lab fit: --folds 0 is refused (it divided by zero); a CSV with nan or 1e300 in an integer column is a file:line error, not a trap (issue 18, 7)")
