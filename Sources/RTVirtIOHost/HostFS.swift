@@ -40,6 +40,9 @@ public final class HostFS: @unchecked Sendable {
     }
 
     public var fault: Fault?
+    /// Test seam: called after each successful write with its 1-based number (a test makes
+    /// the host change under an apply, e.g. a cgroup vanish after the first write).
+    public var afterWrite: ((Int) -> Void)?
     /// Test hook: after this many successful writes the process kills itself
     /// with SIGKILL (from RTVIRTIO_TEST_KILL_AFTER_WRITE), to prove a crash at
     /// any point leaves a journal `restore` completes. Debug builds only (the ones
@@ -115,6 +118,7 @@ public final class HostFS: @unchecked Sendable {
             throw HostError("write '\(value)' to", path: path, errno: written < 0 ? errno : EIO)
         }
         if let killAfterWrite, writes >= killAfterWrite { kill(getpid(), SIGKILL) }
+        afterWrite?(writes)
     }
 
     /// Regular files (fixture trees) are truncated on write; kernel files are not.

@@ -225,16 +225,20 @@ struct LiveApplyTests {
         try f.cgroups.make("vm1")
     }
 
-    @Test("needs root: a cgroup that vanishes between plan and write fails cleanly and rolls back")
+    @Test("needs root: a cgroup that vanishes after the first write of an apply fails cleanly and rolls that write back (issue 17, 7)")
     func rootVanishedCgroupOnApply() throws {
         let f = try Fixture()
         let desired = f.desired(f.plan())
-        rmdir("\(f.cgroups.root)/vm1")
+        let fs = HostFS()
+        let vm1 = "\(f.cgroups.root)/vm1"
+        fs.afterWrite = { number in if number == 1 { rmdir(vm1) } }   // after the scheduler became bfq
         defer { _ = try? f.cgroups.make("vm1") }
-        let error = try #require(throws: (any Error).self) { try Applier(state: f.state).apply(desired, device: f.block) }
-        #expect("\(error)".contains("\(f.cgroups.root)/vm1/blkio.bfq.weight_device"))
-        #expect(try f.device.scheduler() == "[none] mq-deadline kyber bfq")
+        let error = try #require(throws: (any Error).self) { try Applier(fs: fs, state: f.state).apply(desired, device: f.block) }
+        #expect(fs.writes >= 2, "premise: the apply wrote before it failed")
+        #expect("\(error)".contains("\(vm1)/blkio.bfq.weight_device") && "\(error)".contains("every value this run changed was put back"), "\(error)")
+        #expect(try f.device.scheduler() == "[none] mq-deadline kyber bfq", "the first write rolled back")
         #expect(try f.weight("vm0") == nil)
+        #expect(!FileManager.default.fileExists(atPath: f.state.journalPath))
     }
 
     @Test("needs root: partitions and by-path links resolve to the whole disk; non-devices are refused")
