@@ -37,7 +37,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .target(name: "RTVirtIOLab", dependencies: [
-            "RTVirtIO", "RTVirtIOHost",
+            "RTVirtIO", "RTVirtIOHost", .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
@@ -47,6 +47,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "RTVirtIOTests", dependencies: ["RTVirtIO"], resources: [.copy("Fixtures")]),
+        // the lab's pure parts (schemes, cases files, the planner against the exhaustive grid): no root, no kernel
+        .testTarget(name: "RTVirtIOLabTests", dependencies: ["RTVirtIO", "RTVirtIOLab", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "RTVirtIOHostTests", dependencies: ["RTVirtIO", "RTVirtIOHost", "RTVirtIOLab",
                                                           .product(name: "Yams", package: "Yams")]),
     ],

@@ -35,33 +35,3 @@ public enum ExhaustiveSearch {
         return best!
     }
 }
-
-/// A small, fast, seedable generator, so sampled scenarios repeat exactly.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// Scenarios drawn from the paper's Table II loads, with targets tiered by
-/// criticality: material for benchmarks and property tests.
-public enum ScenarioSampler {
-    public static let paperIops: [Double] = [100, 500, 1500]
-
-    public static func sample(guests: Int, maxTasks: Int = 3, using rng: inout some RandomNumberGenerator) -> Scenario {
-        Scenario(guests: (0..<guests).map { index in
-            let tasks = (0..<Int.random(in: 1...maxTasks, using: &rng)).map { t in
-                TaskSpec(name: "t\(t)", iops: paperIops.randomElement(using: &rng)!, requestKB: 4,
-                         targetMs: Double(Int.random(in: 2...40, using: &rng) * 25 * (index + 1)))
-            }
-            return Scenario.Guest(name: "vm\(index)", criticality: index + 1, pinnedWeight: nil,
-                                  guestBfq: .kernelDefault, tasks: tasks)
-        })
-    }
-}

@@ -68,7 +68,7 @@ public enum TargetsParser {
         return iops
     }
 
-    static func parseSearch(_ reader: YAMLReader, _ node: Node) throws -> SearchSpace {
+    public static func parseSearch(_ reader: YAMLReader, _ node: Node) throws -> SearchSpace {
         let fields = try reader.mapping(node, "search", allowed: ["hostTimeoutSyncMs", "hostSliceIdleMs"])
         var space = SearchSpace.standard
         if fields.has("hostTimeoutSyncMs") {
@@ -103,7 +103,7 @@ public enum TargetsParser {
         return space
     }
 
-    static func parseGuest(_ reader: YAMLReader, _ node: Node, index: Int) throws -> GuestSpec {
+    public static func parseGuest(_ reader: YAMLReader, _ node: Node, index: Int) throws -> GuestSpec {
         let path = "guests[\(index)]"
         let fields = try reader.mapping(node, path, allowed: guestKeys)
         let name = try fields.string("name")
@@ -194,7 +194,7 @@ public enum TargetsParser {
     }
 
     /// Names become cgroup path components and file names: keep them plain.
-    static func checkName(_ reader: YAMLReader, _ name: String, _ node: Node?, _ key: String) throws {
+    public static func checkName(_ reader: YAMLReader, _ name: String, _ node: Node?, _ key: String) throws {
         let allowed = name.unicodeScalars.allSatisfy {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0)
         }

@@ -3,11 +3,13 @@ import Yams
 /// Walks a composed YAML tree with the positions libyaml recorded, so every
 /// error names the file, line, column and key path. Shared by every file
 /// format rtvirtio reads (targets, model parameters).
-struct YAMLReader {
-    let file: String
+public struct YAMLReader {
+    public let file: String
+
+    public init(file: String) { self.file = file }
 
     /// Parses YAML 1.2 text (JSON included) into a node tree.
-    func root(_ text: String) throws -> Node {
+    public func root(_ text: String) throws -> Node {
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 throw InputError(file: file, message: "the file is empty", hint: "see config/targets.example.yaml")
@@ -69,14 +71,14 @@ struct YAMLReader {
         }
     }
 
-    func error(_ node: Node?, _ key: String, _ message: String, hint: String? = nil) -> InputError {
+    public func error(_ node: Node?, _ key: String, _ message: String, hint: String? = nil) -> InputError {
         InputError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key,
                    message: message, hint: hint)
     }
 
     /// A mapping whose keys are checked against `allowed`: unknown keys are an
     /// error with the nearest allowed key suggested, duplicates are an error.
-    func mapping(_ node: Node, _ path: String, allowed: [String]) throws -> Fields {
+    public func mapping(_ node: Node, _ path: String, allowed: [String]) throws -> Fields {
         guard let mapping = node.mapping else {
             throw error(node, path, "expected a mapping (key: value), found \(kind(node))")
         }
@@ -96,7 +98,7 @@ struct YAMLReader {
         return fields
     }
 
-    func kind(_ node: Node) -> String {
+    public func kind(_ node: Node) -> String {
         switch node {
         case .scalar(let scalar): return scalar.string.isEmpty ? "nothing" : "'\(scalar.string)'"
         case .mapping: return "a mapping"
@@ -105,24 +107,24 @@ struct YAMLReader {
         }
     }
 
-    struct Fields {
+    public struct Fields {
         let reader: YAMLReader
         let path: String
         let node: Node
-        var values: [String: Node] = [:]
+        public internal(set) var values: [String: Node] = [:]
 
-        func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+        public func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-        func has(_ key: String) -> Bool { values[key] != nil }
+        public func has(_ key: String) -> Bool { values[key] != nil }
 
-        func node(_ key: String) throws -> Node {
+        public func node(_ key: String) throws -> Node {
             guard let value = values[key] else {
                 throw reader.error(node, keyPath(key), "missing required key")
             }
             return value
         }
 
-        func string(_ key: String) throws -> String {
+        public func string(_ key: String) throws -> String {
             let value = try node(key)
             guard case .scalar(let scalar) = value, value.null == nil, !scalar.string.isEmpty else {
                 throw reader.error(value, keyPath(key), "expected a string, found \(reader.kind(value))")
@@ -130,9 +132,9 @@ struct YAMLReader {
             return scalar.string
         }
 
-        func optionalString(_ key: String) throws -> String? { has(key) ? try string(key) : nil }
+        public func optionalString(_ key: String) throws -> String? { has(key) ? try string(key) : nil }
 
-        func double(_ key: String) throws -> Double {
+        public func double(_ key: String) throws -> Double {
             let value = try node(key)
             guard case .scalar = value, let number = value.float ?? value.int.map(Double.init),
                   number.isFinite else {
@@ -141,7 +143,7 @@ struct YAMLReader {
             return number
         }
 
-        func int(_ key: String) throws -> Int {
+        public func int(_ key: String) throws -> Int {
             let value = try node(key)
             guard case .scalar = value, let number = value.int else {
                 throw reader.error(value, keyPath(key), "expected a whole number, found \(reader.kind(value))")
@@ -149,7 +151,7 @@ struct YAMLReader {
             return number
         }
 
-        func positive(_ key: String) throws -> Double {
+        public func positive(_ key: String) throws -> Double {
             let number = try double(key)
             guard number > 0 else {
                 throw reader.error(values[key], keyPath(key), "must be greater than 0, found \(formatNumber(number))")
@@ -159,7 +161,7 @@ struct YAMLReader {
 
         /// A number inside a physical range (`unit` for the message): 1e308 IOPS or a
         /// 5e-324 ms target is refused here, before it can overflow a sum to inf.
-        func number(_ key: String, in range: ClosedRange<Double>, unit: String) throws -> Double {
+        public func number(_ key: String, in range: ClosedRange<Double>, unit: String) throws -> Double {
             let number = try double(key)
             guard range.contains(number) else {
                 throw reader.error(values[key], keyPath(key), "must be from \(formatNumber(range.lowerBound, decimals: 3)) to \(formatNumber(range.upperBound)) \(unit), found \(formatNumber(number, decimals: 6))")
@@ -167,7 +169,7 @@ struct YAMLReader {
             return number
         }
 
-        func int(_ key: String, in range: ClosedRange<Int>) throws -> Int {
+        public func int(_ key: String, in range: ClosedRange<Int>) throws -> Int {
             let number = try int(key)
             guard range.contains(number) else {
                 throw reader.error(values[key], keyPath(key),
@@ -176,7 +178,7 @@ struct YAMLReader {
             return number
         }
 
-        func list(_ key: String) throws -> [Node] {
+        public func list(_ key: String) throws -> [Node] {
             let value = try node(key)
             guard case .sequence(let sequence) = value else {
                 throw reader.error(value, keyPath(key), "expected a list, found \(reader.kind(value))")
@@ -184,7 +186,7 @@ struct YAMLReader {
             return Array(sequence)
         }
 
-        func numbers(_ key: String) throws -> [Double] {
+        public func numbers(_ key: String) throws -> [Double] {
             try list(key).map { item in
                 guard case .scalar = item, let number = item.float ?? item.int.map(Double.init), number.isFinite else {
                     throw reader.error(item, keyPath(key), "expected a number, found \(reader.kind(item))")

@@ -3,7 +3,7 @@ import Glibc
 import Testing
 import RTVirtIO
 @testable import RTVirtIOHost
-import RTVirtIOLab
+@testable import RTVirtIOLab
 
 /// The rtvirtio binary itself against a real loop device and v1 cgroups.
 @Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
@@ -206,7 +206,8 @@ struct CommandLineTests {
         var results = BenchResults(schemes: ["none": .init()])
         results.schemes["none"]!.cases["c"] = .init()
         results.schemes["none"]!.cases["c"]!.runs = [BenchResults.Run(repeatIndex: 0, order: 0, settings: SchemeSettings(scheduler: "none", host: .kernelDefault,
-            weights: [100], ioPriorities: [nil]), tasks: [BenchResultsTests.guestTask("vm0", pass: true)])]
+            weights: [100], ioPriorities: [nil]), tasks: [BenchResults.TaskResult(guest: "vm0", task: "t", targetMs: 25, demandedIops: 100, predictedMs: nil, p9999Ms: 5,
+                                                 achievedIops: 100, samples: 1000, windowPassFraction: 1, windowMinSamples: 100, pass: true)])]
         (results.caseOrder, results.schemeOrder) = (["c"], ["none"])
         results.summarise()
         try JSONEncoder().encode(results).write(to: URL(fileURLWithPath: out + "/results.json"))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RTVirtIO
+@testable import RTVirtIOLab
 
 /// The benchmark's baselines, hand-worked, and the cases file's parser.
 struct SchemeTests {

@@ -1,3 +1,4 @@
+import RTVirtIO
 import Foundation
 
 /// An I/O priority for a guest's load processes (ioprio_set classes).

@@ -1,3 +1,4 @@
+import RTVirtIO
 /// The settings `rtvirtio bench --sweep` measures for one case, to tell "the
 /// model chose badly" from "no setting can pass": every host knob pair of the
 /// sweep's space × a few weight shapes. Measuring every weight vector of

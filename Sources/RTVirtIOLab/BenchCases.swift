@@ -1,3 +1,4 @@
+import RTVirtIO
 import Yams
 
 /// A benchmark's cases file: guests in the targets.yaml guest schema without

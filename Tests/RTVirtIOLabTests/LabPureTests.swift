@@ -1,0 +1,268 @@
+import Foundation
+import Testing
+import RTVirtIO
+@testable import RTVirtIOLab
+import Yams
+
+struct TailStatsTests {
+    /// 1000 samples of 1…1000 µs: the first 500 in second 0, the rest in second 1.
+    static let samples = (1...1000).map { LatencySample(timeMs: $0 <= 500 ? 10 : 1500, latencyNs: UInt64($0) * 1000) }
+
+    @Test func percentilesOverTheRunAndInOneSecondWindows() {
+        let stats = TailStats(Self.samples)
+        #expect(stats.samples == 1000)
+        #expect(stats.p50Ms == 0.5)
+        #expect(stats.p99Ms == 0.99)
+        #expect(stats.p999Ms == 0.999)
+        #expect(stats.p9999Ms == 1.0)        // rank ⌈0.9999 × 1000⌉ = 1000: with 1000 samples p99.99 is the maximum
+        #expect(stats.maxMs == 1.0)
+        #expect(stats.windows == 2)
+        #expect(stats.windowMaxMs == 1.0)
+        #expect(stats.windowMedianMs == 1.0)   // windows' p99.99: [0.5, 1.0], the upper median
+        #expect(stats.windowMinSamples == 500)
+        #expect(TailStats(Self.samples, percentile: 50).windowMedianMs == 0.75)
+        #expect(stats.windowTailsMs == [0.5, 1.0])   // in time order
+    }
+
+    /// fio logs completion times: a read that completed at 2.3 s after 1 s in
+    /// the queue was issued at 1.3 s and belongs to window 1, not 2; one
+    /// issued after a 3-window run's end counts in its last window.
+    @Test func windowsByIssueTimeWithTheRunsLength() {
+        let samples = [
+            LatencySample(timeMs: 100, latencyNs: 2_000_000),        // issued 0.098 s: window 0, 2 ms
+            LatencySample(timeMs: 1100, latencyNs: 4_000_000),       // issued 1.096 s: window 1, 4 ms
+            LatencySample(timeMs: 2300, latencyNs: 1_000_000_000),   // issued 1.3 s: window 1, a 1 s stall
+            LatencySample(timeMs: 2400, latencyNs: 6_000_000),       // issued 2.394 s: window 2, 6 ms
+            LatencySample(timeMs: 3010, latencyNs: 8_000_000),       // issued 3.002 s, after the run: window 2
+        ]
+        let stats = TailStats(samples, windowCount: 3)
+        #expect(stats.windowTailsMs == [2, 1000, 8])
+        #expect(stats.windows == 3)
+        #expect(stats.windowMinSamples == 1)
+        #expect(stats.windowMedianMs == 8)
+        #expect(abs(stats.windowMeanMs - 1010.0 / 3) < 1e-9)
+        #expect(stats.windowMaxMs == 1000)
+        // without the run's length the late read opens a window of its own
+        #expect(TailStats(samples).windowTailsMs == [2, 1000, 6, 8])
+        #expect(TailStats(samples).windowMeanMs == 254)
+    }
+
+    @Test func csvRowCarriesTheWindowMeanAndEveryWindow() {
+        let stats = TailStats([LatencySample(timeMs: 500, latencyNs: 2_000_000), LatencySample(timeMs: 1500, latencyNs: 3_500_000)], windowCount: 2)
+        let row = CalibrationRow(pointID: "p7", repeatIndex: 0, regime: "fast", guestCount: 1, guestIndex: 0, guestWeight: 100,
+                                 guestWeightShare: 1, tasksInGuest: 1, taskIndex: 0, taskIops: 100, requestKB: 4,
+                                 hostTimeoutSyncMs: 32, hostSliceIdleUs: 0, guestTimeoutSyncMs: 124, guestSliceIdleUs: 8000,
+                                 otherGuestsDemandKBps: 0, achievedIops: 1, durationS: 2, stats: stats)
+        let header = CalibrationRow.header.split(separator: ",").map(String.init)
+        let fields = row.csv().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        #expect(fields.count == header.count)
+        #expect(fields[header.firstIndex(of: "windowP9999MeanMs")!] == "2.75")
+        #expect(fields[header.firstIndex(of: "windowP9999Ms")!] == "2;3.5")
+        #expect(fields.suffix(4) == ["", "", "", ""], "no kernel measurement: empty kernel columns")
+        let dataset = try? CalibrationDataset.parse(CalibrationRow.header + "\n" + row.csv() + "\n", file: "t.csv", measure: .windowMean)
+        #expect(dataset?.points.first?.measuredMs == [[2.75]])
+        // the kernel's count and tail beside fio's
+        var measured = row
+        var histogram = LatencyHistogram()
+        histogram.record(ns: 1_500_000, count: 2)
+        measured.kernel = KernelMeasurement(histogram)
+        let kernelFields = measured.csv().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        #expect(kernelFields[header.firstIndex(of: "kernelCount")!] == "2")
+        #expect(abs(Double(kernelFields[header.firstIndex(of: "kernelP9999Ms")!])! - 1.5) < 0.015, "\(kernelFields)")
+        // appended to a CSV from before the kernel columns: that CSV's columns, and it still parses
+        let old = measured.csv(withKernel: false)
+        #expect(old.split(separator: ",", omittingEmptySubsequences: false).count == CalibrationRow.headerWithoutKernel.split(separator: ",").count)
+        #expect((try? CalibrationDataset.parse(CalibrationRow.headerWithoutKernel + "\n" + old + "\n", file: "t.csv"))?.points.count == 1)
+        // a point measured under the device's own scheduler reads back as the models' proxy for it
+        #expect(fields[header.firstIndex(of: "scheduler")!] == "bfq")
+        var none = measured
+        none.scheduler = "none"
+        let proxied = try? CalibrationDataset.parse(CalibrationRow.header + "\n" + none.csv() + "\n", file: "t.csv")
+        #expect(proxied?.points.first?.scheduler == "none")
+        #expect(proxied?.points.first?.settings == Settings(host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 0), weights: [100]))
+        none.scheduler = "cfq"
+        #expect(throws: InputError.self) { try CalibrationDataset.parse(CalibrationRow.header + "\n" + none.csv() + "\n", file: "t.csv") }
+    }
+
+    @Test func parsesFiosPerIOLog() {
+        let log = "0, 211394, 0, 4096, 0\n5, 53219, 0, 4096, 0\n\n1002, 1000000, 0, 4096, 0\n"
+        let samples = LatencySample.parseFioLog(log)
+        #expect(samples == [LatencySample(timeMs: 0, latencyNs: 211394), LatencySample(timeMs: 5, latencyNs: 53219),
+                            LatencySample(timeMs: 1002, latencyNs: 1_000_000)])
+        #expect(TailStats(samples).windows == 2)
+        #expect(TailStats([]).samples == 0 && TailStats([]).p9999Ms == 0)
+    }
+
+    @Test func designIsSeededCoversEveryKnobPairAndRepeats() {
+        let design = CalibrationPoint.design(count: 36, seed: 5)
+        #expect(design == CalibrationPoint.design(count: 36, seed: 5))
+        let firsts = design.filter { $0.repeatIndex == 0 }
+        #expect(firsts.count == 36)
+        #expect(Set(firsts.map(\.host)).count == 18, "3 timeout_sync × 6 slice_idle, slice_idle 0 included")
+        #expect(firsts.contains { $0.host.sliceIdleUs == 0 })
+        #expect(design.filter { $0.id.hasPrefix("p20r") }.count == 2)
+        #expect(firsts.allSatisfy { (1...4).contains($0.guests.count) && $0.guests.allSatisfy { (1...3).contains($0.taskIops.count) } })
+    }
+}
+
+struct ProvenanceTests {
+    @Test("a resumed run's line joins the resumed list even where notes follow it, and the file stays YAML")
+    func resumeLineJoinsTheList() throws {
+        let first = "  - {date: \"d1\", gitCommit: \"c1\", command: \"one\"}"
+        let second = "  - {date: \"d2\", gitCommit: \"c2\", command: \"two\"}\n"
+        let existing = "dataset: d.csv\nresumed:\n\(first)\nnotes: >-\n  measured twice;\n  see above.\n"
+        let resumed = Provenance.addingResume(second, to: existing)
+        #expect(resumed == "dataset: d.csv\nresumed:\n\(first)\n\(second)notes: >-\n  measured twice;\n  see above.\n")
+        let yaml = try #require(try Yams.load(yaml: resumed) as? [String: Any])
+        #expect((yaml["resumed"] as? [[String: Any]])?.map { $0["command"] as? String } == ["one", "two"])
+        #expect(yaml["notes"] as? String == "measured twice; see above.")
+        // no list yet: one at the end
+        #expect(Provenance.addingResume(second, to: "dataset: d.csv\n") == "dataset: d.csv\nresumed:\n\(second)")
+    }
+}
+
+struct BenchResultsTests {
+    static func task(_ name: String, target: Double, predicted: Double?, measured: Double, iops: Double) -> BenchResults.TaskResult {
+        BenchResults.TaskResult(guest: "vm0", task: name, targetMs: target, demandedIops: 100, predictedMs: predicted, p9999Ms: measured,
+                                achievedIops: iops, samples: 1000, windowPassFraction: 0, windowMinSamples: 100,
+                                pass: measured <= target && iops >= 95)
+    }
+
+    @Test("pass rates average over cases; failed model-driven runs are explained task by task")
+    func passRatesAndFailures() {
+        let settings = SchemeSettings(host: .kernelDefault, weights: [100], ioPriorities: [nil])
+        let good = BenchResults.Run(repeatIndex: 0, order: 0, settings: settings, tasks: [Self.task("ok", target: 25, predicted: 5, measured: 6, iops: 100)])
+        let bad = BenchResults.Run(repeatIndex: 1, order: 1, settings: settings, tasks: [
+            Self.task("wrong", target: 25, predicted: 10, measured: 80, iops: 100),
+            Self.task("starved", target: 25, predicted: 10, measured: 5, iops: 50),
+            Self.task("hopeless", target: 25, predicted: 40, measured: 90, iops: 100),
+        ])
+        var results = BenchResults(schemes: ["rtvirtio-idling": .init()])
+        results.schemes["rtvirtio-idling"]!.cases = ["a": .init(), "b": .init()]
+        results.schemes["rtvirtio-idling"]!.cases["a"]!.runs = [good, bad]   // 50 %
+        results.schemes["rtvirtio-idling"]!.cases["b"]!.runs = [good]        // 100 %
+        (results.caseOrder, results.schemeOrder) = (["a", "b"], ["rtvirtio-idling"])
+        results.summarise()
+        #expect(results.schemes["rtvirtio-idling"]!.passRate == 0.75)
+        // tasks: case a (1 + 0) / 2 = 0.5, case b 1 → 0.75; urgent-first: one guest, a 0.5, b 1 → 0.75
+        #expect(results.schemes["rtvirtio-idling"]!.taskPassRate == 0.75 && results.schemes["rtvirtio-idling"]!.urgentFirstScore == 0.75)
+        let markdown = results.markdown()
+        #expect(markdown.contains("| rtvirtio-idling | 75 % | 75 % | 0.75 |"), "\(markdown)")
+        // a: 1 of 2 runs, Wilson [9.5 %, 90.5 %]; b: 1 of 1, [20.7 %, 100 %]
+        #expect(markdown.contains("| a | 1/2 [9.5 %–90.5 %] · 0.5 |"), "\(markdown)")
+        #expect(markdown.contains("| b | 1/1 [20.7 %–100 %] · 1 |"), "\(markdown)")
+        #expect(markdown.contains("vm0/wrong target 25 ms — model error: predicted 10 ms, measured 80 ms"))
+        #expect(markdown.contains("vm0/starved target 25 ms — starved (50 of 100 IOPS)"))
+        #expect(markdown.contains("vm0/hopeless target 25 ms — predicted to miss (40 ms)"))
+        #expect(!markdown.contains("vm0/ok"))
+    }
+
+    static func guestTask(_ guest: String, pass: Bool, demanded: Double = 100, achieved: Double = 100) -> BenchResults.TaskResult {
+        BenchResults.TaskResult(guest: guest, task: "t", targetMs: 25, demandedIops: demanded, predictedMs: nil, p9999Ms: pass ? 5 : 90,
+                                achievedIops: achieved, samples: 1000, windowPassFraction: 0, windowMinSamples: 100, pass: pass)
+    }
+
+    @Test("urgent-first counts the guests, most urgent first, that pass before the first that does not; IOPS add up per guest")
+    func urgentFirstScore() throws {
+        let settings = SchemeSettings(host: .kernelDefault, weights: [100, 100, 100], ioPriorities: [nil, nil, nil])
+        // urgency vm2, vm0, vm1 (not file order): vm2 passes, vm0 has one failing task, vm1 passes → 1 of 3
+        let run = BenchResults.Run(repeatIndex: 0, order: 0, settings: settings, tasks: [
+            Self.guestTask("vm0", pass: true), Self.guestTask("vm0", pass: false, demanded: 500, achieved: 400),
+            Self.guestTask("vm1", pass: true), Self.guestTask("vm2", pass: true),
+        ], urgencyOrder: ["vm2", "vm0", "vm1"])
+        #expect(run.urgentFirstScore == 1.0 / 3 && run.taskPassRate == 0.75)
+        #expect(run.guests == [.init(guest: "vm2", demandedIops: 100, achievedIops: 100),
+                               .init(guest: "vm0", demandedIops: 600, achievedIops: 500),
+                               .init(guest: "vm1", demandedIops: 100, achievedIops: 100)])
+        // the most urgent fails: 0, however many after it pass
+        let first = BenchResults.Run(repeatIndex: 0, order: 0, settings: settings, tasks: [Self.guestTask("vm0", pass: false), Self.guestTask("vm1", pass: true)],
+                                     urgencyOrder: ["vm0", "vm1"])
+        #expect(first.urgentFirstScore == 0)
+        // the scores travel in results.json, and old results without an urgency order still decode
+        let json = String(decoding: try JSONEncoder().encode(run), as: UTF8.self)
+        #expect(json.contains("\"urgentFirstScore\":0.333") && json.contains("\"urgencyOrder\":[\"vm2\",\"vm0\",\"vm1\"]"), "\(json)")
+        var old = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        old["urgencyOrder"] = nil
+        var oldSettings = try #require(old["settings"] as? [String: Any])
+        oldSettings["scheduler"] = nil
+        old["settings"] = oldSettings
+        let decoded = try JSONDecoder().decode(BenchResults.Run.self, from: JSONSerialization.data(withJSONObject: old))
+        #expect(decoded.urgencyOrder == ["vm0", "vm1", "vm2"] && decoded.settings.scheduler == "bfq")
+    }
+
+    @Test("kernel against fio: counts, tails and the time outside the block layer, hand-worked")
+    func kernelAgreement() throws {
+        func task(_ samples: Int, fioMs: Double, kernelCount: UInt64, kernelMs: Double) -> BenchResults.TaskResult {
+            var histogram = LatencyHistogram()
+            histogram.record(ns: UInt64(kernelMs * 1e6), count: kernelCount)
+            var result = Self.guestTask("vm0", pass: true)
+            (result.samples, result.p9999Ms, result.kernel) = (samples, fioMs, KernelMeasurement(histogram))
+            return result
+        }
+        var results = BenchResults(schemes: [:])
+        results.schemes["s", default: .init()].cases["c", default: .init()].runs = [BenchResults.Run(
+            repeatIndex: 0, order: 0, settings: SchemeSettings(host: .kernelDefault, weights: [100], ioPriorities: [nil]),
+            tasks: [task(1000, fioMs: 10, kernelCount: 1000, kernelMs: 8), task(1000, fioMs: 4, kernelCount: 990, kernelMs: 3)])]
+        // counts: 0 and 1 %; tails: |8 − 10| / 10 = 20 %, |3 − 4| / 4 = 25 %; outside: 2 and 1 ms (median: the upper of
+        // two) — 1.97 ms, as 8 ms is kept as its bucket's middle: 8 000 000 + (65 536 − 1) / 2 ns = 8.033 ms
+        let text = try #require(results.kernelAgreement())
+        #expect(text.contains("2 task runs: request counts differ by 1 % at the median"), "\(text)")
+        #expect(text.contains("p99.99 by 25 % at the median") && text.contains("exceeds the kernel's by 1.97 ms"), "\(text)")
+        #expect(BenchResults(schemes: [:]).kernelAgreement() == nil)
+    }
+
+    @Test("every case where a baseline beat rtvirtio on the urgent-first score is named, with what rtvirtio chose and what failed")
+    func losingCasesAreNamed() throws {
+        func run(_ passes: [Bool], settings: SchemeSettings) -> BenchResults.Run {
+            BenchResults.Run(repeatIndex: 0, order: 0, settings: settings,
+                             tasks: zip(["vm0", "vm1"], passes).map { Self.guestTask($0, pass: $1) }, urgencyOrder: ["vm0", "vm1"])
+        }
+        let none = SchemeSettings(scheduler: "none", host: .kernelDefault, weights: [100, 100], ioPriorities: [nil, nil])
+        let capped = SchemeSettings(host: BfqSettings(timeoutSyncMs: 32, sliceIdleUs: 0), weights: [100, 100], ioPriorities: [nil, nil], capsIops: [nil, 35])
+        var results = BenchResults(schemes: [:])
+        results.schemes["none"] = .init()
+        results.schemes["none"]!.cases = ["a": .init(), "b": .init()]
+        results.schemes["none"]!.cases["a"]!.runs = [run([true, true], settings: none)]       // 1
+        results.schemes["none"]!.cases["b"]!.runs = [run([false, true], settings: none)]      // 0
+        results.schemes["rtvirtio"] = .init()
+        results.schemes["rtvirtio"]!.cases = ["a": .init(), "b": .init()]
+        results.schemes["rtvirtio"]!.cases["a"]!.runs = [run([true, false], settings: capped)] // 0.5: lost
+        results.schemes["rtvirtio"]!.cases["b"]!.runs = [run([true, false], settings: capped)] // 0.5: won
+        (results.caseOrder, results.schemeOrder) = (["a", "b"], ["none", "rtvirtio"])
+        results.summarise()
+        let text = results.rtvirtioAgainstBaselines()
+        #expect(text.hasPrefix("rtvirtio against the best baseline of each case (urgent-first, mean over 2 cases): 0.5 against 0.5; a baseline did better in 1 case:"), "\(text)")
+        #expect(text.contains("- a: none 1 > rtvirtio 0.5; rtvirtio chose bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35; its failed tasks (all repeats): vm1/t 90 ms, 100 of 100 IOPS"), "\(text)")
+        #expect(!text.contains("- b:"))
+    }
+
+    @Test("Wilson 95 % interval, hand-worked")
+    func wilson() {
+        func rounded(_ i: WilsonInterval) -> [Double] { [i.low, i.high].map { ($0 * 10000).rounded() / 10000 } }
+        #expect(rounded(WilsonInterval(successes: 0, trials: 3)) == [0, 0.5615])
+        #expect(rounded(WilsonInterval(successes: 3, trials: 3)) == [0.4385, 1])
+        #expect(rounded(WilsonInterval(successes: 1, trials: 2)) == [0.0945, 0.9055])
+        #expect(rounded(WilsonInterval(successes: 0, trials: 0)) == [0, 1])
+    }
+
+    @Test("merge adds a case's runs under their scheme names; passingSchemes names, per case, what passed every run")
+    func mergeAndPassingSchemes() {
+        let settings = SchemeSettings(host: .kernelDefault, weights: [100], ioPriorities: [nil])
+        func run(_ pass: Bool) -> BenchResults.Run {
+            BenchResults.Run(repeatIndex: 0, order: 0, settings: settings, tasks: [Self.task("t", target: 25, predicted: nil, measured: pass ? 5 : 90, iops: 100)])
+        }
+        func one(_ caseName: String, _ runs: [String: [Bool]]) -> BenchResults {
+            var r = BenchResults(schemes: [:])
+            for (name, passes) in runs { r.schemes[name, default: .init()].cases[caseName, default: .init()].runs = passes.map(run) }
+            r.schemeOrder = runs.keys.sorted()
+            return r
+        }
+        var results = BenchResults(schemes: [:])
+        results.merge(one("a", ["s1": [true], "s2": [false]]))
+        results.merge(one("b", ["s1": [true, false], "s3": [true]]))
+        results.caseOrder = ["a", "b", "c"]
+        #expect(results.schemeOrder == ["s1", "s2", "s3"])
+        #expect(results.schemes["s1"]?.cases["b"]?.passRate == 0.5 && results.schemes["s1"]?.passRate == 0.75)
+        #expect(results.passingSchemes() == "- a: passed under s1\n- b: passed under s3\n- c: no setting passed\n")
+    }
+}
