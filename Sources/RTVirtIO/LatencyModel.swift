@@ -70,17 +70,3 @@ public struct Validity: Sendable, Equatable, Codable {
         "\(formatNumber(range.lowerBound))...\(formatNumber(range.upperBound))"
     }
 }
-
-/// Numbers for people: integers without ".0", others with up to 3 decimals.
-public func formatNumber(_ value: Double, decimals: Int = 1) -> String {
-    if value.isInfinite { return value > 0 ? "inf" : "-inf" }
-    if value.isNaN { return "nan" }
-    if abs(value) >= 1e15 || (value != 0 && abs(value) < 1e-6) { return String(format: "%.3g", value) }   // 1e+300, not 300 digits; 5e-324, not 0
-    if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
-    var text = String(format: "%.\(decimals)f", value)
-    if text.contains(".") {
-        while text.hasSuffix("0") { text.removeLast() }
-        if text.hasSuffix(".") { text.removeLast() }
-    }
-    return text
-}

@@ -403,5 +403,3 @@ public struct Optimizer: Sendable {
         return result
     }
 }
-
-func formatPercent(_ fraction: Double) -> String { "\(formatNumber(fraction * 100))%" }

@@ -153,32 +153,3 @@ public struct PlanReport: Sendable {
         return try encodeJSON(value)
     }
 }
-
-/// Pretty, key-sorted JSON text, newline-terminated.
-public func encodeJSON<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
-}
-
-/// A plain text table with columns padded to their widest cell.
-public struct Table {
-    public var header: [String]
-    public var rows: [[String]]
-
-    public init(header: [String], rows: [[String]]) {
-        self.header = header
-        self.rows = rows
-    }
-
-    public func render(indent: Int) -> String {
-        let all = [header] + rows
-        let widths = header.indices.map { column in all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
-        let pad = String(repeating: " ", count: indent)
-        return all.map { row in
-            pad + row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-        }.joined(separator: "\n")
-    }
-}

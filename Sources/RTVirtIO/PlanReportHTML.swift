@@ -78,18 +78,3 @@ func niceCeiling(_ value: Double) -> Double {
     for step in [1.0, 2, 2.5, 5, 10] where power * step >= value { return power * step }
     return power * 10
 }
-
-public func escapeHTML(_ text: String) -> String {
-    var out = ""
-    for character in text {
-        switch character {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(character)
-        }
-    }
-    return out
-}
