@@ -49,22 +49,23 @@ struct LabFitCommand: ParsableCommand {
                              message: "point \(point.id) has no per-window tails, which --output expectation fits on",
                              hint: "measure with `rtvirtio lab calibrate` (CSVs from 2026-11-25 on), or use --output threshold")
         }
+        // fitModel: for the held-out folds; fitted: the one fit on all the points, and its file text
         let fitModel: ([CalibrationDataset.Point]) -> any LatencyModel
-        let write: ([CalibrationDataset.Point], [(String, String)]) -> String
+        let fitted: (model: any LatencyModel, text: ([(String, String)]) -> String)
         switch kind {
         case .analytical:
             var fit = AnalyticalFit(base: try ConfigFiles.loadAnalyticalParameters(base ?? ConfigFiles.bundled("analytical-paper.yaml")))
             fit.underestimatePenalty = underestimatePenalty
             fitModel = { AnalyticalModel(parameters: fit.fit($0)) }
-            write = { points, provenance in
-                var fitted = fit.fit(points)
-                fitted.validity = dataset.validity()
-                return ModelFiles.analyticalYAML(fitted, comment: """
+            var parameters = fit.fit(dataset.points)
+            parameters.validity = dataset.validity()
+            fitted = (AnalyticalModel(parameters: parameters), { provenance in
+                ModelFiles.analyticalYAML(parameters, comment: """
                     The RT-VirtIO paper's analytical model (Eqs. 1-5) with parameters FITTED by `rtvirtio lab fit`
                     to measured tail latencies (see provenance). The guest-side lambda are not fitted (no guest kernel
                     on the testbed); B_max and the slice_idle default are the paper's constants.
                     """, provenance: provenance)
-            }
+            })
         case .idling:
             var fit = IdlingFit()
             fit.underestimatePenalty = underestimatePenalty
@@ -72,10 +73,10 @@ struct LabFitCommand: ParsableCommand {
                 idlingOutput == .expectation ? fit.fitExpectation(points) : fit.fit(points)
             }
             fitModel = { IdlingModel(parameters: fitIdling($0)) }
-            write = { points, provenance in
-                var fitted = fitIdling(points)
-                fitted.validity = dataset.validity()
-                return ModelFiles.idlingYAML(fitted, comment: """
+            var parameters = fitIdling(dataset.points)
+            parameters.validity = dataset.validity()
+            fitted = (IdlingModel(parameters: parameters), { provenance in
+                ModelFiles.idlingYAML(parameters, comment: """
                     rtvirtio's idling model (see IdlingModel): slice_idle 0 gives a few ms that grow with load;
                     slice_idle > 0 risks a ~1 s stall, more likely with more load and queues, less with a larger
                     weight share. Output \(idlingOutput.rawValue): \(idlingOutput == .expectation
@@ -83,11 +84,11 @@ struct LabFitCommand: ParsableCommand {
                         : "the stall level where the risk reaches riskThreshold, else the calm tail (one run's worst case)").
                     FITTED by `rtvirtio lab fit --kind idling` (see provenance).
                     """, provenance: provenance)
-            }
+            })
         }
         let heldOut = Accuracy(Accuracy.crossValidate(dataset, folds: folds, fit: fitModel).map { ($0.predicted, $0.measured) })
-        let inSample = Accuracy(Accuracy.pairs(fitModel(dataset.points), dataset.points).map { ($0.predicted, $0.measured) })
-        let text = write(dataset.points, [
+        let inSample = Accuracy(Accuracy.pairs(fitted.model, dataset.points).map { ($0.predicted, $0.measured) })
+        let text = fitted.text([
             ("data", data.joined(separator: ", ")),
             ("rows", "\(dataset.rowCount) tasks in \(dataset.points.count) measured points"),
             ("measure", measure.rawValue),
