@@ -51,8 +51,14 @@ struct DaemonGuard {
         return Measurement(observation: underCurrent, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 
-    /// Enough windows under the settings in force to judge them.
-    var measuredEnough: Bool { underCurrent.windows >= windows }
+    /// Enough windows under the settings in force to judge them: `windows`, or, with no
+    /// change on trial, one window in which the most urgent guest already missed — the
+    /// settings in force have shown what they do to it, and waiting only prolongs the miss.
+    func measuredEnough(targets: Targets, device: String) -> Bool {
+        if underCurrent.windows >= windows { return true }
+        guard trial == nil, underCurrent.windows >= 1 else { return false }
+        return measurement.outcome(targets: targets, device: device).guests.first?.met == false
+    }
 
     mutating func restart() {
         underCurrent = Observation(percentile: underCurrent.percentile)
@@ -72,7 +78,7 @@ extension DaemonCore {
     func guardHolds(view: HostView) -> Bool {
         guard guardian.enabled, session != nil else { return false }
         guardian.ticks += 1
-        guard guardian.measuredEnough else { return true }
+        guard guardian.measuredEnough(targets: targets, device: view.device.devicePath) else { return true }
         guard let trial = guardian.trial else { return false }
         let device = view.device.devicePath
         let before = trial.before.outcome(targets: targets, device: device), after = guardian.measurement.outcome(targets: targets, device: device)

@@ -14,7 +14,8 @@ struct DaemonCommand: AsyncParsableCommand {
         kernel every interval, the model's predictions at the settings in force are corrected by what was \
         measured there, and a guest missing its target two intervals in a row makes the daemon re-plan; every \
         change is measured for --verify-intervals against the settings before it and put back if it made \
-        things worse (as `apply --verify-s`), so the first change waits until the host as it is was measured. Speaks sd_notify (READY, STATUS, WATCHDOG, RELOADING, \
+        things worse (as `apply --verify-s`); a change waits until the settings in force were measured for as \
+        long, or for one interval in which the most urgent guest missed. Speaks sd_notify (READY, STATUS, WATCHDOG, RELOADING, \
         STOPPING); SIGHUP re-reads the targets file; SIGTERM restores the host (onStop: restore).
         Example: rtvirtio daemon --targets /etc/rtvirtio/targets.yaml --metrics 127.0.0.1:9464
         """)

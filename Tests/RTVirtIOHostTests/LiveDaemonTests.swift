@@ -111,7 +111,7 @@ struct LiveDaemonTests {
         func sliceIdle() -> String? { try? HostFS().readValue(queue + "/iosched/slice_idle_us") }
     }
 
-    @Test("needs root: closed loop — with a model that prefers idling, the daemon measures the stalls and ends on slice_idle 0 within 8 intervals (3 measuring the host as it is, 3 trying the wrong model's plan), where the urgent guest meets; open loop it stays on the stalling setting",
+    @Test("needs root: closed loop — with a model that prefers idling, the daemon measures the stalls and ends on slice_idle 0 within 8 intervals (the host as found measured until vm0 misses, the wrong model's plan on trial for 3), where the urgent guest meets; open loop it stays on the stalling setting",
           .timeLimit(.minutes(2)))
     func rootClosedLoopCorrectsAWrongModel() throws {
         guard let setup = try WrongModelSetup(sliceIdleUs: nil, loadSeconds: 60) else { return }
