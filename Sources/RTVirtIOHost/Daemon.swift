@@ -225,7 +225,7 @@ public actor DaemonCore {
             session = GuestObserver(observer: observer!, guests: guests)
             _ = try? session?.window()   // start counting now
             guardian.trial = nil         // other guests: what was measured before says nothing now
-            guardian.restart()
+            guardian.restart(afterChange: false)
             return false
         }
         guard let session, let window = try? session.window() else { return false }

@@ -41,7 +41,16 @@ struct DaemonGuard {
 
     var enabled: Bool { windows > 0 }
 
+    /// The first window after a change straddles it (requests queued under the old settings
+    /// drain under the new): it belongs to neither, and is left out.
+    var settling = false
+
     mutating func add(window: [String: [IOOp: LatencyHistogram]], guests: [String]) {
+        if settling {
+            settling = false
+            since = .now
+            return
+        }
         underCurrent.add(window: window, guests: guests)
     }
 
@@ -60,9 +69,11 @@ struct DaemonGuard {
         return measurement.outcome(targets: targets, device: device).guests.first?.met == false
     }
 
-    mutating func restart() {
+    /// Starts measuring afresh; `afterChange`: the settings just changed, so the next window settles.
+    mutating func restart(afterChange: Bool = true) {
         underCurrent = Observation(percentile: underCurrent.percentile)
         since = .now
+        settling = afterChange
     }
 
     func isRejected(_ settings: Settings) -> Bool { (rejected[settings] ?? 0) > ticks }
