@@ -156,7 +156,8 @@ public struct Applier: Sendable {
                 throw Failure.writeFailed(hostError, rolledBack: rollbackErrors.isEmpty, rollbackErrors: rollbackErrors)
             }
         }
-        let made = changes.filter { change in !skipped.contains { change.path.hasSuffix("(agent \($0))") } }
+        let skippedLocations = Set(desired.filter { $0.agent.map(skipped.contains) ?? false }.map(\.location))
+        let made = changes.filter { !skippedLocations.contains($0.path) }
         return (made, Undo(written: done, previous: previous))
     }
 

@@ -18,15 +18,15 @@ public struct GuestAgentFiles: Sendable {
     /// The operation of an error the guest agent itself replied.
     static let replyError = "guest agent"
 
-    /// Whether the file is there: only the guest's "No such file or directory" says no.
-    /// A timeout or any other failure is an error, never an absence — recorded as
-    /// absent, a value would never be put back by `restore`.
-    public func exists(_ path: String) throws -> Bool {
+    /// The file's trimmed value, or nil where it is not there — only the guest's "No such
+    /// file or directory" says so, in the one session that reads it. A timeout or any other
+    /// failure is an error, never an absence: recorded as absent, a value would never be
+    /// put back by `restore`.
+    public func readValueIfPresent(_ path: String) throws -> String? {
         do {
-            _ = try read(path)
-            return true
+            return try readValue(path)
         } catch let error as HostError where error.operation == Self.replyError && error.detail?.contains("No such file or directory") == true {
-            return false   // the guest's own ENOENT, not a socket that is not there
+            return nil   // the guest's own ENOENT, not a socket that is not there
         }
     }
 

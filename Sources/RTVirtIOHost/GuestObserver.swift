@@ -32,6 +32,18 @@ public final class GuestObserver: @unchecked Sendable {
         owners = map
     }
 
+    /// On cgroup v2 the kernel charges a request to a guest's cgroup only where io is enabled in
+    /// the parent's subtree_control; elsewhere it is the root's, and the guest measures nothing.
+    public static func unchargedWarnings(_ guests: [(name: String, cgroup: String)], hierarchy: CgroupHierarchy, fs: HostFS = HostFS()) -> [String] {
+        guard hierarchy.version == .v2 else { return [] }
+        return guests.compactMap { guest in
+            let parent = (guest.cgroup as NSString).deletingLastPathComponent
+            let control = (try? fs.read(parent + "/cgroup.subtree_control")) ?? ""
+            return WeightLines.controllerEnabled("io", in: control) ? nil
+                : "\(guest.name)'s requests are charged to the root cgroup: io is not enabled in \(parent)/cgroup.subtree_control (`rtvirtio apply` enables it)"
+        }
+    }
+
     /// What each guest's requests did since the previous call, by op; requests
     /// of cgroups outside every guest are left out.
     public func window() throws -> [String: [IOOp: LatencyHistogram]] {
@@ -50,15 +62,22 @@ public final class GuestObserver: @unchecked Sendable {
 
 extension GuestObserver {
     /// `seconds` one-second windows, each ending on the second after the start
-    /// however long reading took; `tick(n)` after each.
-    public func observe(seconds: Int, percentile: Double, tick: (Int) -> Void = { _ in }) throws -> Observation {
-        var observation = Observation(percentile: percentile)
+    /// however long reading took, handed to `each` with their number.
+    public func windows(seconds: Int, each: (Int, [String: [IOOp: LatencyHistogram]]) throws -> Void) throws {
         _ = try window()   // what came before the first window is not part of it
         let started = Date()
         for second in 1...max(1, seconds) {
             let wait = started.addingTimeInterval(Double(second)).timeIntervalSinceNow
             if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
-            observation.add(window: try window(), guests: guests.map(\.name))
+            try each(second, try window())
+        }
+    }
+
+    /// The windows gathered into an observation; `tick(n)` after each.
+    public func observe(seconds: Int, percentile: Double, tick: (Int) -> Void = { _ in }) throws -> Observation {
+        var observation = Observation(percentile: percentile)
+        try windows(seconds: seconds) { second, window in
+            observation.add(window: window, guests: guests.map(\.name))
             tick(second)
         }
         return observation

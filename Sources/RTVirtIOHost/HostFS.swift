@@ -82,7 +82,6 @@ public final class HostFS: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The trimmed content of a one-value file.
     /// A small file an operator or another program wrote (a pid file): a regular file,
     /// not a link, FIFO or device, of at most `limit` bytes — a pid file that is a
     /// symlink to /dev/zero or a FIFO must neither exhaust memory nor block a root daemon.
@@ -99,6 +98,7 @@ public final class HostFS: @unchecked Sendable {
         return String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The trimmed content of a one-value file.
     public func readValue(_ path: String) throws -> String {
         try read(path).trimmingCharacters(in: .whitespacesAndNewlines)
     }

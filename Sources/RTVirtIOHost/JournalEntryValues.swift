@@ -6,9 +6,11 @@ extension JournalEntry {
     struct Files {
         let host: HostFS
         let agent: GuestAgentFiles?
-        func exists(_ path: String) throws -> Bool { try agent.map { try $0.exists(path) } ?? host.exists(path) }
+        func readValueIfPresent(_ path: String) throws -> String? {
+            if let agent { return try agent.readValueIfPresent(path) }
+            return host.exists(path) ? try host.readValue(path) : nil
+        }
         func read(_ path: String) throws -> String { try agent.map { try $0.read(path) } ?? host.read(path) }
-        func readValue(_ path: String) throws -> String { try agent.map { try $0.readValue(path) } ?? host.readValue(path) }
         func write(_ path: String, _ value: String) throws {
             if let agent { try agent.write(path, value) } else { try host.write(path, value) }
         }
@@ -30,7 +32,7 @@ extension JournalEntry {
         case .scheduler:
             return BlockDevice.parseScheduler(try fs.read(path)).selected
         case .value:
-            return try fs.exists(path) ? try fs.readValue(path) : nil
+            return try fs.readValueIfPresent(path)
         case .deviceWeight:
             return WeightLines.weight(for: majMin ?? "", in: try fs.read(path)).map(String.init)
         case .subtreeControl:

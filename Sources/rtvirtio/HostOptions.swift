@@ -26,17 +26,7 @@ func printError(_ text: String) {
 /// one-line reason printed (and `otherwise`, what the command does instead), where BPF cannot run.
 func guestObserver(_ targets: Targets, view: HostView, btf: String = BPFObserver.kernelBTF, otherwise: String? = nil) -> GuestObserver? {
     let guests = targets.guests.compactMap { g in view.cgroups[g.name].map { (name: g.name, cgroup: $0) } }
-    // on v2 the kernel charges a request to a guest's cgroup only where io is enabled in the
-    // parent's subtree_control; elsewhere it is the root's, and the guest measures nothing
-    if view.hierarchy.version == .v2 {
-        for guest in guests {
-            let parent = (guest.cgroup as NSString).deletingLastPathComponent
-            let control = (try? HostFS().read(parent + "/cgroup.subtree_control")) ?? ""
-            if !WeightLines.controllerEnabled("io", in: control) {
-                printError("warning: \(guest.name)'s requests are charged to the root cgroup: io is not enabled in \(parent)/cgroup.subtree_control (`rtvirtio apply` enables it)")
-            }
-        }
-    }
+    for warning in GuestObserver.unchargedWarnings(guests, hierarchy: view.hierarchy) { printError("warning: \(warning)") }
     do {
         return GuestObserver(observer: try BPFObserver(device: view.device, btfPath: btf), guests: guests)
     } catch {
