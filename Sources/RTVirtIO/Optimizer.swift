@@ -370,28 +370,28 @@ public struct Optimizer: Sendable {
             let share = settings.share(of: guest)
             defer { heldByMoreUrgent += share }
             guard !guests[guest].meets else { continue }
-            let starved = guests[guest].tasks.filter { !$0.getsItsIops }
+            func late(_ task: Plan.Task) -> String { "\(formatNumber(task.predictedMs)) ms > \(formatNumber(task.targetMs)) ms" }
+            func short(_ task: Plan.Task) -> String {
+                "\(formatNumber(task.predictedIops ?? 0, decimals: 0)) of \(formatNumber(task.requestedIops, decimals: 0)) IOPS"
+            }
             if let cap = guests[guest].readIopsCap {
                 // what a cap costs the capped guest: its IOPS, and blk-throttle's wait (ThrottledModel)
                 let missing = guests[guest].tasks.filter { !$0.meets }.map { task in
-                    "\(task.name) " + [task.predictedMs > task.targetMs ? "\(formatNumber(task.predictedMs)) ms > \(formatNumber(task.targetMs)) ms" : nil,
-                                        task.getsItsIops ? nil : "\(formatNumber(task.predictedIops ?? 0, decimals: 0)) of \(formatNumber(task.requestedIops, decimals: 0)) IOPS"]
+                    "\(task.name) " + [task.predictedMs > task.targetMs ? late(task) : nil, task.getsItsIops ? nil : short(task)]
                         .compactMap { $0 }.joined(separator: ", ")
                 }
                 result.append(Plan.Sacrifice(guest: guests[guest].name, reason: "capped at \(cap) read IOPS so that more urgent guests get theirs; "
                     + "blk-throttle holds a capped guest's requests up to ~\(formatNumber(ThrottledModel.tailMs)) ms (measured): \(missing.joined(separator: "; "))"))
                 continue
             }
+            let starved = guests[guest].tasks.filter { !$0.getsItsIops }
             if !starved.isEmpty, guests[guest].tasks.allSatisfy({ $0.predictedMs <= $0.targetMs }) {
-                let what = starved.map { "\($0.name) \(formatNumber($0.predictedIops ?? 0, decimals: 0)) of \(formatNumber($0.requestedIops, decimals: 0)) IOPS" }
-                let why = "the device cannot serve every guest what it asks"
-                result.append(Plan.Sacrifice(guest: guests[guest].name, reason: "\(why): \(what.joined(separator: ", "))"))
+                let what = starved.map { "\($0.name) \(short($0))" }.joined(separator: ", ")
+                result.append(Plan.Sacrifice(guest: guests[guest].name, reason: "the device cannot serve every guest what it asks: \(what)"))
                 continue
             }
             let need = Self.minimalShare { evaluator.guestMeets(guest, share: $0, host: settings.host) }
-            let missing = guests[guest].tasks.filter { !$0.meets }
-                .map { "\($0.name) \(formatNumber($0.predictedMs)) ms > \(formatNumber($0.targetMs)) ms" }
-                .joined(separator: ", ")
+            let missing = guests[guest].tasks.filter { !$0.meets }.map { "\($0.name) \(late($0))" }.joined(separator: ", ")
             let reason: String
             if need.isInfinite {
                 reason = "cannot meet its targets even with the whole device at these host settings (\(missing))"

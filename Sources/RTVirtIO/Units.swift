@@ -8,3 +8,8 @@ public enum Units {
     public static func kilobytes(bytes: Double) -> Double { bytes / bytesPerKB }
     public static func megabytes(kilobytes: Double) -> Double { kilobytes / kbPerMB }
 }
+
+extension Duration {
+    /// The duration in seconds, as the reports and the models count time.
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

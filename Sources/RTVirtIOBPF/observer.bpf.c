@@ -118,6 +118,13 @@ static __always_inline __u32 bucket(__u64 ns) {
     return index < RTV_BUCKETS ? (__u32)index : RTV_BUCKETS - 1;
 }
 
+// a request that could not be counted: reported, never silent
+static __always_inline void drop(void) {
+    __u32 zero = 0;
+    __u64 *dropped = bpf_map_lookup_elem(&rtv_dropped, &zero);
+    if (dropped) __sync_fetch_and_add(dropped, 1);
+}
+
 static __always_inline void count(struct rtv_key *key, __u64 ns) {
     struct rtv_hist *h = bpf_map_lookup_elem(&rtv_hists, key);
     __u32 zero = 0;
@@ -127,11 +134,7 @@ static __always_inline void count(struct rtv_key *key, __u64 ns) {
         bpf_map_update_elem(&rtv_hists, key, empty, BPF_NOEXIST);
         h = bpf_map_lookup_elem(&rtv_hists, key);
     }
-    if (!h) {
-        __u64 *dropped = bpf_map_lookup_elem(&rtv_dropped, &zero);
-        if (dropped) __sync_fetch_and_add(dropped, 1);
-        return;
-    }
+    if (!h) { drop(); return; }
     __u32 index = bucket(ns);
     if (index >= RTV_BUCKETS) return;
     __sync_fetch_and_add(&h->slots[index], 1);
@@ -145,18 +148,14 @@ static __always_inline __u32 op_of(struct request *rq) {
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(rtv_complete, struct request *rq, int error, unsigned int nr_bytes) {
     __u64 now = bpf_ktime_get_ns();
-    __u32 k2 = 2, zero = 0;
+    __u32 k2 = 2;
     __u32 *stamped = bpf_map_lookup_elem(&rtv_config, &k2);
     if (stamped && *stamped && bpf_core_field_exists(rq->start_time_ns)) {
         // every request carries its start: read it all from the request, once, at its last completion
         if (!on_device(rq)) return 0;
         if (nr_bytes < BPF_CORE_READ(rq, __data_len)) return 0;   // a partial completion; the rest follows
         __u64 stamp = BPF_CORE_READ(rq, start_time_ns);
-        if (stamp == 0 || stamp > now) {
-            __u64 *dropped = bpf_map_lookup_elem(&rtv_dropped, &zero);
-            if (dropped) __sync_fetch_and_add(dropped, 1);
-            return 0;
-        }
+        if (stamp == 0 || stamp > now) { drop(); return 0; }
         struct rtv_key key = { .cgroup_id = BPF_CORE_READ(rq, bio, bi_blkg, blkcg, css.cgroup, kn, id), .op = op_of(rq) };
         count(&key, now - stamp);
         return 0;

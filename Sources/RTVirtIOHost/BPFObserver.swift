@@ -65,9 +65,8 @@ public final class BPFObserver: @unchecked Sendable {
             guard config >= 0, histogramsFD >= 0, droppedFD >= 0 else { throw Unavailable("the program lacks its maps") }
             // every request carries the block layer's start_time_ns where the queue keeps I/O
             // statistics: only the completion hook is needed then (less work per request)
-            let iostats = (try? HostFS().readValue("/sys/dev/block/\(device.majMin)/queue/iostats")) == "1"
-            stampMode = iostats
-            for (index, value) in [device.major, device.minor, iostats ? 1 : 0].enumerated() {
+            stampMode = (try? HostFS().readValue("/sys/dev/block/\(device.majMin)/queue/iostats")) == "1"
+            for (index, value) in [device.major, device.minor, stampMode ? 1 : 0].enumerated() {
                 var key = UInt32(index), value = value
                 guard bpf_map_update_elem(config, &key, &value, UInt64(BPF_ANY)) == 0 else {
                     throw Unavailable("could not set the device filter: \(Self.reason(errno))")
@@ -76,9 +75,9 @@ public final class BPFObserver: @unchecked Sendable {
             var program = bpf_object__next_program(object, nil)
             while let current = program {
                 defer { program = bpf_object__next_program(object, current) }
-                if stampMode, String(cString: bpf_program__name(current)) != "rtv_complete" { continue }
+                let name = String(cString: bpf_program__name(current))
+                if stampMode, name != "rtv_complete" { continue }
                 guard let link = bpf_program__attach(current) else {
-                    let name = String(cString: bpf_program__name(current))
                     throw Unavailable("could not attach \(name): \(Self.reason(errno))")
                 }
                 links.append(link)

@@ -19,7 +19,6 @@ public struct DaemonConfiguration: Sendable {
     public var closedLoop = true
     /// Intervals measured before and after each change the daemon makes (0: no guard).
     public var verifyIntervals = 3
-    var intervalSeconds: Double { Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18 }
 
     public init(targetsPath: String, modelOverride: String?, paramsOverride: String?, cgroupRoot: String?,
                 state: StateDirectory, interval: Duration, metricsTextfile: String?) {
@@ -107,7 +106,7 @@ public actor DaemonCore {
             seen.insert(guest)
             guard let current = try? ReadCounters.read(cgroup: cgroup, majMin: view.device.majMin, hierarchy: view.hierarchy, fs: fs) else { continue }
             if let (previous, at) = counters[guest], current.ios >= previous.ios, current.bytes >= previous.bytes {
-                let seconds = Double((now - at).components.seconds) + Double((now - at).components.attoseconds) / 1e18
+                let seconds = (now - at).inSeconds
                 loads[guest] = MeasuredLoad(readIos: current.ios - previous.ios, readBytes: current.bytes - previous.bytes, seconds: seconds)
             }
             counters[guest] = (current, now)
@@ -162,7 +161,7 @@ public actor DaemonCore {
         lastPlan = plan
         plannedLoads = measured
         let planTime = ContinuousClock.now - started
-        metrics.record(plan: plan, planSeconds: Double(planTime.components.attoseconds) / 1e18 + Double(planTime.components.seconds), measured: measured)
+        metrics.record(plan: plan, planSeconds: planTime.inSeconds, measured: measured)
         let applier = Applier(fs: fs, state: configuration.state, logger: logger)
         if let retryAt, ContinuousClock.now < retryAt {
             // backing off after a failure

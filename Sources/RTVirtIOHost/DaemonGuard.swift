@@ -56,8 +56,7 @@ struct DaemonGuard {
 
     /// What was measured since the last change.
     var measurement: Measurement {
-        let elapsed = ContinuousClock.now - since
-        return Measurement(observation: underCurrent, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        Measurement(observation: underCurrent, seconds: (ContinuousClock.now - since).inSeconds)
     }
 
     /// Enough windows under the settings in force to judge them: `windows`, or, with no
@@ -82,19 +81,22 @@ struct DaemonGuard {
 }
 
 extension DaemonCore {
+    /// The guard runs where it is on and the kernel observer measures the guests.
+    var guarding: Bool { guardian.enabled && session != nil }
+
     /// Called each tick with the guard on: ends a trial whose windows are in, putting
     /// the previous settings back when the change made things worse. True while the
     /// daemon must not change anything (a trial running, or the settings in force not
     /// yet measured long enough to compare a change against).
     func guardHolds(view: HostView) -> Bool {
-        guard guardian.enabled, session != nil else { return false }
+        guard guarding else { return false }
         guardian.ticks += 1
         guard guardian.measuredEnough(targets: targets, device: view.device.devicePath) else { return true }
         guard let trial = guardian.trial else { return false }
         let device = view.device.devicePath
         let before = trial.before.outcome(targets: targets, device: device), after = guardian.measurement.outcome(targets: targets, device: device)
         let (keep, reason) = MeasuredOutcome.verdict(before: before, after: after)
-        let table = MeasuredOutcome.table(before: before, after: after, seconds: Int((Double(guardian.windows) * configuration.intervalSeconds).rounded()))
+        let table = MeasuredOutcome.table(before: before, after: after, seconds: Int((Double(guardian.windows) * configuration.interval.inSeconds).rounded()))
         guardian.trial = nil
         if keep {   // the trial's windows go on as the measurement of the settings now in force
             logger.notice("the change measured no worse, \(reason)\n\(table)")
@@ -122,7 +124,6 @@ extension DaemonCore {
 
     /// What the settings in force gave, to judge a change against; nil without the guard.
     func measurementBeforeChange() -> DaemonGuard.Measurement? {
-        guard guardian.enabled, session != nil else { return nil }
-        return guardian.measurement
+        guarding ? guardian.measurement : nil
     }
 }

@@ -117,13 +117,9 @@ public struct ClosedLoopBenchmark {
         try daemon.run()
         LabCleanup.add(process: daemon)   // first in line on a signal: it restores the host before the testbed goes
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL); daemon.waitUntilExit() } }
-        _ = try session.window()
         var windows: [Window] = []
-        let started = Date()
-        for second in 1...seconds {
-            let wait = started.addingTimeInterval(Double(second)).timeIntervalSinceNow
-            if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
-            let urgent = (try session.window()[names[0]] ?? [:]).values.reduce(LatencyHistogram(), +)
+        try session.windows(seconds: seconds) { second, window in
+            let urgent = (window[names[0]] ?? [:]).values.reduce(LatencyHistogram(), +)
             let scheduler = BlockDevice.parseScheduler((try? fs.read(block.schedulerPath)) ?? "").selected ?? "?"
             let sliceIdleMs = scheduler == "bfq" ? (try? fs.readValue(sliceIdle.path)).flatMap(Double.init).map { $0 / Double(sliceIdle.perMs) } : nil
             windows.append(Window(second: second, urgentP9999Ms: urgent.percentileMs(99.99), urgentIops: Double(urgent.count),

@@ -69,17 +69,12 @@ public struct ObserverBenchmark {
                       goal: "with / without IOPS ≥ 0.98 (at most 2 % lower)")
     }
 
-    /// fio's IOPS over `secondsPerRun`, and the machine's CPU seconds meanwhile.
+    /// fio's IOPS over `secondsPerRun` (4 readers, as `rtvirtio probe` measures a device), and
+    /// the machine's CPU seconds meanwhile.
     func saturate(_ device: String) throws -> (iops: Double, cpu: Double) {
         let before = try Self.cpuSeconds()
-        let json = try runProgram("/usr/bin/fio", ["--name=saturate", "--filename=\(device)", "--rw=randread", "--bs=4k", "--direct=1",
-                                                   "--ioengine=psync", "--numjobs=4", "--group_reporting", "--time_based",
-                                                   "--runtime=\(secondsPerRun)", "--output-format=json"])
-        let cpu = try Self.cpuSeconds() - before
-        guard let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-              let job = (object["jobs"] as? [[String: Any]])?.first, let read = job["read"] as? [String: Any],
-              let iops = read["iops"] as? Double else { throw HostError("run fio on", path: device, detail: "unexpected output") }
-        return (iops, cpu)
+        let iops = try CapacityProbe.readIops(device: device, seconds: secondsPerRun)
+        return (iops, try Self.cpuSeconds() - before)
     }
 
     /// user + nice + system + irq + softirq seconds of every CPU (/proc/stat, USER_HZ = 100).
