@@ -72,8 +72,11 @@ struct LiveObserveTests {
             #expect(abs(Double(count - fio.ios)) <= 0.01 * Double(fio.ios), "\(job.name): kernel \(count), fio \(fio.ios)")
             let p50 = try #require(seen["p50Ms"] as? Double), p99 = try #require(seen["p99Ms"] as? Double)
             // The block layer's time is part of the system call's: never much more than fio's
-            // (bucket error 0.8 %, fio's own ~1.6 %), and most of fio's typical latency.
-            #expect(p99 <= fio.p99Ms * 1.25 && p50 <= fio.p50Ms * 1.25 && p50 >= fio.p50Ms * 0.3,
+            // (bucket error 0.8 %, fio's own ~1.6 %). Below it by the time outside the block
+            // layer (system call, psync, wake-up): at most 70 % of fio's, or 80 µs where the
+            // device is so fast that this overhead is most of it (CI saw 17 µs vs fio's 57 µs).
+            let outsideMs = fio.p50Ms - p50
+            #expect(p99 <= fio.p99Ms * 1.25 && p50 <= fio.p50Ms * 1.25 && p50 > 0 && outsideMs <= max(0.7 * fio.p50Ms, 0.08),
                     "\(job.name): kernel p50 \(p50) p99 \(p99) ms, fio p50 \(fio.p50Ms) p99 \(fio.p99Ms) ms")
             print("observe vs fio, \(job.name) \(op): count \(count)/\(fio.ios), p50 \(p50)/\(fio.p50Ms) ms, p99 \(p99)/\(fio.p99Ms) ms")
             // a 1 µs target: every window with requests is over it
