@@ -14,34 +14,14 @@ extension Optimizer {
     /// so no guest whose demand fits is ever capped, nor the most urgent one
     /// (a cap cannot give it more than the others' floors leave it).
     /// `idling`: size them for what the device delivers with bfq's idling on.
-    ///
-    /// What the device delivers falls with the number of tasks that compete,
-    /// and a guest held to the floor hardly competes: the caps are sized for the
-    /// fewest competing tasks that they themselves leave competing.
     public static func capsByUrgency(_ scenario: Scenario, idling: Bool = false) -> [Int?]? {
-        capSizing(scenario, idling: idling)?.caps
-    }
-
-    /// The caps and the IOPS they were sized for.
-    static func capSizing(_ scenario: Scenario, idling: Bool) -> (caps: [Int?], usableIops: Double)? {
         guard let delivery = scenario.delivery else { return nil }
-        let all = delivery.competing(scenario)
-        guard scenario.guests.reduce(0, { $0 + $1.tasks.reduce(0) { $0 + DeliveryModel.demand4K($1) } })
-                > delivery.usableIops(idling: idling, tasks: all) else { return nil }
-        for tasks in 1...max(1, all) {
-            let usable = delivery.usableIops(idling: idling, tasks: tasks)
-            let caps = capsByUrgency(scenario, usable: usable, floor: delivery.capFloorIops)
-            if delivery.competing(scenario, caps: caps) <= tasks { return caps.contains { $0 != nil } ? (caps, usable) : nil }
-        }
-        return nil
-    }
-
-    /// Caps handing out `usable × capHeadroom` by urgency.
-    static func capsByUrgency(_ scenario: Scenario, usable: Double, floor: Double) -> [Int?] {
         let demands = scenario.guests.map { $0.tasks.reduce(0) { $0 + DeliveryModel.demand4K($1) } }
-        var caps = [Int?](repeating: nil, count: scenario.guests.count)
-        guard demands.reduce(0, +) > usable else { return caps }
+        let usable = delivery.usableIops(idling: idling, tasks: DeliveryModel.competing(scenario))
+        guard demands.reduce(0, +) > usable else { return nil }
+        let floor = max(10, (0.01 * delivery.capacityIops).rounded())
         var remaining = usable * capHeadroom
+        var caps = [Int?](repeating: nil, count: scenario.guests.count)
         let order = scenario.urgencyOrder
         for (rank, guest) in order.enumerated() {
             let reserved = floor * Double(order.count - rank - 1)
@@ -53,12 +33,12 @@ extension Optimizer {
                 remaining -= cap
             }
         }
-        return caps
+        return caps.contains { $0 != nil } ? caps : nil
     }
 
     /// One sentence per capped guest: how much, what it asks, for whom.
     func capExplanations(_ scenario: Scenario, guests: [Plan.Guest], idling: Bool) -> [String] {
-        guard let usable = Self.capSizing(scenario, idling: idling)?.usableIops else { return [] }
+        guard let delivery = scenario.delivery else { return [] }
         let order = scenario.urgencyOrder
         return order.enumerated().compactMap { rank, g in
             guard let cap = guests[g].readIopsCap else { return nil }
@@ -67,7 +47,7 @@ extension Optimizer {
             let forWhom = protected.isEmpty ? "so that the device is not saturated"
                 : "so that \(protected.joined(separator: ", ")) \(protected.count == 1 ? "gets" : "get") the IOPS \(protected.count == 1 ? "it asks" : "they ask") for"
             return "\(guests[g].name) capped at \(cap) read IOPS (asks \(formatNumber(asks, decimals: 0))) \(forWhom): the device delivers about "
-                + "\(formatNumber(usable, decimals: 0)) IOPS \(idling ? "with" : "without") idling and the guests ask \(formatNumber(scenario.totalDemandKBps / 4, decimals: 0))"
+                + "\(formatNumber(delivery.usableIops(idling: idling, tasks: DeliveryModel.competing(scenario)), decimals: 0)) IOPS \(idling ? "with" : "without") idling and the guests ask \(formatNumber(scenario.totalDemandKBps / 4, decimals: 0))"
         }
     }
 }

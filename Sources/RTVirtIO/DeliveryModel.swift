@@ -51,21 +51,8 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
         capacityIops * (idling ? idleEfficiency : noIdleEfficiency).at(tasks: tasks)
     }
 
-    /// The tasks that compete for the device: those that ask it for more than the
-    /// smallest cap (1 % of the capacity, at least 10 IOPS) once their guest's cap
-    /// is split among them. A task held to a few IOPS by blk-throttle sleeps there;
-    /// it is not one of the one-request-at-a-time clients the efficiency counts.
-    func competing(_ scenario: Scenario, caps: [Int?]? = nil) -> Int {
-        scenario.guests.enumerated().reduce(0) { count, entry in
-            let (g, guest) = entry
-            let demands = guest.tasks.map(Self.demand4K)
-            let asked = caps?[g].map { Self.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double($0)) } ?? demands
-            return count + asked.filter { $0 > 0 && (caps?[g] == nil || $0 > capFloorIops) }.count
-        }
-    }
-
-    /// The smallest cap rtvirtio sets: 1 % of the capacity, at least 10 IOPS.
-    public var capFloorIops: Double { max(10, (0.01 * capacityIops).rounded()) }
+    /// The tasks that ask the device for anything.
+    static func competing(_ scenario: Scenario) -> Int { scenario.guests.reduce(0) { $0 + $1.tasks.filter { $0.iops > 0 }.count } }
 
     /// A task's demand in 4 KiB requests per second (the unit of the capacity).
     static func demand4K(_ task: TaskSpec) -> Double { task.iops * max(task.requestKB, 4) / 4 }
@@ -81,7 +68,7 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
             guard let cap = caps[g] else { return demands }
             return Self.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap))
         }
-        let usable = usableIops(idling: idling, tasks: competing(scenario, caps: settings.capsIops))
+        let usable = usableIops(idling: idling, tasks: Self.competing(scenario))
         let got4K: [[Double]]
         if asked.joined().reduce(0, +) <= usable {
             got4K = asked

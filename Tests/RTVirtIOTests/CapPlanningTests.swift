@@ -85,25 +85,6 @@ struct CapPlanningTests {
         #expect(Optimizer.capsByUrgency(Self.scenario([[4000], [500], [500]], capacity: 3520)) == [nil, 35, 35])
     }
 
-    @Test("a guest held to the floor does not compete: caps are sized for the tasks they leave competing (contended24's g3-LMH, g4-LMH)")
-    func capsCountOnlyCompetingTasks() {
-        // g3-LMH: 3 guests × [68, 341, 1024]. Counting all 9 tasks: 3520 × 0.7796 × 0.92 = 2524.6 →
-        // vm1 2524.6 − 1433 − 35 = 1056, vm2 35 — but vm2's 3 tasks at 11.7 IOPS each leave 6
-        // competing: 3520 × (1.010 − 6 × 0.0256) × 0.92 = 2773.4 → vm1 2773.4 − 1433 − 35 = 1305.
-        // 5 or fewer would give vm1 more (1388 at 5), still < 1433, still 6 competing: not consistent.
-        let g3 = Self.scenario([[68, 341, 1024], [68, 341, 1024], [68, 341, 1024]], capacity: 3520)
-        #expect(Optimizer.capsByUrgency(g3) == [nil, 1305, 35])
-        #expect(g3.delivery!.competing(g3, caps: [nil, 1305, 35]) == 6 && g3.delivery!.competing(g3) == 9)
-        // g4-LMH: 4 × [54, 272, 817]. All 12: 2276.0 → [nil, 1062, 35, 35]. At 9: 3520 × 0.7796 × 0.92
-        // = 2524.6: vm0 and vm1 fit (2286), vm2 gets 2524.6 − 2286 − 35 = 203 (54, 74.5, 74.5: all
-        // compete), vm3 35 (none): 9 ✓. At 8: 2607.6 → vm2 286, still 9 competing > 8.
-        let g4 = Self.scenario(Array(repeating: [54, 272, 817], count: 4), capacity: 3520)
-        #expect(Optimizer.capsByUrgency(g4) == [nil, nil, 203, 35])
-        // what the plan predicts each gets under those caps: 3 + 3 + 3 compete, 2744.2 usable ≥ 2524 asked
-        let got = g4.delivery!.delivered(g4, settings: Settings(host: BfqSettings(timeoutSyncMs: 32, sliceIdleUs: 0), weights: [100, 100, 100, 100], capsIops: [nil, nil, 203, 35]))
-        #expect(got[1] == [54, 272, 817] && got[2] == [54, 74.5, 74.5], "\(got)")
-    }
-
     @Test("a capped guest's tasks are predicted at least the throttle's measured tail; the others as the model says")
     func throttledModelTerms() {
         let s = Self.scenario([[500, 100], [500]])
