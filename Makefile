@@ -12,6 +12,8 @@ RUNTIME_PKGS := fio util-linux jq
 E2E_PKGS     := qemu-system-x86 busybox-static cpio
 # promtool, for the metrics test (the package's server is not started without systemd)
 TEST_PKGS    := prometheus
+# a real libvirtd for LiveLibvirtTests (started and stopped by the test when none runs)
+LIBVIRT_PKGS := libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 APT_STAMP    := /tmp/.rtvirtio-apt-updated
 
 .PHONY: all deps build test test-v2 demo e2e bench bench-quick bench-full install uninstall clean
@@ -37,7 +39,7 @@ build: deps
 	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib
 
 test: deps
-	$(call apt_need,$(E2E_PKGS) $(TEST_PKGS))
+	$(call apt_need,$(E2E_PKGS) $(TEST_PKGS) $(LIBVIRT_PKGS))
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 
@@ -46,7 +48,9 @@ test: deps
 test-v2: deps
 	$(call apt_need,$(E2E_PKGS) $(RUNTIME_PKGS))
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --filter CgroupV2GuestTests
+	@set -o pipefail; log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	$(SWIFT) test --skip-build --filter CgroupV2GuestTests 2>&1 | tee "$$log" || exit 1; \
+	grep '^cgroup v2 live:' "$$log" | tail -1; grep -q '^cgroup v2 live:' "$$log"
 
 demo: build
 	./scripts/demo.sh $(BIN)
