@@ -118,9 +118,7 @@ func normalizeCgroupPathAllowingRoot(_ path: String) -> String? {
     return normalizeCgroupPath(path)
 }
 
-/// Reads and edits the per-device lines of a weight file ("default 100",
-/// "7:0 300"). Tolerant of what a fixture file holds after a write
-/// ("7:0 default" means no line), so v2 writers test against plain files.
+/// Reads the per-device lines of a weight file ("default 100", "7:0 300").
 public enum WeightLines {
     public static func weight(for majMin: String, in text: String) -> Int? {
         for line in text.split(separator: "\n") {
@@ -130,8 +128,8 @@ public enum WeightLines {
         return nil
     }
 
-    /// `cgroup.subtree_control` lists controllers; a fixture may hold "+io".
+    /// `cgroup.subtree_control` lists the enabled controllers by name ("cpu io memory").
     public static func controllerEnabled(_ controller: String, in text: String) -> Bool {
-        text.split(whereSeparator: \.isWhitespace).contains { $0 == controller || $0 == "+\(controller)" }
+        text.split(whereSeparator: \.isWhitespace).contains { $0 == controller }
     }
 }

@@ -43,6 +43,10 @@ public final class HostFS: @unchecked Sendable {
     /// Test seam: called after each successful write with its 1-based number (a test makes
     /// the host change under an apply, e.g. a cgroup vanish after the first write).
     public var afterWrite: ((Int) -> Void)?
+    /// Test seam: a fixture tree's files answer as the kernel's do. Given the path, what
+    /// was written and what the file held, what it holds after (the tests' KernelLikeCgroupfs:
+    /// "+io" into cgroup.subtree_control lists "io", a weight line replaces its device's line).
+    public var kernelSemantics: ((_ path: String, _ written: String, _ before: String) -> String)?
     /// Test hook: after this many successful writes the process kills itself
     /// with SIGKILL (from RTVIRTIO_TEST_KILL_AFTER_WRITE), to prove a crash at
     /// any point leaves a journal `restore` completes. Debug builds only (the ones
@@ -109,10 +113,12 @@ public final class HostFS: @unchecked Sendable {
         if let fault, fault.writeNumber == writes {
             throw HostError("write '\(value)' to", path: path, errno: fault.errno, detail: "injected fault")
         }
-        let fd = open(path, O_WRONLY | O_CLOEXEC | (isRegularFile(path) ? O_TRUNC : 0))
+        let regular = isRegularFile(path)
+        let stored = regular ? kernelSemantics.map { $0(path, value, (try? read(path)) ?? "") } ?? value : value
+        let fd = open(path, O_WRONLY | O_CLOEXEC | (regular ? O_TRUNC : 0))
         guard fd >= 0 else { throw HostError("write '\(value)' to", path: path, errno: errno) }
         defer { close(fd) }
-        let bytes = Array(value.utf8)
+        let bytes = Array(stored.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, bytes.count) }
         guard written == bytes.count else {
             throw HostError("write '\(value)' to", path: path, errno: written < 0 ? errno : EIO)

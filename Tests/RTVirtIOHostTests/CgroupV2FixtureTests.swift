@@ -49,22 +49,23 @@ struct CgroupV2FixtureTests {
         var state = StateDirectory(path: tree.mount + "-state")
         state.allowedRoots.append(tree.mount)
         defer { try? FileManager.default.removeItem(atPath: state.path) }
-        let changes = try Applier(state: state).apply(desired, device: device)
+        let kernel = KernelLikeCgroupfs.fs()
+        let changes = try Applier(fs: kernel, state: state).apply(desired, device: device)
         #expect(changes.map(\.new) == ["io", "io", "800", "100"])
         #expect(changes.map(\.current) == [nil, nil, nil, "250"])
-        // exactly what the kernel expects written to each file
-        #expect(try tree.read("cgroup.subtree_control") == "+io")
-        #expect(try tree.read("machine.slice/cgroup.subtree_control") == "+io")
-        #expect(try tree.read("machine.slice/machine-qemu\\x2d1\\x2dvm0.scope/io.bfq.weight") == "8:16 800")
-        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.bfq.weight") == "8:16 100")
+        // what the kernel shows after rtvirtio's writes ("+io", "8:16 800"), as the v2 guest read back
+        #expect(try tree.read("cgroup.subtree_control") == "cpu io memory\n")
+        #expect(try tree.read("machine.slice/cgroup.subtree_control") == "io\n")
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d1\\x2dvm0.scope/io.bfq.weight") == "default 100\n8:16 800\n")
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.bfq.weight") == "default 100\n8:16 100\n")
 
         let journal = try #require(try state.loadJournal())
         #expect(journal.entries.map(\.original) == [nil, nil, nil, "250"])
-        try Applier(state: state).restore()
-        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.bfq.weight") == "8:16 250")
-        #expect(try tree.read("machine.slice/machine-qemu\\x2d1\\x2dvm0.scope/io.bfq.weight") == "8:16 default")
-        #expect(try tree.read("machine.slice/cgroup.subtree_control") == "-io")
-        #expect(try tree.read("cgroup.subtree_control") == "-io")
+        try Applier(fs: kernel, state: state).restore()
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.bfq.weight") == "default 100\n8:16 250\n")
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d1\\x2dvm0.scope/io.bfq.weight") == "default 100\n")
+        #expect(try tree.read("machine.slice/cgroup.subtree_control") == "\n")
+        #expect(try tree.read("cgroup.subtree_control") == "cpu memory\n")
         #expect(try state.loadJournal() == nil)
     }
 
@@ -117,18 +118,18 @@ struct CgroupV2FixtureTests {
         var state = StateDirectory(path: tree.mount + "-state")
         state.allowedRoots.append(tree.mount)
         defer { try? FileManager.default.removeItem(atPath: state.path) }
-        let changes = try Applier(state: state).apply(desired(plan(cap: 400)), device: device)
+        let kernel = KernelLikeCgroupfs.fs()
+        let changes = try Applier(fs: kernel, state: state).apply(desired(plan(cap: 400)), device: device)
         #expect(changes.last.map { [$0.current, $0.new] } == ["max", "400"])
-        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.max") == "8:16 riops=400")
-        // the kernel answers with every limit of the device: still read as 400
-        try "8:16 rbps=max wbps=max riops=400 wiops=max\n".write(toFile: "\(vm1)/io.max", atomically: false, encoding: .utf8)
+        // the kernel answers with every limit of the device: read as 400
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.max") == "8:16 rbps=max wbps=max riops=400 wiops=max\n")
         #expect(try JournalEntry(kind: .readIopsCap, path: "\(vm1)/io.max", original: nil, applied: "400", majMin: "8:16").current(HostFS()) == "400")
-        // a later plan without the cap puts it back to what it was
-        _ = try Applier(state: state).apply(desired(plan(cap: nil)), device: device)
-        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.max") == "8:16 riops=max")
-        _ = try Applier(state: state).apply(desired(plan(cap: 300)), device: device)
-        try Applier(state: state).restore()
-        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.max") == "8:16 riops=max")
+        // a later plan without the cap puts it back to what it was: no limit, no line
+        _ = try Applier(fs: kernel, state: state).apply(desired(plan(cap: nil)), device: device)
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.max") == "")
+        _ = try Applier(fs: kernel, state: state).apply(desired(plan(cap: 300)), device: device)
+        try Applier(fs: kernel, state: state).restore()
+        #expect(try tree.read("machine.slice/machine-qemu\\x2d2\\x2dvm1.scope/io.max") == "")
     }
 }
 
