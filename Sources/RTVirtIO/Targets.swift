@@ -11,6 +11,8 @@ public struct Targets: Sendable, Equatable {
     /// The device's capacity in 4 KiB random-read IOPS, where the operator measured it:
     /// then delivered IOPS are predicted and the least urgent guests may be capped.
     public var capacityReadIops: Double?
+    /// `libvirt: {uri}`: guests are also declared in the running domains' metadata (LibvirtMetadata).
+    public var libvirtURI: String?
 
     public init(device: String, percentile: Double = 99.99, model: ModelChoice = .bundledDefault,
                 modelParams: String? = nil, search: SearchSpace = .standard, onStop: OnStop = .restore,

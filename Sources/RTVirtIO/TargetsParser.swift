@@ -2,7 +2,7 @@ import Yams
 
 /// Reads targets.yaml text. Every rejection names file, line, column and key.
 public enum TargetsParser {
-    static let topKeys = ["device", "percentile", "model", "modelParams", "search", "capacity", "guests", "onStop"]
+    static let topKeys = ["device", "percentile", "model", "modelParams", "search", "capacity", "guests", "onStop", "libvirt"]
     static let guestKeys = ["name", "criticality", "match", "weight", "guestBfq", "guestAgent", "tasks"]
     static let taskKeys = ["name", "iops", "requestKB", "targetMs", "weight"]
     static let matchKeys = ["libvirt", "cgroup", "pid", "pidfile"]
@@ -36,9 +36,11 @@ public enum TargetsParser {
             throw reader.error(top.values["onStop"], "onStop", "must be 'restore' or 'keep', found '\(onStopText)'")
         }
         let search = top.has("search") ? try parseSearch(reader, try top.node("search")) : .standard
-        let guestNodes = try top.list("guests")
-        guard !guestNodes.isEmpty else {
-            throw reader.error(top.values["guests"], "guests", "needs at least one guest")
+        let libvirtURI = top.has("libvirt") ? try parseLibvirt(reader, try top.node("libvirt")) : nil
+        var guestNodes: [Node] = []
+        if libvirtURI == nil || top.has("guests") { guestNodes = try top.list("guests") }
+        guard !guestNodes.isEmpty || libvirtURI != nil else {
+            throw reader.error(top.values["guests"], "guests", "needs at least one guest", hint: "or `libvirt: {uri: qemu:///system}` to take them from the domains' metadata")
         }
         var guests: [GuestSpec] = []
         var seen: [String: Int] = [:]
@@ -55,7 +57,19 @@ public enum TargetsParser {
                               modelParams: try top.optionalString("modelParams"), search: search,
                               onStop: onStop, guests: guests)
         if top.has("capacity") { targets.capacityReadIops = try parseCapacity(reader, try top.node("capacity")) }
+        targets.libvirtURI = libvirtURI
         return targets
+    }
+
+    /// `libvirt: {uri: qemu:///system}`: guests also come from the running domains' metadata
+    /// on this host. Only a local QEMU URI: the knobs are this host's cgroups.
+    static func parseLibvirt(_ reader: YAMLReader, _ node: Node) throws -> String {
+        let fields = try reader.mapping(node, "libvirt", allowed: ["uri"])
+        let uri = try fields.optionalString("uri") ?? "qemu:///system"
+        guard uri == "qemu:///system" || uri == "qemu:///session" else {
+            throw reader.error(fields.values["uri"], "libvirt.uri", "must be qemu:///system or qemu:///session (the domains of this host), found '\(uri.prefix(80))'")
+        }
+        return uri
     }
 
     /// `capacity: {readIops: N}`: what the device serves of 4 KiB random reads (measured, e.g. with fio).
@@ -103,14 +117,17 @@ public enum TargetsParser {
         return space
     }
 
-    public static func parseGuest(_ reader: YAMLReader, _ node: Node, index: Int) throws -> GuestSpec {
-        let path = "guests[\(index)]"
-        let fields = try reader.mapping(node, path, allowed: guestKeys)
-        let name = try fields.string("name")
-        try checkName(reader, name, fields.values["name"], "\(path).name")
+    /// `domain`: the guest is a libvirt domain of that name whose metadata holds this
+    /// mapping (LibvirtMetadata); its name and match come from the domain, not the text.
+    public static func parseGuest(_ reader: YAMLReader, _ node: Node, index: Int, domain: String? = nil) throws -> GuestSpec {
+        let path = domain == nil ? "guests[\(index)]" : "rtvirtio"
+        let fields = try reader.mapping(node, path, allowed: domain == nil ? guestKeys : guestKeys.filter { $0 != "name" && $0 != "match" })
+        let name = try domain ?? fields.string("name")
+        try checkName(reader, name, fields.values["name"], domain == nil ? "\(path).name" : "the domain's name")
         let criticality = fields.has("criticality") ? try fields.int("criticality", in: 1...1_000_000) : index + 1
         let weight = fields.has("weight") ? try fields.int("weight", in: 1...1000) : nil
-        let match = fields.has("match") ? try parseMatch(reader, try fields.node("match"), "\(path).match") : nil
+        var match = domain.map(GuestMatch.libvirt)
+        if match == nil, fields.has("match") { match = try parseMatch(reader, try fields.node("match"), "\(path).match") }
         var guestBfq = BfqSettings.kernelDefault
         if fields.has("guestBfq") {
             let bfq = try reader.mapping(try fields.node("guestBfq"), "\(path).guestBfq",

@@ -21,8 +21,19 @@ public enum ConfigFiles {
         return text
     }
 
-    public static func loadTargets(_ path: String) throws -> Targets {
-        try TargetsParser.parse(try readText(path), file: path)
+    /// The targets file, with the running libvirt domains' guests where it asks for them
+    /// (`libvirt: {uri}`); `warn` hears of each domain whose metadata the file overrides.
+    public static func loadTargets(_ path: String, domains: (String) -> LibvirtDomains = { LibvirtDomains(uri: $0) },
+                                   warn: (String) -> Void = { FileHandle.standardError.write(Data("rtvirtio: \($0)\n".utf8)) }) throws -> Targets {
+        let targets = try TargetsParser.parse(try readText(path), file: path)
+        guard let uri = targets.libvirtURI else { return targets }
+        let (merged, ignored) = LibvirtMetadata.merged(targets, domains: try domains(uri).guests())
+        ignored.forEach(warn)
+        guard !merged.guests.isEmpty else {
+            throw InputError(file: path, key: "libvirt", message: "no guest: the file declares none and no running domain of \(uri) has rtvirtio metadata",
+                             hint: "virsh metadata DOMAIN --uri \(LibvirtMetadata.namespace) --key rtvirtio --set '<targets>{criticality: 1, tasks: [...]}</targets>'")
+        }
+        return merged
     }
 
     /// Where bundled model files are looked for, first match wins.

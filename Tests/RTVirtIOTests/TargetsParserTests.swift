@@ -187,7 +187,7 @@ struct TargetsParserTests {
         let error = try #require(throws: InputError.self) {
             try TargetsParser.parse("device: /dev/sdb\nguest: []", file: "/etc/rtvirtio/targets.yaml")
         }
-        #expect(error.description == "/etc/rtvirtio/targets.yaml:2:1: guest: unknown key (did you mean 'guests'?; allowed: device, percentile, model, modelParams, search, capacity, guests, onStop)")
+        #expect(error.description == "/etc/rtvirtio/targets.yaml:2:1: guest: unknown key (did you mean 'guests'?; allowed: device, percentile, model, modelParams, search, capacity, guests, onStop, libvirt)")
     }
 }
 
