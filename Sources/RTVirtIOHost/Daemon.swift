@@ -52,6 +52,11 @@ public actor DaemonCore {
     var applied: Plan?
     /// The kernel values of the applied plan, to check for drift without re-reading the journal.
     var appliedEntries: [JournalEntry] = []
+    /// Each guest's cgroup when the plan was applied: a domain that restarts comes back in a new one.
+    var appliedCgroups: [String: String] = [:]
+    /// When the running libvirt domains' metadata is read again (`libvirt:` in the targets).
+    var domainsReadAt = ContinuousClock.now
+    static let domainsInterval = Duration.seconds(30)
     /// The loads the last plan was made for, and whether targets changed since.
     var plannedLoads: [String: MeasuredLoad]?
     var lastPlan: Plan?
@@ -118,6 +123,7 @@ public actor DaemonCore {
     public func tick() {
         heartbeat.tickBegan()
         defer { heartbeat.tickEnded() }
+        readDomainsIfDue()
         let view: HostView
         do {
             view = try HostView.observe(targets, cgroupRoot: configuration.cgroupRoot, fs: fs, hierarchy: configuration.hierarchy)
@@ -138,7 +144,11 @@ public actor DaemonCore {
             if let shown = applied ?? lastPlan { report(view: view, plan: shown) } else { notifier.status("measuring what the guests get before the first change") }
             return
         }
-        let drifted = appliedEntries.contains { entry in
+        let moved = view.cgroups.filter { name, cgroup in appliedCgroups[name].map { $0 != cgroup } ?? false }.keys.sorted()
+        if !moved.isEmpty {
+            logger.notice("\(moved.joined(separator: ", ")) came back in a new cgroup (a restarted domain?): applying the plan there")
+        }
+        let drifted = !moved.isEmpty || appliedEntries.contains { entry in
             guard let current = try? entry.current(fs) else { return false }   // a vanished cgroup is not drift
             return current != entry.applied
         }
@@ -176,6 +186,7 @@ public actor DaemonCore {
                 let changes = try applier.apply(desired, device: view.device)
                 applied = plan
                 appliedEntries = desired
+                appliedCgroups = view.cgroups
                 failures = 0
                 retryAt = nil
                 metrics.applied()
@@ -278,6 +289,22 @@ public actor DaemonCore {
         }
         if let path = configuration.metricsTextfile {
             do { try metrics.writeTextfile(path) } catch { logger.warning("metrics textfile: \(error)") }
+        }
+    }
+
+    /// With `libvirt:` in the targets, domains start, stop and change their metadata
+    /// while the daemon runs: their targets are read again every 30 s (SIGHUP at once).
+    func readDomainsIfDue() {
+        guard targets.libvirtURI != nil, ContinuousClock.now - domainsReadAt >= Self.domainsInterval else { return }
+        domainsReadAt = ContinuousClock.now
+        do {
+            let fresh = try ConfigFiles.loadTargets(configuration.targetsPath, warn: { self.logger.warning("\($0)") })
+            guard fresh.guests != targets.guests else { return }
+            logger.notice("the libvirt domains' targets changed: now \(fresh.guests.map(\.name).joined(separator: ", "))")
+            targets = fresh
+            plannedLoads = nil
+        } catch {
+            logger.warning("reading the libvirt domains' targets failed, keeping the previous ones: \(error)")
         }
     }
 

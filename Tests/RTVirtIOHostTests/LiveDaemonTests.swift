@@ -268,6 +268,40 @@ struct LiveDaemonTests {
         try s.expectPristine()
     }
 
+    @Test("needs root: a guest that comes back in a new cgroup (a restarted domain, its pid file rewritten) gets its weight there within a few intervals",
+          .timeLimit(.minutes(1)))
+    func rootDaemonFollowsARestartedGuest() throws {
+        let s = try LiveCommandTests.Setup()
+        let pidfile = s.device.directory + "/vm1.pid"
+        let first = try s.cgroups.spawn(in: "vm1")
+        try "\(first)".write(toFile: pidfile, atomically: true, encoding: .utf8)
+        try Self.targets(s.device, vm1TargetMs: 900).replacingOccurrences(of: "match: {cgroup: vm1}", with: "match: {pidfile: \(pidfile)}")
+            .write(toFile: s.targetsPath, atomically: true, encoding: .utf8)
+        let daemon = try Running(arguments: ["daemon", "--targets", s.targetsPath, "--interval-s", "0.3", "--open-loop"] + s.hostArguments,
+                                 environment: [:], log: s.device.directory + "/daemon.log")
+        let majMin = try BlockDevice.resolve(s.device.path).majMin
+        func weight(_ cgroup: String) -> Int? {
+            WeightLines.weight(for: majMin, in: (try? HostFS().read("\(s.cgroups.root)/\(cgroup)/blkio.bfq.weight_device")) ?? "")
+        }
+        func wait(_ seconds: Double, until condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline { if condition() { return true }; usleep(100_000) }
+            return condition()
+        }
+        #expect(wait(10) { weight("vm1") != nil }, "\(daemon.output)")
+        let applied = weight("vm1")
+        // the domain restarts: a new QEMU in a new cgroup, libvirt's pid file rewritten
+        try s.cgroups.make("vm1-restarted")
+        let second = try s.cgroups.spawn(in: "vm1-restarted")
+        try "\(second)".write(toFile: pidfile, atomically: true, encoding: .utf8)
+        kill(first, SIGKILL)
+        #expect(wait(5) { weight("vm1-restarted") == applied }, "vm1-restarted: \(String(describing: weight("vm1-restarted"))), applied \(String(describing: applied))\n\(daemon.output)")
+        #expect(daemon.output.contains("vm1 came back in a new cgroup"), "\(daemon.output)")
+        daemon.signal(SIGTERM)
+        daemon.process.waitUntilExit()
+        #expect(daemon.process.terminationStatus == 0, "\(daemon.output)")
+    }
+
     @Test("needs root: a load change measured in a real cgroup (fio) leads to a new plan within two intervals",
           .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/fio"), "needs fio"), .timeLimit(.minutes(1)))
     func rootDaemonFollowsMeasuredLoad() throws {
