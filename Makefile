@@ -12,8 +12,9 @@ RUNTIME_PKGS := fio util-linux jq
 E2E_PKGS     := qemu-system-x86 busybox-static cpio
 # promtool, for the metrics test (the package's server is not started without systemd)
 TEST_PKGS    := prometheus
-# a real libvirtd for LiveLibvirtTests (started and stopped by the test when none runs)
-LIBVIRT_PKGS := libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+# a real libvirtd for LiveLibvirtTests (started and stopped by the test when none runs;
+# -system brings the libvirt-qemu user the QEMU driver needs, without it the driver fails to start)
+LIBVIRT_PKGS := libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 APT_STAMP    := /tmp/.rtvirtio-apt-updated
 
 .PHONY: all deps build test test-v2 demo e2e bench bench-quick bench-full install uninstall clean

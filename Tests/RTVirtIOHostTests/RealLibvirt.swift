@@ -12,8 +12,9 @@ final class RealLibvirt {
     static let skipReason: String? = {
         if geteuid() != 0 { return "needs root" }
         for tool in [virsh, libvirtd, virtlogd, "/usr/bin/qemu-system-x86_64"] where !FileManager.default.isExecutableFile(atPath: tool) {
-            return "\(tool) is missing (make test installs libvirt-daemon-driver-qemu and libvirt-clients)"
+            return "\(tool) is missing (make test installs libvirt-daemon-system, libvirt-daemon-driver-qemu and libvirt-clients)"
         }
+        if getpwnam("libvirt-qemu") == nil { return "no libvirt-qemu user: libvirt's QEMU driver cannot start (make test installs libvirt-daemon-system)" }
         return nil
     }()
 
@@ -29,6 +30,9 @@ final class RealLibvirt {
             started.append(pidFile)
         }
         for _ in 0..<100 where Live.run(Self.virsh, ["-c", "qemu:///system", "version"]).status != 0 { usleep(100_000) }
+        guard Live.run(Self.virsh, ["-c", "qemu:///system", "version"]).status == 0 else {
+            throw RealLibvirtError("libvirtd did not answer on qemu:///system within 10 s (see /var/log/libvirt/libvirtd.log)")
+        }
     }
 
     /// Runs a daemonizing program to the exit of its first process, with /dev/null for
