@@ -138,7 +138,9 @@ public actor DaemonCore {
             notifier.status("no guest found; waiting")
             return
         }
-        let measured = loadHistory.add(measure(view))
+        let lastInterval = measure(view)
+        metrics.measured(loads: lastInterval, guests: present.guests.map(\.name))
+        let measured = loadHistory.add(lastInterval)
         let missed = closeTheLoop(view)
         if guardHolds(view: view) {
             if let shown = applied ?? lastPlan { report(view: view, plan: shown) } else { notifier.status("measuring what the guests get before the first change") }
@@ -171,7 +173,7 @@ public actor DaemonCore {
         lastPlan = plan
         plannedLoads = measured
         let planTime = ContinuousClock.now - started
-        metrics.record(plan: plan, planSeconds: planTime.inSeconds, measured: measured)
+        metrics.record(plan: plan, planSeconds: planTime.inSeconds)
         let applier = Applier(fs: fs, state: configuration.state, logger: logger)
         if let retryAt, ContinuousClock.now < retryAt {
             // backing off after a failure
@@ -233,6 +235,8 @@ public actor DaemonCore {
         let guests = view.cgroups.sorted { $0.key < $1.key }.map { (name: $0.key, cgroup: $0.value) }
         if session.map({ $0.guests.map(\.name) != guests.map(\.name) || $0.guests.map(\.cgroup) != guests.map(\.cgroup) }) ?? true {
             session = GuestObserver(observer: observer!, guests: guests)
+            // on v2 a guest whose parent lacks io measures nothing until the first apply enables it
+            for warning in GuestObserver.unchargedWarnings(guests, hierarchy: view.hierarchy, fs: fs) { logger.warning("\(warning)") }
             _ = try? session?.window()   // start counting now
             guardian.trial = nil         // other guests: what was measured before says nothing now
             guardian.restart(afterChange: false)

@@ -24,15 +24,22 @@ public final class DaemonMetrics: Sendable {
     public func applied() { applies.increment() }
     public func failed() { applyFailures.increment() }
 
-    public func record(plan: Plan, planSeconds seconds: Double, measured: [String: MeasuredLoad]) {
+    /// Each guest's read IOPS in the last interval, every interval: also while the guard
+    /// holds the plan (it was set only when planning, and went stale for seconds).
+    public func measured(loads: [String: MeasuredLoad], guests: [String]) {
+        for guest in guests {
+            registry.makeGauge(name: "rtvirtio_guest_measured_iops", labels: [("guest", guest)], help: "Read IOPS measured in the last interval")
+                .set(loads[guest]?.iops ?? 0)
+        }
+    }
+
+    public func record(plan: Plan, planSeconds seconds: Double) {
         planSeconds.set(seconds)
         timeoutSync.set(Double(plan.host.timeoutSyncMs) / 1000)
         sliceIdle.set(plan.host.sliceIdleMs / 1000)
         for guest in plan.guests {
             registry.makeGauge(name: "rtvirtio_guest_weight", labels: [("guest", guest.name)], help: "Planned bfq weight")
                 .set(Double(guest.weight))
-            registry.makeGauge(name: "rtvirtio_guest_measured_iops", labels: [("guest", guest.name)], help: "Read IOPS measured in the last interval")
-                .set(measured[guest.name]?.iops ?? 0)
             registry.makeGauge(name: "rtvirtio_guest_read_iops_cap", labels: [("guest", guest.name)], help: "Planned read IOPS cap (0: none)")
                 .set(Double(guest.readIopsCap ?? 0))
             for task in guest.tasks {

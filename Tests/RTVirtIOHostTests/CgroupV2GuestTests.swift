@@ -102,6 +102,11 @@ struct CgroupV2GuestTests {
         let measured = metrics.split(separator: "\n").first { $0.hasPrefix("rtvirtio_guest_measured_iops{guest=\"vm0\"}") }
             .flatMap { Double($0.split(separator: " ").last ?? "") }
         #expect(measured.map { (150...250).contains($0) } == true, "vm0 measured \(String(describing: measured)) IOPS\n\(metrics)")
+        if report.ready.contains("btf=yes") {
+            // closed loop: before its first apply enabled io, the daemon said the guests' requests are the root's
+            let log = report.file("daemon", "/tmp/daemon.log") ?? ""
+            #expect(log.contains("vm0's requests are charged to the root cgroup: io is not enabled in /sys/fs/cgroup/rtvirtio-v2/cgroup.subtree_control"), "\(log)")
+        }
 
         // the kernel observer counted each guest's requests where they were charged (io enabled by apply)
         if report.ready.contains("btf=yes") {

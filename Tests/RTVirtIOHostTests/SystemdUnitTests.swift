@@ -42,7 +42,8 @@ struct DaemonMetricsTests {
         #expect(plan.guests[1].readIopsCap != nil, "premise: a plan with a cap, so that every metric appears")
         let metrics = DaemonMetrics()
         metrics.applied()
-        metrics.record(plan: plan, planSeconds: 0.001, measured: [:])
+        metrics.record(plan: plan, planSeconds: 0.001)
+        metrics.measured(loads: [:], guests: plan.guests.map(\.name))
         var reads = LatencyHistogram(), writes = LatencyHistogram()
         reads.record(ns: 800_000, count: 3)          // 0.8 ms: in the 1 ms bucket
         reads.record(ns: 1_200_000_000)              // a 1.2 s stall: in the 2.5 s bucket
