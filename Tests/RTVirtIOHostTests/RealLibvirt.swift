@@ -20,6 +20,9 @@ final class RealLibvirt {
 
     private var started: [String] = []   // pid files of the daemons this process started
     private var domains: [String] = []
+    /// The `machine` cgroups libvirt makes in every hierarchy for its first domain: the ones
+    /// absent before are removed again (rmdir: only when empty, never anyone else's).
+    private var machineCgroups: [String] = []
 
     init() throws {
         guard !FileManager.default.fileExists(atPath: Self.socket) || Live.run(Self.virsh, ["-c", "qemu:///system", "version"]).status != 0 else { return }
@@ -74,6 +77,8 @@ final class RealLibvirt {
         let file = NSTemporaryDirectory() + "\(name).xml"
         try xml.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
+        let hierarchies = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []
+        machineCgroups += hierarchies.map { "/sys/fs/cgroup/\($0)/machine" }.filter { !FileManager.default.fileExists(atPath: $0) }
         try virsh(["define", file])
         domains.append(name)
         try virsh(["start", name])
@@ -98,6 +103,7 @@ final class RealLibvirt {
             _ = Live.run(Self.virsh, ["-c", "qemu:///system", "destroy", name])
             _ = Live.run(Self.virsh, ["-c", "qemu:///system", "undefine", name])
         }
+        for cgroup in machineCgroups { rmdir(cgroup) }
         for pidFile in started.reversed() {
             if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 kill(pid, SIGTERM)
