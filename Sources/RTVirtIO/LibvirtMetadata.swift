@@ -12,13 +12,7 @@ public enum LibvirtMetadata {
     /// The guest one domain's metadata declares; an error names the domain and the line.
     public static func guest(domain: String, yaml: String) throws -> GuestSpec {
         let reader = YAMLReader(file: "libvirt domain '\(domain.prefix(128))' metadata")
-        let root = try reader.root(yaml)
-        let fields = try reader.mapping(root, "rtvirtio", allowed: TargetsParser.guestKeys.filter { $0 != "name" && $0 != "match" })
-        // without it every domain would be the most urgent
-        guard fields.has("criticality") else {
-            throw reader.error(root, "criticality", "is required in a domain's metadata", hint: "1 is the most urgent guest")
-        }
-        return try TargetsParser.parseGuest(reader, root, index: 0, domain: domain)
+        return try TargetsParser.parseGuest(reader, try reader.root(yaml), index: 0, domain: domain)
     }
 
     /// The targets file's guests, then each domain's that the file does not declare.

@@ -4,6 +4,8 @@ import Yams
 public enum TargetsParser {
     static let topKeys = ["device", "percentile", "model", "modelParams", "search", "capacity", "guests", "onStop", "libvirt"]
     static let guestKeys = ["name", "criticality", "match", "weight", "guestBfq", "guestAgent", "tasks"]
+    /// A libvirt domain's metadata: its name and match are the domain's.
+    static let domainGuestKeys = guestKeys.filter { $0 != "name" && $0 != "match" }
     static let taskKeys = ["name", "iops", "requestKB", "targetMs", "weight"]
     static let matchKeys = ["libvirt", "cgroup", "pid", "pidfile"]
     /// Physical ranges (issue 18, 6): what any device and any target could mean.
@@ -121,7 +123,11 @@ public enum TargetsParser {
     /// mapping (LibvirtMetadata); its name and match come from the domain, not the text.
     public static func parseGuest(_ reader: YAMLReader, _ node: Node, index: Int, domain: String? = nil) throws -> GuestSpec {
         let path = domain == nil ? "guests[\(index)]" : "rtvirtio"
-        let fields = try reader.mapping(node, path, allowed: domain == nil ? guestKeys : guestKeys.filter { $0 != "name" && $0 != "match" })
+        let fields = try reader.mapping(node, path, allowed: domain == nil ? guestKeys : domainGuestKeys)
+        // in a domain's metadata criticality is required: without it every domain would be the most urgent
+        if domain != nil, !fields.has("criticality") {
+            throw reader.error(node, "criticality", "is required in a domain's metadata", hint: "1 is the most urgent guest")
+        }
         let name = try domain ?? fields.string("name")
         try checkName(reader, name, fields.values["name"], domain == nil ? "\(path).name" : "the domain's name")
         let criticality = fields.has("criticality") ? try fields.int("criticality", in: 1...1_000_000) : index + 1

@@ -86,11 +86,16 @@ public actor DaemonCore {
         self.configuration = configuration
         self.logger = logger
         guardian = DaemonGuard(windows: configuration.verifyIntervals)
-        (targets, model) = try Self.load(configuration)
+        (targets, model) = try Self.load(configuration, logger: logger)
     }
 
-    static func load(_ configuration: DaemonConfiguration) throws -> (Targets, any LatencyModel) {
-        let targets = try ConfigFiles.loadTargets(configuration.targetsPath)
+    static func loadTargets(_ configuration: DaemonConfiguration, logger: Logger) throws -> Targets {
+        try ConfigFiles.loadTargets(configuration.targetsPath, warn: { logger.warning("\($0)") })
+    }
+
+    /// The targets (a domain whose metadata the file overrides is said in the log) and the model.
+    static func load(_ configuration: DaemonConfiguration, logger: Logger) throws -> (Targets, any LatencyModel) {
+        let targets = try loadTargets(configuration, logger: logger)
         let model = try ConfigFiles.loadModel(configuration.modelOverride.map(ModelChoice.init) ?? targets.model,
                                               params: configuration.paramsOverride ?? targets.modelParams)
         return (targets, model)
@@ -302,7 +307,7 @@ public actor DaemonCore {
         guard targets.libvirtURI != nil, ContinuousClock.now - domainsReadAt >= Self.domainsInterval else { return }
         domainsReadAt = ContinuousClock.now
         do {
-            let fresh = try ConfigFiles.loadTargets(configuration.targetsPath, warn: { self.logger.warning("\($0)") })
+            let fresh = try Self.loadTargets(configuration, logger: logger)
             guard fresh.guests != targets.guests else { return }
             logger.notice("the libvirt domains' targets changed: now \(fresh.guests.map(\.name).joined(separator: ", "))")
             targets = fresh
@@ -316,7 +321,7 @@ public actor DaemonCore {
     public func reload() {
         notifier.reloading()
         do {
-            (targets, model) = try Self.load(configuration)
+            (targets, model) = try Self.load(configuration, logger: logger)
             plannedLoads = nil
             corrections = MeasuredCorrections()   // a new model or new targets: what was learnt no longer applies
             logger.notice("reloaded \(configuration.targetsPath)")
