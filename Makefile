@@ -8,7 +8,7 @@ BIN           = .build/$(CONFIG)/rtvirtio
 # Debian packages each target needs; installed only when missing.
 BUILD_PKGS   := pkg-config libsystemd-dev libcgroup-dev libfuse3-dev libbpf-dev systemd
 RUNTIME_PKGS := fio util-linux jq
-# real QEMU guests (make e2e, and the e2e smoke in make test); the guest kernel is fetched by scripts/e2e.sh
+# real QEMU guests (make e2e, the e2e smoke and the cgroup v2 guest in make test); scripts/e2e-image.sh builds their image
 E2E_PKGS     := qemu-system-x86 busybox-static cpio
 # promtool, for the metrics test (the package's server is not started without systemd)
 TEST_PKGS    := prometheus
@@ -56,11 +56,13 @@ test-v2: deps
 demo: build
 	./scripts/demo.sh $(BIN)
 
-# three QEMU (TCG) guests sharing one bfq queue: p99.99 inside them before/after apply and under the daemon
-e2e: build
-	$(call apt_need,$(E2E_PKGS))
-	BIN=$(CURDIR)/$(BIN) ./scripts/e2e.sh smoke
-	BIN=$(CURDIR)/$(BIN) ./scripts/e2e.sh
+# three real libvirt domains (TCG) on one bfq loop device: p99.99 inside them under the device's own
+# scheduler, bfq's defaults, after apply and under the daemon (Tests/RTVirtIOHostTests/E2E*.swift;
+# the guests' image is built by scripts/e2e-image.sh)
+e2e: deps
+	$(call apt_need,$(E2E_PKGS) $(LIBVIRT_PKGS))
+	$(SWIFT) build --build-tests
+	RTVIRTIO_E2E=full $(SWIFT) test --skip-build --no-parallel --filter 'E2ESmokeTests|E2EFullTests'
 
 bench: build
 	mkdir -p out && $(BIN) lab bench-planner --format json | tee out/bench-planner.json

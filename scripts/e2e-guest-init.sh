@@ -13,10 +13,14 @@ for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_p
   insmod /lib/modules/$m.ko 2>/dev/null
 done
 mkdir -p /tmp /run
-# the QEMU guest agent, when the VM has its channel (no udev here: find the port by name)
+# the QEMU guest agent on each agent channel the VM has (no udev here: find the ports by name):
+# org.qemu.guest_agent.0 is libvirt's own, org.rtvirtio.guest_agent.0 one for rtvirtio
 i=0; while [ -z "$(ls /sys/class/virtio-ports 2>/dev/null)" ] && [ $i -lt 30 ]; do usleep 100000; i=$((i + 1)); done
 for port in /sys/class/virtio-ports/*; do
-  [ "$(cat "$port/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && qemu-ga -m virtio-serial -p "/dev/${port##*/}" -t /tmp -f /tmp/qga.pid &
+  case "$(cat "$port/name" 2>/dev/null)" in
+    org.qemu.guest_agent.0|org.rtvirtio.guest_agent.0)
+      mkdir -p "/tmp/${port##*/}"; qemu-ga -m virtio-serial -p "/dev/${port##*/}" -t "/tmp/${port##*/}" -f "/tmp/${port##*/}.pid" & ;;
+  esac
 done
 JOBS=""; RUNTIME=10; PHASES=""
 for arg in $(cat /proc/cmdline); do

@@ -1,39 +1,108 @@
 import Foundation
+import Glibc
 import Testing
+import RTVirtIO
+@testable import RTVirtIOHost
 
-/// The e2e smoke (scripts/e2e.sh smoke): a real QEMU guest in a libvirt-shaped
-/// cgroup is found by libvirt:, pidfile:, pid: and cgroup:, and each apply's
-/// weight is read back from the kernel; guest-side knobs go in through the
-/// guest agent and come back out on restore; everything is removed afterwards.
-enum E2E {
-    static let missingTool: String? = {
-        for tool in ["/usr/bin/qemu-system-x86_64", "/bin/busybox", "/usr/bin/cpio", "/usr/bin/fio"] where !FileManager.default.isExecutableFile(atPath: tool) {
-            print("skipping e2e smoke: \(tool) is missing (make test installs it)")
-            return "\(tool) missing"
+/// Where an e2e test keeps its files: a directory named for the project and the process
+/// (libvirt's QEMU user must reach the boot files and the agent socket in it), with the
+/// guests' kernel and initramfs copied in; removed on deinit.
+final class E2EWork {
+    let path: String
+    let image: (kernel: String, initrd: String)
+
+    init() throws {
+        path = NSTemporaryDirectory() + "rtvirtio-e2e-\(getpid())"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let built = try E2E.image()
+        image = ("\(path)/vmlinuz", "\(path)/initrd.gz")
+        for (from, to) in [(built.kernel, image.kernel), (built.initrd, image.initrd)] {
+            try? FileManager.default.removeItem(atPath: to)
+            try FileManager.default.copyItem(atPath: from, toPath: to)
         }
-        return nil
-    }()
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let file = "\(path)/\(name)"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-@Suite(.serialized, .enabled(if: Live.available && E2E.missingTool == nil, "needs root, v1 blkio, loop devices and qemu-system-x86_64, busybox, cpio"))
+/// The e2e smoke (in `make test`): a real libvirt domain booting a Linux guest is found by
+/// every match kind and gets its weight, read back from the kernel; its own bfq knobs go
+/// in through its guest agent and come back out on restore; nothing is left behind.
+@Suite(.serialized, .enabled(if: E2E.available, "needs root, v1 blkio, libvirtd, qemu-system-x86_64, busybox, cpio, fio"))
 struct E2ESmokeTests {
-    @Test("needs root: a QEMU guest is found by every match kind and gets its weight", .timeLimit(.minutes(3)))
+    @Test("needs root: a real libvirt guest is found by every match kind, gets its weight, and its own bfq knobs through its agent",
+          .timeLimit(.minutes(4)))
     func rootSmoke() throws {
-        let script = URL(fileURLWithPath: Live.binary).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/e2e.sh").path
-        let result = Live.run("/bin/bash", [script, "smoke"], environment: ["BIN": Live.binary])
-        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
-        for match in ["{libvirt: vm0} → weight 200", "{pidfile: ", "{pid: ", "{cgroup: 'machine.slice/machine-qemu\\x2d1\\x2dvm0.scope'} → weight 500"] {
-            #expect(result.stdout.contains(match), "missing '\(match)' in\n\(result.stdout)")
+        let work = try E2EWork()
+        let disk = try SharedDisk(regions: 1)
+        let libvirt = try RealLibvirt()
+        defer { libvirt.removeDomains() }   // before the disk goes
+        let name = "rtvirtio-e2e-\(getpid())-vm0"
+        let vm = try E2EDomain.start(name, libvirt: libvirt, image: work.image, disk: disk, region: 0, work: work.path)
+        print("\(name): \(try vm.waitReady(timeoutS: 120))")
+        let pid = try libvirt.pid(name)
+        let cgroup = try GuestLocator(hierarchy: try CgroupHierarchy.detect(root: nil))
+            .locate(GuestSpec(name: "g", criticality: 1, match: .libvirt(name), tasks: []), fs: HostFS()).cgroup
+        let relative = String(cgroup.dropFirst(Live.blkioRoot.count + 1))
+        let majMin = try BlockDevice.resolve(disk.path).majMin
+        func weight() throws -> Int? { WeightLines.weight(for: majMin, in: try HostFS().read("\(cgroup)/blkio.bfq.weight_device")) }
+
+        let guests = Live.run(Live.binary, ["guests"])
+        #expect(guests.stdout.split(separator: "\n").contains { $0.hasPrefix("\(pid) ") && $0.contains(name) }, "\(guests.stdout)")
+
+        let state = work.path + "/state"
+        let matches = ["{libvirt: \(name)}", "{pidfile: '/run/libvirt/qemu/\(name).pid'}", "{pid: \(pid)}", "{cgroup: '\(relative)'}"]
+        for (n, match) in matches.enumerated() {
+            let wanted = 200 + 100 * n
+            let targets = try work.write("t\(n).yaml", """
+                device: \(disk.path)
+                guests:
+                  - {name: vm0, match: \(match), weight: \(wanted), tasks: [{name: a, iops: 100, targetMs: 100}]}
+                """)
+            let apply = Live.run(Live.binary, ["apply", "--targets", targets, "--state-dir", state])
+            #expect(apply.status == 0, "match \(match): \(apply.stderr)")
+            #expect(try weight() == wanted, "match \(match)")
+            print("match \(match) → weight \(try weight().map(String.init) ?? "none") in \(cgroup)")
+            let restore = Live.run(Live.binary, ["restore", "--state-dir", state])
+            #expect(restore.status == 0, "\(restore.stderr)")
+            #expect(try weight() == nil, "restore left a weight line for \(match)")
         }
-        for inside in ["scheduler = bfq", "iosched/timeout_sync = 64", "iosched/slice_idle_us = 0"] {
-            #expect(result.stdout.contains("inside vm0: /sys/block/vda/queue/\(inside) (read back through the guest agent)"), "\(result.stdout)")
+
+        // the guest's own bfq knobs, through the agent channel rtvirtio was given
+        let agentTargets = try work.write("agent.yaml", """
+            device: \(disk.path)
+            guests:
+              - name: vm0
+                match: {libvirt: \(name)}
+                guestBfq: {timeoutSyncMs: 64, sliceIdleMs: 0}
+                guestAgent: {socket: '\(vm.agentSocket)', disk: vda}
+                tasks: [{name: a, iops: 100, targetMs: 100}]
+            """)
+        func inside(_ file: String) throws -> String? {
+            let dry = Live.run(Live.binary, ["apply", "--dry-run", "--format", "json", "--targets", agentTargets, "--state-dir", state])
+            let object = try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any]
+            let change = (object?["changes"] as? [[String: Any]])?.first { ($0["path"] as? String)?.hasPrefix("vm0:/sys/block/vda/queue/\(file)") == true }
+            return change?["current"] as? String
         }
-        #expect(result.stdout.contains("restore put the guest's scheduler back to"))
-        #expect(result.stdout.contains("e2e smoke: PASSED"))
-        #expect(!(try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)).contains("rtvirtio-e2e"))
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Live.blkioRoot).filter { $0.hasPrefix("rtvirtio-e2e-") }
-        #expect(leftovers.isEmpty, "cgroups left behind: \(leftovers)")
-        #expect(!Live.run("/sbin/losetup", ["-a"]).stdout.contains("rtvirtio-e2e."), "a loop device was left attached")
+        let schedulerBefore = try inside("scheduler")
+        let apply = Live.run(Live.binary, ["apply", "--targets", agentTargets, "--state-dir", state])
+        #expect(apply.status == 0, "\(apply.stderr)")
+        let status = Live.run(Live.binary, ["status", "--format", "json", "--state-dir", state])
+        let values = (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["values"] as? [[String: Any]] ?? []
+        for (file, wanted) in [("scheduler", "bfq"), ("iosched/timeout_sync", "64"), ("iosched/slice_idle_us", "0")] {
+            let got = values.first { ($0["path"] as? String)?.hasPrefix("vm0:/sys/block/vda/queue/\(file)") == true }?["current"] as? String
+            #expect(got == wanted, "inside the guest \(file): \(got ?? "absent"); status: \(status.stdout) \(status.stderr)")
+            print("inside \(name): /sys/block/vda/queue/\(file) = \(got ?? "absent") (read back through the guest agent)")
+        }
+        let restore = Live.run(Live.binary, ["restore", "--state-dir", state])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try inside("scheduler") == schedulerBefore, "restore put the guest's scheduler back")
+        print("restore put the guest's scheduler back to \(schedulerBefore ?? "?")")
     }
 }

@@ -57,7 +57,7 @@ final class RealLibvirt {
 
     /// Defines and starts a TCG domain with no OS (it waits in its firmware) and `disk` as its virtio disk.
     func start(_ name: String, disk: String) throws {
-        let xml = """
+        try start(name, xml: """
         <domain type='qemu'>
           <name>\(name)</name>
           <memory unit='MiB'>64</memory>
@@ -73,7 +73,11 @@ final class RealLibvirt {
             <memballoon model='none'/>
           </devices>
         </domain>
-        """
+        """)
+    }
+
+    /// Defines and starts the domain `xml` describes; it is destroyed and undefined on deinit.
+    func start(_ name: String, xml: String) throws {
         let file = NSTemporaryDirectory() + "\(name).xml"
         try xml.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -98,12 +102,19 @@ final class RealLibvirt {
         return pid
     }
 
-    deinit {
+    /// Destroys and undefines every domain started here (a guest that powered off is only undefined).
+    func removeDomains() {
         for name in domains {
             _ = Live.run(Self.virsh, ["-c", "qemu:///system", "destroy", name])
             _ = Live.run(Self.virsh, ["-c", "qemu:///system", "undefine", name])
         }
+        domains = []
         for cgroup in machineCgroups { rmdir(cgroup) }
+        machineCgroups = []
+    }
+
+    deinit {
+        removeDomains()
         for pidFile in started.reversed() {
             if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 kill(pid, SIGTERM)
