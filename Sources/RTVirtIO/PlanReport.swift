@@ -24,11 +24,19 @@ public struct PlanReport: Sendable {
     public var plan: Plan
     public var device: String
     public var baseline: Baseline?
+    /// What libvirt itself set for the guests' domains (blkiotune, iotune): shown, never changed.
+    public var libvirt: [LibvirtTuning]
 
-    public init(plan: Plan, device: String, baseline: Baseline? = nil) {
+    public init(plan: Plan, device: String, baseline: Baseline? = nil, libvirt: [LibvirtTuning] = []) {
         self.plan = plan
         self.device = device
         self.baseline = baseline
+        self.libvirt = libvirt
+    }
+
+    /// The lines that show libvirt's own settings, empty when there are none to show.
+    public static func libvirtLines(_ tunings: [LibvirtTuning]) -> [String] {
+        tunings.isEmpty ? [] : ["Set by libvirt itself (rtvirtio leaves these alone):"] + tunings.map { "  \($0.domain): \($0.summary)" }
     }
 
     var guestsMeeting: Int { plan.guests.filter(\.meets).count }
@@ -97,6 +105,7 @@ public struct PlanReport: Sendable {
             lines.append("Warnings:")
             for warning in plan.warnings { lines.append("  \(warning)") }
         }
+        if !libvirt.isEmpty { lines += [""] + Self.libvirtLines(libvirt) }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -135,6 +144,7 @@ public struct PlanReport: Sendable {
         var capacityIops: Double?
         var caps: [String]
         var keptScheduler: String?
+        var libvirt: [LibvirtTuning]
     }
 
     public func json() throws -> String {
@@ -149,7 +159,7 @@ public struct PlanReport: Sendable {
                       })
             },
             sacrificed: plan.sacrificed, warnings: plan.warnings, tasksMet: plan.tasksMet, taskCount: plan.taskCount,
-            capacityIops: plan.capacityIops, caps: plan.caps, keptScheduler: plan.keptScheduler)
+            capacityIops: plan.capacityIops, caps: plan.caps, keptScheduler: plan.keptScheduler, libvirt: libvirt)
         return try encodeJSON(value)
     }
 }

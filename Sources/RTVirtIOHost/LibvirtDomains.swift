@@ -42,6 +42,31 @@ public struct LibvirtDomains {
         try running().compactMap { domain in try metadataText(domain).map { try LibvirtMetadata.guest(domain: domain, yaml: $0) } }
     }
 
+    /// What libvirt itself set for the domain's I/O: blkiotune and each disk's iotune.
+    public func tuning(_ domain: String) throws -> LibvirtTuning {
+        let base = ["-q", "-c", uri]
+        let blkiotune = LibvirtTuning.fields(try runProgram(virsh, base + ["blkiotune", domain]))
+        var iotune: [String: [String: String]] = [:]
+        for disk in LibvirtTuning.diskTargets(try runProgram(virsh, base + ["domblklist", domain])) {
+            iotune[disk] = LibvirtTuning.iotuneFields(try runProgram(virsh, base + ["blkdeviotune", domain, disk]))
+        }
+        return LibvirtTuning(domain: domain, blkiotune: blkiotune, iotune: iotune)
+    }
+
+    /// libvirt's own settings for every guest the targets find by `libvirt: NAME` (those
+    /// from domain metadata included), and a sentence for each that could not be read.
+    /// Empty where virsh is not installed: such a host has no libvirt to show.
+    public static func tunings(_ targets: Targets, virsh: String = "/usr/bin/virsh") -> (tunings: [LibvirtTuning], problems: [String]) {
+        guard FileManager.default.isExecutableFile(atPath: virsh) else { return ([], []) }
+        let domains = LibvirtDomains(uri: targets.libvirtURI ?? "qemu:///system", virsh: virsh)
+        var tunings: [LibvirtTuning] = [], problems: [String] = []
+        for guest in targets.guests {
+            guard case .libvirt(let name) = guest.match else { continue }
+            do { tunings.append(try domains.tuning(name)) } catch { problems.append("libvirt's own settings of \(name) could not be read: \(error)") }
+        }
+        return (tunings, problems)
+    }
+
     /// The character content of the XML's root element. Hostile input is refused
     /// before a parser sees it: more than 64 KiB, or any DOCTYPE or entity
     /// declaration (libvirt never writes one; they are how XML bombs work).

@@ -19,8 +19,10 @@ struct PlanCommand: ParsableCommand {
         // plan reads the device's scheduler where it can (nothing else): its own may already do
         let current = try? BlockDevice.resolve(targets.device).scheduler(HostFS())
         let plan = try Optimizer(model: model, space: targets.search).plan(Scenario(targets: targets), currentScheduler: current)
+        let (libvirt, problems) = LibvirtDomains.tunings(targets)
+        problems.forEach(printError)
         let report = PlanReport(plan: plan, device: targets.device,
-                                baseline: .kernelDefaults(guests: targets.guests.map(\.name)))
+                                baseline: .kernelDefaults(guests: targets.guests.map(\.name)), libvirt: libvirt)
         try emit(report.render(format), to: output)
     }
 }

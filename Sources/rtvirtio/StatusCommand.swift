@@ -7,13 +7,14 @@ struct StatusCommand: ParsableCommand {
         commandName: "status",
         abstract: "Show every value rtvirtio manages: original, applied, current, and drift.",
         discussion: """
-        Exit status 4 when something drifted (someone else changed a value). With --targets and --measure-s, also \
-        each guest measured in the host kernel for that long (as `observe`), beside its targets.
+        Exit status 4 when something drifted (someone else changed a value). With --targets, also what libvirt itself \
+        set for the guests found by `libvirt: NAME` (blkiotune, each disk's iotune), which rtvirtio leaves alone; with \
+        --measure-s too, each guest measured in the host kernel for that long (as `observe`), beside its targets.
         """)
 
     @OptionGroup var host: HostOptions
     @Option(help: "text or json.") var format: OutputFormat = .text
-    @Option(help: ArgumentHelp("The targets file, to measure its guests against their targets.", valueName: "file")) var targets: String?
+    @Option(help: ArgumentHelp("The targets file: libvirt's own settings of its guests, and their measurements with --measure-s.", valueName: "file")) var targets: String?
     @Option(help: ArgumentHelp("Measure each guest this many seconds (1-3600; needs --targets, root and BPF).", valueName: "S")) var measureS: Int?
 
     func validate() throws {
@@ -27,13 +28,15 @@ struct StatusCommand: ParsableCommand {
         var device: String?
         var values: [Applier.Status]
         var measured: ObservationReport?
+        var libvirt: [LibvirtTuning]
     }
 
     func run() throws {
         let (journal, values) = try Applier(state: host.state).status()
         let measured = try measure()
+        let libvirt = try libvirtTunings()
         if format == .json {
-            print(try encodeJSON(Output(device: journal?.device, values: values, measured: measured)), terminator: "")
+            print(try encodeJSON(Output(device: journal?.device, values: values, measured: measured, libvirt: libvirt)), terminator: "")
         } else if let journal {
             print("device \(journal.device) (\(journal.majMin)), applied since \(journal.createdAt)")
             print(Table(header: ["path", "guest", "original", "applied", "current", ""], rows: values.map {
@@ -49,7 +52,16 @@ struct StatusCommand: ParsableCommand {
                       + "\(formatNumber(guest.iops, decimals: 0)) of \(formatNumber(guest.askedIops, decimals: 0)) IOPS asked)")
             }
         }
+        if format != .json, !libvirt.isEmpty { print("\n" + PlanReport.libvirtLines(libvirt).joined(separator: "\n")) }
         if values.contains(where: \.drift) { throw ExitCode(4) }
+    }
+
+    /// With --targets, what libvirt itself set for the guests it finds by `libvirt: NAME`.
+    func libvirtTunings() throws -> [LibvirtTuning] {
+        guard let path = targets else { return [] }
+        let (tunings, problems) = LibvirtDomains.tunings(try ConfigFiles.loadTargets(path))
+        problems.forEach(printError)
+        return tunings
     }
 
     /// The guests measured in the kernel for --measure-s seconds, where asked.

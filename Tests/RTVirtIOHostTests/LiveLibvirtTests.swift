@@ -9,7 +9,7 @@ import RTVirtIO
 /// metadata, and living beside libvirt's own blkiotune weight.
 @Suite(.serialized, .enabled(if: Live.available && RealLibvirt.skipReason == nil, "needs root, v1 blkio, libvirtd, virsh and qemu-system-x86_64"))
 struct LiveLibvirtTests {
-    @Test("needs root: a real libvirt domain is found by libvirt: NAME, listed by guests, planned from its metadata, and its per-device weight coexists with blkiotune's",
+    @Test("needs root: a real libvirt domain is found by libvirt: NAME, listed by guests, planned from its metadata, its per-device weight coexists with blkiotune's, and libvirt's own settings are shown",
           .timeLimit(.minutes(3)))
     func rootRealLibvirtDomain() throws {
         let device = try LoopDevice(sizeMB: 16)
@@ -57,6 +57,20 @@ struct LiveLibvirtTests {
         let applied = try HostFS().read(deviceFile)
         #expect(WeightLines.weight(for: block.majMin, in: applied) == 700, "\(applied)")
         #expect(try HostFS().readValue(weightFile) == "300", "libvirt's own weight is left as libvirt set it")
+        // 4. what libvirt itself set is shown by plan and status, beside rtvirtio's own values
+        try libvirt.virsh(["blkdeviotune", name, "vda", "--total-iops-sec", "500", "--live"])
+        print("virsh blkiotune:\n\(try libvirt.virsh(["blkiotune", name]))\nvirsh blkdeviotune vda:\n\(try libvirt.virsh(["blkdeviotune", name, "vda"]))")
+        let shown = "\(name): blkiotune weight 300; vda iotune total_iops_sec 500"
+        let planText = Live.run(Live.binary, ["plan", "--targets", pinned])
+        #expect(planText.stdout.contains("Set by libvirt itself (rtvirtio leaves these alone):\n  \(shown)"), "\(planText.stdout)\n\(planText.stderr)")
+        let planJSON = try JSONSerialization.jsonObject(with: Data(Live.run(Live.binary, ["plan", "--targets", pinned, "--format", "json"]).stdout.utf8)) as? [String: Any]
+        let tuning = (planJSON?["libvirt"] as? [[String: Any]])?.first
+        #expect((tuning?["blkiotune"] as? [String: String]) == ["weight": "300"] && (tuning?["iotune"] as? [String: [String: String]]) == ["vda": ["total_iops_sec": "500"]],
+                "\(String(describing: planJSON?["libvirt"]))")
+        let status = Live.run(Live.binary, ["status", "--state-dir", state, "--targets", pinned])
+        #expect(status.stdout.contains("  \(shown)") && status.stdout.contains("/blkio.bfq.weight_device"), "\(status.stdout)\n\(status.stderr)")
+        print("rtvirtio status --targets:\n\(status.stdout)")
+
         let restore = Live.run(Live.binary, ["restore", "--state-dir", state])
         #expect(restore.status == 0, "\(restore.stderr)")
         let restored = try HostFS().read(deviceFile)
