@@ -176,13 +176,13 @@ public struct BenchResults: Codable, Sendable {
         }.joined(separator: "\n") + "\n"
     }
 
-    /// The README's tables: every score per scheme; per case, each scheme's
+    /// The README's tables: every score per scheme (the most urgent guest's met runs beside them); per case, each scheme's
     /// passed runs with their Wilson 95 % interval, and its urgent-first score.
     public func markdown() -> String {
-        var lines = ["| scheme | pass rate | tasks passed | urgent-first score |", "|---|---|---|---|"]
+        var lines = ["| scheme | pass rate | tasks passed | most urgent guest met | urgent-first score |", "|---|---|---|---|---|"]
         for name in schemeOrder {
             guard let scheme = schemes[name] else { continue }
-            lines.append("| \(name) | \(percent(scheme.passRate)) | \(percent(scheme.taskPassRate)) | \(formatNumber(scheme.urgentFirstScore, decimals: 3)) |")
+            lines.append("| \(name) | \(percent(scheme.passRate)) | \(percent(scheme.taskPassRate)) | \(percent(scheme.mostUrgentMetRate)) | \(formatNumber(scheme.urgentFirstScore, decimals: 3)) |")
         }
         lines += ["", "Per case: passed runs / runs [Wilson 95 % interval] · urgent-first score (mean over runs).", "",
                   "| case | " + schemeOrder.joined(separator: " | ") + " |", "|---|" + schemeOrder.map { _ in "---|" }.joined()]

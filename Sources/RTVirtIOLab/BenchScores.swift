@@ -16,6 +16,13 @@ extension BenchResults.Run {
         return Double(met) / Double(urgencyOrder.count)
     }
 
+    /// The most urgent guest met every target with ≥ 95 % of its IOPS: the operator's first
+    /// question ("is my urgent VM within its target?"), which the other scores average away.
+    public var mostUrgentMet: Bool {
+        guard let first = urgencyOrder.first else { return false }
+        return tasks.filter { $0.guest == first }.allSatisfy(\.pass)
+    }
+
     /// Delivered against demanded IOPS, per guest (in urgency order).
     public struct GuestIops: Codable, Sendable, Equatable {
         public var guest: String
@@ -56,7 +63,15 @@ public struct WilsonInterval: Sendable, Equatable {
 }
 
 extension BenchResults.CaseResult {
+    /// The share of runs in which the most urgent guest met every target.
+    public var mostUrgentMetRate: Double { runs.isEmpty ? 0 : Double(runs.filter(\.mostUrgentMet).count) / Double(runs.count) }
+
     public var passInterval: WilsonInterval { WilsonInterval(successes: runs.filter(\.pass).count, trials: runs.count) }
+}
+
+extension BenchResults.SchemeResult {
+    /// The mean over cases of the share of runs in which the most urgent guest met every target.
+    public var mostUrgentMetRate: Double { cases.isEmpty ? 0 : cases.values.reduce(0) { $0 + $1.mostUrgentMetRate } / Double(cases.count) }
 }
 
 extension BenchResults {

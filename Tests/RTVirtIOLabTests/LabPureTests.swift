@@ -147,7 +147,8 @@ struct BenchResultsTests {
         // tasks: case a (1 + 0) / 2 = 0.5, case b 1 → 0.75; urgent-first: one guest, a 0.5, b 1 → 0.75
         #expect(results.schemes["rtvirtio-idling"]!.taskPassRate == 0.75 && results.schemes["rtvirtio-idling"]!.urgentFirstScore == 0.75)
         let markdown = results.markdown()
-        #expect(markdown.contains("| rtvirtio-idling | 75 % | 75 % | 0.75 |"), "\(markdown)")
+        // the most urgent (only) guest met in 1 of 2 runs of a and 1 of 1 of b: 75 %
+        #expect(markdown.contains("| rtvirtio-idling | 75 % | 75 % | 75 % | 0.75 |"), "\(markdown)")
         // a: 1 of 2 runs, Wilson [9.5 %, 90.5 %]; b: 1 of 1, [20.7 %, 100 %]
         #expect(markdown.contains("| a | 1/2 [9.5 %–90.5 %] · 0.5 |"), "\(markdown)")
         #expect(markdown.contains("| b | 1/1 [20.7 %–100 %] · 1 |"), "\(markdown)")
@@ -178,6 +179,11 @@ struct BenchResultsTests {
         let first = BenchResults.Run(repeatIndex: 0, order: 0, settings: settings, tasks: [Self.guestTask("vm0", pass: false), Self.guestTask("vm1", pass: true)],
                                      urgencyOrder: ["vm0", "vm1"])
         #expect(first.urgentFirstScore == 0)
+        // the operator's question: did the most urgent guest meet? vm2 did in `run`, vm0 did not in `first`
+        #expect(run.mostUrgentMet && !first.mostUrgentMet)
+        var case_ = BenchResults.CaseResult()
+        case_.runs = [run, first, run]
+        #expect(abs(case_.mostUrgentMetRate - 2.0 / 3) < 1e-12)
         // the scores travel in results.json, and old results without an urgency order still decode
         let json = String(decoding: try JSONEncoder().encode(run), as: UTF8.self)
         #expect(json.contains("\"urgentFirstScore\":0.333") && json.contains("\"urgencyOrder\":[\"vm2\",\"vm0\",\"vm1\"]"), "\(json)")
