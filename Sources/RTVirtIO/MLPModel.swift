@@ -224,14 +224,9 @@ public struct MLPModel: LatencyModel {
             for layers in members {
                 var x = UnsafePointer(input)
                 for layer in layers {
-                    let w = base + layer.weightOffset
-                    let bias = base + layer.biasOffset
-                    for o in 0..<layer.outputs {
-                        var acc = bias[o]
-                        let row = w + o * layer.inputs
-                        for k in 0..<layer.inputs { acc += row[k] * x[k] }
-                        a[o] = layer.relu ? max(acc, 0) : acc
-                    }
+                    // the C kernel's one-row loop: the batch's arithmetic, so planner and benchmark agree
+                    rtv_dense_row(base + layer.weightOffset, base + layer.biasOffset, x, a,
+                                  Int32(layer.inputs), Int32(layer.outputs), layer.relu ? 1 : 0)
                     x = UnsafePointer(a)
                     swap(&a, &b)
                 }

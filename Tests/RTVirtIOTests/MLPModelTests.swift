@@ -118,3 +118,29 @@ struct MLPModelTests {
         #expect(error.message.contains("1 output"))
     }
 }
+
+/// The planner and the benchmark run one forward pass (issue 17, 7): a row evaluated on its
+/// own, as the planner does, gives the very bits the 32-row block kernel gives it.
+struct MLPOneForwardPassTests {
+    @Test("the planner's one-row pass and the block kernel agree bit for bit on the bundled MLP")
+    func rowAndBlockAgree() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config/models/mlp-device-bound.json")
+        let model = try MLPModel(json: try Data(contentsOf: file), file: file.path)
+        let n = model.featureCount, count = 77   // two full blocks and a partial one
+        var rng = SplitMix64(seed: 17)
+        let rows = (0..<count * n).map { _ in Double(rng.next() % 10_000) / 10 }
+        var batch = [Double](repeating: 0, count: count)
+        rows.withUnsafeBufferPointer { input in batch.withUnsafeMutableBufferPointer { model.predictBatch(input, count: count, into: $0) } }
+        var differing: [String] = []
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * model.widest + n) { scratch in
+            rows.withUnsafeBufferPointer { input in
+                for r in 0..<count {
+                    let single = model.evaluate(input.baseAddress! + r * n, scratch.baseAddress!)
+                    if single.bitPattern != batch[r].bitPattern { differing.append("row \(r): \(single) against \(batch[r])") }
+                }
+            }
+        }
+        #expect(differing.isEmpty, "\(differing.count) of \(count) rows differ: \(differing.prefix(3))")
+    }
+}

@@ -7,6 +7,11 @@
 void rtv_dense_block32(const float *w, const float *bias, const float *x, float *out,
                        int inputs, int outputs, int relu);
 
+/// One dense layer over one row (x[k]): out[o] = bias[o] + sum_k w[o * inputs + k] * x[k], then
+/// ReLU; the same arithmetic, in the same order and build, as one row of rtv_dense_block32.
+void rtv_dense_row(const float *w, const float *bias, const float *x, float *out,
+                   int inputs, int outputs, int relu);
+
 /// 1 when the AVX2+FMA path is in use (for the benchmark's report).
 int rtv_dense_uses_avx2(void);
 
