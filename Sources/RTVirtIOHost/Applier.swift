@@ -41,7 +41,7 @@ public struct Applier: Sendable {
 
     /// The writes `desired` needs, with originals carried over from an existing journal.
     public func entries(for desired: [JournalEntry], device: BlockDevice) throws -> (entries: [JournalEntry], changes: [Change]) {
-        let previous = try state.loadJournal()
+        let previous = try state.loadJournal(fs: fs)
         if let previous, previous.majMin != device.majMin {
             throw StateDirectory.Failure.otherDevice(path: state.journalPath, journal: "\(previous.device) (\(previous.majMin))",
                                                     wanted: "\(device.devicePath) (\(device.majMin))")
@@ -114,7 +114,7 @@ public struct Applier: Sendable {
     }
 
     func applyLocked(_ desired: [JournalEntry], device: BlockDevice) throws -> (changes: [Change], undo: Undo) {
-        let previous = try state.loadJournal()
+        let previous = try state.loadJournal(fs: fs)
         // A cap an earlier plan wrote and this one does not want goes back to what it was:
         // left in place it would starve the guest for nothing.
         let lifted = (previous?.entries ?? []).filter { old in
@@ -166,7 +166,7 @@ public struct Applier: Sendable {
     public func restore() throws -> [Change] {
         let lock = try state.lock()
         defer { state.unlock(lock) }
-        guard let journal = try state.loadJournal() else { return [] }
+        guard let journal = try state.loadJournal(fs: fs) else { return [] }
         var changes: [Change] = []
         var errors: [String] = []
         var remaining: [JournalEntry] = []
@@ -213,7 +213,7 @@ public struct Applier: Sendable {
     }
 
     public func status() throws -> (journal: Journal?, values: [Status]) {
-        guard let journal = try state.loadJournal() else { return (nil, []) }
+        guard let journal = try state.loadJournal(fs: fs) else { return (nil, []) }
         let values = journal.entries.map { entry in
             let current = (try? entry.current(fs)) ?? nil
             return Status(path: entry.kind == .deviceWeight || entry.kind == .readIopsCap ? "\(entry.path) [\(entry.majMin ?? "")]" : entry.location,

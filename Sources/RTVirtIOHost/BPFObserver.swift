@@ -35,7 +35,7 @@ public final class BPFObserver: @unchecked Sendable {
 
     /// `btfPath`: the kernel's type information that CO-RE relocates against
     /// (another file than the kernel's own only where a distribution ships it apart).
-    public init(device: BlockDevice, btfPath: String = BPFObserver.kernelBTF, bytes: [UInt8] = BPFObjects.observer) throws {
+    public init(device: BlockDevice, btfPath: String = BPFObserver.kernelBTF, bytes: [UInt8] = BPFObjects.observer, fs: HostFS = HostFS()) throws {
         self.device = device
         guard geteuid() == 0 else { throw Unavailable("needs root (CAP_BPF and CAP_PERFMON)") }
         guard access(btfPath, R_OK) == 0 else {
@@ -65,7 +65,7 @@ public final class BPFObserver: @unchecked Sendable {
             guard config >= 0, histogramsFD >= 0, droppedFD >= 0 else { throw Unavailable("the program lacks its maps") }
             // every request carries the block layer's start_time_ns where the queue keeps I/O
             // statistics: only the completion hook is needed then (less work per request)
-            stampMode = (try? HostFS().readValue("/sys/dev/block/\(device.majMin)/queue/iostats")) == "1"
+            stampMode = (try? fs.readValue("/sys/dev/block/\(device.majMin)/queue/iostats")) == "1"
             for (index, value) in [device.major, device.minor, stampMode ? 1 : 0].enumerated() {
                 var key = UInt32(index), value = value
                 guard bpf_map_update_elem(config, &key, &value, UInt64(BPF_ANY)) == 0 else {

@@ -14,7 +14,7 @@ public struct BlockDevice: Sendable, Equatable {
     public var ioschedPath: String { "\(sysfsPath)/queue/iosched" }
 
     /// Resolves a /dev path, a by-id/by-path link or a partition to its disk.
-    public static func resolve(_ path: String, sysRoot: String = "/sys") throws -> BlockDevice {
+    public static func resolve(_ path: String, sysRoot: String = "/sys", fs: HostFS = HostFS()) throws -> BlockDevice {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw HostError("find device", path: path, errno: errno, detail: "check the targets file's device:")
@@ -26,9 +26,9 @@ public struct BlockDevice: Sendable, Equatable {
         var sysfs = URL(fileURLWithPath: "\(sysRoot)/dev/block/\(major):\(minor)").resolvingSymlinksInPath()
         var disk = (major, minor)
         // A partition's directory holds a `partition` file; its parent is the disk.
-        if FileManager.default.fileExists(atPath: sysfs.appendingPathComponent("partition").path) {
+        if fs.exists(sysfs.appendingPathComponent("partition").path) {
             sysfs = sysfs.deletingLastPathComponent()
-            let dev = try HostFS().readValue(sysfs.appendingPathComponent("dev").path).split(separator: ":")
+            let dev = try fs.readValue(sysfs.appendingPathComponent("dev").path).split(separator: ":")
             guard dev.count == 2, let diskMajor = UInt32(dev[0]), let diskMinor = UInt32(dev[1]) else {
                 throw HostError("read", path: sysfs.path + "/dev", detail: "expected MAJ:MIN")
             }

@@ -39,13 +39,13 @@ public struct CgroupHierarchy: Sendable, Equatable {
 
     /// Finds the io controller: libcgroup's mount table first, /proc/self/mountinfo as the check and fallback.
     /// `root` is relative to the controller mount, or absolute inside it.
-    public static func detect(root: String? = nil, mountinfo: String = "/proc/self/mountinfo") throws -> CgroupHierarchy {
-        let table = (try? HostFS().read(mountinfo)) ?? ""
+    public static func detect(root: String? = nil, mountinfo: String = "/proc/self/mountinfo", fs: HostFS = HostFS()) throws -> CgroupHierarchy {
+        let table = (try? fs.read(mountinfo)) ?? ""
         var found: CgroupHierarchy?
         if let v1 = libcgroupMountPoint("blkio") ?? mountPoint(in: table, v1Controller: "blkio") {
             found = CgroupHierarchy(version: .v1, mountPoint: v1)
         } else if let v2 = mountPoint(in: table, v1Controller: nil),
-                  ((try? HostFS().read("\(v2)/cgroup.controllers")) ?? "").split(separator: " ").contains(where: { $0.hasPrefix("io") }) {
+                  ((try? fs.read("\(v2)/cgroup.controllers")) ?? "").split(separator: " ").contains(where: { $0.hasPrefix("io") }) {
             found = CgroupHierarchy(version: .v2, mountPoint: v2)
         }
         guard var hierarchy = found else {

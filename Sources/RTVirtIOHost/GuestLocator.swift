@@ -41,14 +41,14 @@ public struct GuestLocator: Sendable {
     public func locate(_ guest: GuestSpec, fs: HostFS) throws -> Found {
         guard let match = guest.match else {
             // No match: a cgroup named after the guest directly under the root.
-            return try existing(guest, [hierarchy.root + "/" + guest.name], match: "name")
+            return try existing(guest, [hierarchy.root + "/" + guest.name], match: "name", fs: fs)
         }
         switch match {
         case .cgroup(let path):
             guard let directory = hierarchy.directory(relative: path) else {
                 throw Failure.outsideRoot(guest: guest.name, path: path, root: hierarchy.root)
             }
-            return try existing(guest, [directory], match: match.description)
+            return try existing(guest, [directory], match: match.description, fs: fs)
         case .libvirt(let name):
             // libvirt's own record of the running domain, then /proc/PID/cgroup: every layout
             // (systemd's machine.slice scopes, the no-systemd machine/qemu-ID-NAME.libvirt-qemu, …)
@@ -57,7 +57,7 @@ public struct GuestLocator: Sendable {
                let found = try? byPid(guest, pid, fs: fs) {
                 return found
             }
-            do { return try existing(guest, libvirtCandidates(name), match: match.description) } catch Failure.notFound(let g, let m, let looked) {
+            do { return try existing(guest, libvirtCandidates(name, fs: fs), match: match.description, fs: fs) } catch Failure.notFound(let g, let m, let looked) {
                 throw Failure.notFound(guest: g, match: m, looked: [pidfile] + looked)
             }
         case .pid(let pid):
@@ -73,8 +73,8 @@ public struct GuestLocator: Sendable {
         }
     }
 
-    func existing(_ guest: GuestSpec, _ candidates: [String], match: String) throws -> Found {
-        guard let hit = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+    func existing(_ guest: GuestSpec, _ candidates: [String], match: String, fs: HostFS) throws -> Found {
+        guard let hit = candidates.first(where: fs.exists) else {
             throw Failure.notFound(guest: guest.name, match: match, looked: candidates)
         }
         return Found(cgroup: hit)
@@ -96,10 +96,10 @@ public struct GuestLocator: Sendable {
 
     /// libvirt's layouts: systemd machine scopes (any id), then the older
     /// machine/NAME.libvirt-qemu and libvirt/qemu/NAME.
-    func libvirtCandidates(_ name: String) -> [String] {
+    func libvirtCandidates(_ name: String, fs: HostFS) -> [String] {
         let slice = hierarchy.root + "/machine.slice"
         let suffix = "\\x2d" + Self.systemdEscape(name) + ".scope"
-        let scopes = (try? FileManager.default.contentsOfDirectory(atPath: slice))?
+        let scopes = fs.list(slice)?
             .filter { $0.hasPrefix("machine-qemu\\x2d") && $0.hasSuffix(suffix) }
             .filter { scope in
                 // the id between the prefixes is a number: do not match vm0 against ...\x2dxvm0.scope

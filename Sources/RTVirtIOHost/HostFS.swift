@@ -63,6 +63,9 @@ public final class HostFS: @unchecked Sendable {
 
     public func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// A directory's entries (no "." or ".."), nil when it cannot be read.
+    public func list(_ directory: String) -> [String]? { try? FileManager.default.contentsOfDirectory(atPath: directory) }
+
     public func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

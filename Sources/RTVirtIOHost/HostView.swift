@@ -10,9 +10,9 @@ public struct HostView: Sendable {
 
     public static func observe(_ targets: Targets, cgroupRoot: String?, fs: HostFS,
                                hierarchy given: CgroupHierarchy? = nil) throws -> HostView {
-        let device = try BlockDevice.resolve(targets.device)
+        let device = try BlockDevice.resolve(targets.device, fs: fs)
         _ = try device.scheduler(fs)     // fails early, naming what the device offers, when bfq is missing
-        let hierarchy = try given ?? CgroupHierarchy.detect(root: cgroupRoot)
+        let hierarchy = try given ?? CgroupHierarchy.detect(root: cgroupRoot, fs: fs)
         let locator = GuestLocator(hierarchy: hierarchy)
         var view = HostView(device: device, hierarchy: hierarchy, cgroups: [:], warnings: [], skipped: [])
         for guest in targets.guests {

@@ -173,10 +173,10 @@ public struct StateDirectory: Sendable {
         return fd
     }
 
-    public func loadJournal() throws -> Journal? {
-        guard FileManager.default.fileExists(atPath: journalPath) else { return nil }
+    public func loadJournal(fs: HostFS = HostFS()) throws -> Journal? {
+        guard fs.exists(journalPath) else { return nil }
         do {
-            let text = try HostFS().readSmallRegularFile(journalPath, limit: 16 << 20)   // no symlink, no FIFO, bounded
+            let text = try fs.readSmallRegularFile(journalPath, limit: 16 << 20)   // no symlink, no FIFO, bounded
             let journal = try JSONDecoder().decode(Journal.self, from: Data(text.utf8))
             guard journal.version == Journal.currentVersion else {
                 throw Failure.corruptJournal(path: journalPath, detail: "version \(journal.version), this rtvirtio reads \(Journal.currentVersion)")

@@ -14,7 +14,7 @@ public enum LoopDevices {
         let device = try runProgram("/sbin/losetup", ["-f", "--show", "--direct-io=on"] + (readOnly ? ["-r"] : []) + [image])
             .trimmingCharacters(in: .whitespacesAndNewlines)
         do {
-            try fs.write(try BlockDevice.resolve(device).schedulerPath, defaultScheduler)
+            try fs.write(try BlockDevice.resolve(device, fs: fs).schedulerPath, defaultScheduler)
         } catch {
             _ = try? runProgram("/sbin/losetup", ["-d", device])
             throw error
@@ -24,7 +24,7 @@ public enum LoopDevices {
 
     /// Scheduler back to "none", then `losetup -d`; best effort (used on clean-up paths).
     public static func detach(_ device: String, fs: HostFS = HostFS()) {
-        if let block = try? BlockDevice.resolve(device) { try? fs.write(block.schedulerPath, defaultScheduler) }
+        if let block = try? BlockDevice.resolve(device, fs: fs) { try? fs.write(block.schedulerPath, defaultScheduler) }
         _ = try? runProgram("/sbin/losetup", ["-d", device])
     }
 }

@@ -17,7 +17,8 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let (targets, model) = try planning.load()
         // plan reads the device's scheduler where it can (nothing else): its own may already do
-        let current = try? BlockDevice.resolve(targets.device).scheduler(HostFS())
+        let fs = HostFS()
+        let current = try? BlockDevice.resolve(targets.device, fs: fs).scheduler(fs)
         let plan = try Optimizer(model: model, space: targets.search).plan(Scenario(targets: targets), currentScheduler: current)
         let (libvirt, problems) = LibvirtDomains.tunings(targets)
         problems.forEach(printError)

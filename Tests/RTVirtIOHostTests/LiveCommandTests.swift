@@ -213,7 +213,7 @@ struct CommandLineTests {
         try JSONEncoder().encode(results).write(to: URL(fileURLWithPath: out + "/results.json"))
         let rendered = Live.run(Live.binary, ["bench", "--render-only", "--out", out])
         #expect(rendered.status == 0, "\(rendered)")
-        #expect(try String(contentsOfFile: out + "/results.md", encoding: .utf8).contains("| none | 100 % | 100 % | 1 |"))
+        #expect(try String(contentsOfFile: out + "/results.md", encoding: .utf8).contains("| none | 100 % | 100 % | 100 % | 1 |"))
         #expect(FileManager.default.fileExists(atPath: out + "/report.html"))
         #expect(Live.run(Live.binary, ["bench"]).stderr.contains("--cases is required"))
     }
