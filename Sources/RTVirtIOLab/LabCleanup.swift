@@ -21,6 +21,12 @@ public enum LabCleanup {
 
     public static func remove(_ id: Int) { actions.withLock { $0.removeAll { $0.id == id } } }
 
+    /// Ctrl-C / SIGTERM: kill the loads and remove the testbed, then exit 130.
+    public static func removeOnInterrupt(_ testbed: LabTestbed, command: String) -> [DispatchSourceSignal] {
+        add { try? testbed.down() }
+        return onSignals(command: command)
+    }
+
     /// Runs (and forgets) every registered undo, newest first.
     public static func runAll() {
         let pending = actions.withLock { current -> [(id: Int, action: @Sendable () -> Void)] in

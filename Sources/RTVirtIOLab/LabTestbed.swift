@@ -31,8 +31,14 @@ public struct LabTestbed: Codable, Sendable {
 
     public enum Failure: Error, CustomStringConvertible {
         case unsupported(String)
+        /// A testbed of another regime is up (another run's, or one left up on purpose).
+        case otherRegimeUp(running: Regime, wanted: Regime)
         public var description: String {
-            switch self { case .unsupported(let text): text }
+            switch self {
+            case .unsupported(let text): text
+            case let .otherRegimeUp(running, wanted):
+                "a \(running.rawValue) testbed is up, and these cases want \(wanted.rawValue): rtvirtio lab testbed down first"
+            }
         }
     }
 

@@ -44,12 +44,6 @@ struct BenchCommand: ParsableCommand {
         guard renderOnly || !cases.isEmpty else { throw ValidationError("--cases is required (or --render-only with --out)") }
     }
 
-    /// results.md and report.html from results.json, as a run writes them.
-    static func render(_ results: BenchResults, to out: String) throws {
-        try results.markdown().write(toFile: "\(out)/results.md", atomically: true, encoding: .utf8)
-        try results.html().write(toFile: "\(out)/report.html", atomically: true, encoding: .utf8)
-    }
-
     func searchSliceIdleUs() throws -> [Int]? {
         guard let searchSliceIdleMs else { return nil }
         let parsed = searchSliceIdleMs.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)).flatMap(BfqSettings.sliceIdleUs(ms:)) }
@@ -63,7 +57,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if renderOnly {
             let results = try JSONDecoder().decode(BenchResults.self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/results.json")))
-            try Self.render(results, to: out)
+            try results.render(to: out)
             print("wrote \(out)/results.md, report.html from \(out)/results.json")
             return
         }
@@ -76,46 +70,12 @@ struct BenchCommand: ParsableCommand {
             file.cases = file.cases.filter { names.contains($0.name) }
         }
         if let searchSliceIdleUs = try searchSliceIdleUs() { file.search.hostSliceIdleUs = searchSliceIdleUs }
-        let regime = try Self.regime(chosen: regime, named: file.namedRegimes, cases: cases)
         let names = schemes.split(separator: ",").map(String.init)
-        let chosen = try names.map { name in (name: name, scheme: try Self.scheme(name, search: file.search)) }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let lock = try LabTestbed.exclusive()
-        defer { close(lock) }
-        if let running = try LabTestbed.current(), running.regime != regime {
-            throw CommandFailure("a \(running.regime.rawValue) testbed is up, and these cases want \(regime.rawValue): rtvirtio lab testbed down first")
-        }
-        let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime, serviceTimeUs: serviceUs)
-        defer { try? testbed.down() }
-        let interrupts = LabData.removeOnInterrupt(testbed, command: "bench")
-        defer { interrupts.forEach { $0.cancel() } }
-        let progress = { (line: String) in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
-        var results = BenchResults(schemes: [:])
-        // A sweep's settings depend on the case (its guests and their urgency), so each case runs alone.
-        for runCases in sweep ? file.cases.map({ [$0] }) : [file.cases] {
-            let caseSchemes = sweep ? SettingsSweep.settings(for: runCases[0].scenario, space: file.search).map { ($0.name, Scheme.fixed($0.settings)) } : chosen
-            var subset = file
-            subset.cases = runCases
-            var runner = BenchRunner(testbed: testbed, cases: subset, schemes: caseSchemes)
-            (runner.durationS, runner.repeats) = (durationS, `repeat`)
-            results.merge(try runner.run(progress: progress))
-        }
-        results.caseOrder = file.cases.map(\.name)
-        if !sweep { results.schemeOrder = names }
-        results.provenance = [
-            "cases": cases, "targetRule": file.targetRule, "regime": regime.rawValue,
-            "scaleRule": file.scaleRule ?? "", "capacityIops": file.capacityIops.map { formatNumber($0) } ?? "",
-            "durationS": String(durationS), "repeats": String(`repeat`),
-            "kernel": ((try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"),
-            "device": testbed.deviceDescription,
-            "gitCommit": Provenance.gitCommit(), "date": ISO8601DateFormatter().string(from: Date()),
-            "command": CommandLine.arguments.joined(separator: " "),
-        ]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let json = try encoder.encode(results)
-        try json.write(to: URL(fileURLWithPath: "\(out)/results.json"))
-        try Self.render(results, to: out)
+        var session = BenchSession(cases: file, casesPath: cases, schemes: try names.map { (name: $0, scheme: try Self.scheme($0, search: file.search)) },
+                                   regime: try Self.regime(chosen: regime, named: file.namedRegimes, cases: cases))
+        (session.serviceUs, session.durationS, session.repeats, session.sweep) = (serviceUs, durationS, `repeat`, sweep)
+        let results = try session.run { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
+        let json = try results.write(to: out)
         print(format == .json ? String(decoding: json, as: UTF8.self) : results.markdown() + "\n" + results.passingSchemes() + "wrote \(out)/results.json, results.md, report.html")
     }
 

@@ -73,7 +73,7 @@ struct LabCalibrateCommand: ParsableCommand {
         let testbed = try LabTestbed.current() ?? LabTestbed.up(regime: regime, serviceTimeUs: serviceUs)
         guard testbed.regime == regime else { throw CommandFailure("the testbed that is up is \(testbed.regime.rawValue); run `rtvirtio lab testbed down` first") }
         try Provenance.write(for: out, testbed: testbed, command: CommandLine.arguments.joined(separator: " "), scheduler: scheduler)
-        let interrupts = LabData.removeOnInterrupt(testbed, command: "calibrate")
+        let interrupts = LabCleanup.removeOnInterrupt(testbed, command: "calibrate")
         defer { interrupts.forEach { $0.cancel() } }
         // repeats draw nothing from the seed: every configuration is the same whatever --repeat-every says
         let design = CalibrationPoint.design(count: points, seed: seed, repeatEvery: repeatEvery, repeats: repeats).filter {

@@ -20,10 +20,4 @@ enum LabData {
         guard !points.isEmpty else { throw InputError(file: files.joined(separator: ", "), message: "no measured points") }
         return CalibrationDataset(points: points).part(part)
     }
-
-    /// Ctrl-C / SIGTERM: kill the loads and remove the testbed, then exit 130.
-    static func removeOnInterrupt(_ testbed: LabTestbed, command: String) -> [DispatchSourceSignal] {
-        LabCleanup.add { try? testbed.down() }
-        return LabCleanup.onSignals(command: command)
-    }
 }
