@@ -20,10 +20,8 @@ struct E2EFullTests {
     @Test("needs root: three libvirt guests — the urgent one meets its target after apply and under the daemon, and the host is put back",
           .timeLimit(.minutes(8)))
     func rootThreeGuests() throws {
-        let work = try E2EWork()
-        let disk = try SharedDisk(regions: 3)
-        let libvirt = try RealLibvirt()
-        defer { libvirt.removeDomains() }
+        let host = try E2EHost(regions: 3)
+        let (work, disk) = (host.work, host.disk)
         let queue = "/sys/block/\(disk.loop.name)/queue"
         try HostFS().write("\(queue)/scheduler", "none")
 
@@ -32,8 +30,7 @@ struct E2EFullTests {
         let phaseList = Self.phases.enumerated().map { "\($1)@\(start + $0 * step)" }.joined(separator: ",")
         let names = (0..<3).map { "rtvirtio-e2e-\(getpid())-vm\($0)" }
         let vms = try names.enumerated().map { index, name in
-            try E2EDomain.start(name, libvirt: libvirt, image: work.image, disk: disk, region: index, work: work.path,
-                                jobs: "\(Self.tasks[index].0):\(Int(Self.tasks[index].1))", phases: phaseList, runtimeS: Self.runtimeS)
+            try host.start(name, region: index, jobs: "\(Self.tasks[index].0):\(Int(Self.tasks[index].1))", phases: phaseList, runtimeS: Self.runtimeS)
         }
         for vm in vms { print("\(vm.name): \(try vm.waitReady(timeoutS: Double(start) - Date().timeIntervalSince1970 - 2))") }
         let cgroup2 = try GuestLocator(hierarchy: try CgroupHierarchy.detect(root: nil))

@@ -38,6 +38,54 @@ enum E2E {
     }
 }
 
+/// Where an e2e test keeps its files: a directory named for the project and the process
+/// (libvirt's QEMU user must reach the boot files and the agent socket in it), with the
+/// guests' kernel and initramfs copied in; removed on deinit.
+final class E2EWork {
+    let path: String
+    let image: (kernel: String, initrd: String)
+
+    init() throws {
+        path = NSTemporaryDirectory() + "rtvirtio-e2e-\(getpid())"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let built = try E2E.image()
+        image = ("\(path)/vmlinuz", "\(path)/initrd.gz")
+        for (from, to) in [(built.kernel, image.kernel), (built.initrd, image.initrd)] {
+            try? FileManager.default.removeItem(atPath: to)
+            try FileManager.default.copyItem(atPath: from, toPath: to)
+        }
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let file = "\(path)/\(name)"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// What an e2e test runs on: its files, the shared disk, and libvirt. On deinit the
+/// domains go first (they hold the disk), then the disk and the files.
+final class E2EHost {
+    let work: E2EWork
+    let disk: SharedDisk
+    let libvirt: RealLibvirt
+
+    init(regions: Int) throws {
+        work = try E2EWork()
+        disk = try SharedDisk(regions: regions)
+        libvirt = try RealLibvirt()
+    }
+
+    func start(_ name: String, region: Int, jobs: String = "", phases: String = "", runtimeS: Int = 20) throws -> E2EDomain {
+        try E2EDomain.start(name, libvirt: libvirt, image: work.image, disk: disk, region: region, work: work.path,
+                            jobs: jobs, phases: phases, runtimeS: runtimeS)
+    }
+
+    deinit { libvirt.removeDomains() }
+}
+
 /// One loop device with bfq, one region of it per guest (libvirt's `<slices>`: QEMU's raw
 /// offset and size), filled with random data (reads of holes never reach the disk). On
 /// deinit the scheduler goes back to what it was and the device and its file are removed.

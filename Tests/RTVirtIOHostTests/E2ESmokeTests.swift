@@ -4,33 +4,6 @@ import Testing
 import RTVirtIO
 @testable import RTVirtIOHost
 
-/// Where an e2e test keeps its files: a directory named for the project and the process
-/// (libvirt's QEMU user must reach the boot files and the agent socket in it), with the
-/// guests' kernel and initramfs copied in; removed on deinit.
-final class E2EWork {
-    let path: String
-    let image: (kernel: String, initrd: String)
-
-    init() throws {
-        path = NSTemporaryDirectory() + "rtvirtio-e2e-\(getpid())"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        let built = try E2E.image()
-        image = ("\(path)/vmlinuz", "\(path)/initrd.gz")
-        for (from, to) in [(built.kernel, image.kernel), (built.initrd, image.initrd)] {
-            try? FileManager.default.removeItem(atPath: to)
-            try FileManager.default.copyItem(atPath: from, toPath: to)
-        }
-    }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        let file = "\(path)/\(name)"
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// The e2e smoke (in `make test`): a real libvirt domain booting a Linux guest is found by
 /// every match kind and gets its weight, read back from the kernel; its own bfq knobs go
 /// in through its guest agent and come back out on restore; nothing is left behind.
@@ -39,12 +12,10 @@ struct E2ESmokeTests {
     @Test("needs root: a real libvirt guest is found by every match kind, gets its weight, and its own bfq knobs through its agent",
           .timeLimit(.minutes(4)))
     func rootSmoke() throws {
-        let work = try E2EWork()
-        let disk = try SharedDisk(regions: 1)
-        let libvirt = try RealLibvirt()
-        defer { libvirt.removeDomains() }   // before the disk goes
+        let host = try E2EHost(regions: 1)
+        let (work, disk, libvirt) = (host.work, host.disk, host.libvirt)
         let name = "rtvirtio-e2e-\(getpid())-vm0"
-        let vm = try E2EDomain.start(name, libvirt: libvirt, image: work.image, disk: disk, region: 0, work: work.path)
+        let vm = try host.start(name, region: 0)
         print("\(name): \(try vm.waitReady(timeoutS: 120))")
         let pid = try libvirt.pid(name)
         let cgroup = try GuestLocator(hierarchy: try CgroupHierarchy.detect(root: nil))
