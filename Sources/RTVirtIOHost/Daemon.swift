@@ -145,7 +145,8 @@ public actor DaemonCore {
         }
         let lastInterval = measure(view)
         metrics.measured(loads: lastInterval, guests: present.guests.map(\.name))
-        let measured = loadHistory.add(lastInterval)
+        let capsInForce = Dictionary((applied?.guests ?? []).compactMap { g in g.readIopsCap.map { (g.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        let measured = LoadScaling.demandEvidence(loadHistory.add(lastInterval), capsIops: capsInForce)
         let missed = closeTheLoop(view)
         if guardHolds(view: view) {
             if let shown = applied ?? lastPlan { report(view: view, plan: shown) } else { notifier.status("measuring what the guests get before the first change") }

@@ -15,6 +15,8 @@ public struct ClosedLoopBenchmark {
         public var urgentIops: Double
         public var sliceIdleMs: Double?
         public var scheduler: String
+        /// Each guest's read IOPS cap in force at the window's end (nil: none); absent in older results.
+        public var capsIops: [Int?]?
     }
     public struct Mode: Codable, Sendable {
         public var name: String
@@ -25,6 +27,8 @@ public struct ClosedLoopBenchmark {
         public var windowsMet: Int
         /// What the daemon said it did (its "applied plan" and "put back" lines).
         public var changes: [String]
+        /// Windows whose caps differ from the window before: how often the daemon moved them.
+        public var capChanges: Int?
     }
     public struct Result: Codable, Sendable {
         public var kernel: String
@@ -32,6 +36,8 @@ public struct ClosedLoopBenchmark {
         public var model: String
         public var guestsIops: [Int]
         public var targetsMs: [Double]
+        /// The targets file's `capacity:`, where given (IOPS of 4 KiB reads).
+        public var capacityIops: Int?
         public var intervalS: Double
         public var seconds: Int
         public var hold: Int
@@ -45,6 +51,8 @@ public struct ClosedLoopBenchmark {
     public var intervalS = 1.0
     public var guestsIops = [1000, 1000, 1000]
     public var targetsMs: [Double] = [50, 200, 1000]
+    /// Written as the targets file's `capacity:`, so the daemon may cap the least urgent guests.
+    public var capacityIops: Int?
     public var hold = 5
 
     public init(binary: String, params: String) {
@@ -74,7 +82,7 @@ public struct ClosedLoopBenchmark {
         }
         return Result(kernel: (try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?",
                       device: "device-bound testbed (\(testbed.fuse?.serviceTimeUs ?? 0) µs per 4 KiB read, one at a time)",
-                      model: params, guestsIops: guestsIops, targetsMs: targetsMs, intervalS: intervalS, seconds: seconds, hold: hold, modes: modes)
+                      model: params, guestsIops: guestsIops, targetsMs: targetsMs, capacityIops: capacityIops, intervalS: intervalS, seconds: seconds, hold: hold, modes: modes)
     }
 
     func runMode(closedLoop: Bool, testbed: LabTestbed, block: BlockDevice) throws -> Mode {
@@ -92,7 +100,8 @@ public struct ClosedLoopBenchmark {
             for directory in LabTestbed.cgroupsDeepestFirst(testbed.cgroupRoot) where directory != testbed.cgroupRoot { rmdir(directory) }
         }
         let targets = "\(work)/targets.yaml"
-        try ("device: \(testbed.device)\nmodel: analytical\nmodelParams: \(params)\nguests:\n" + names.indices.map { g in
+        try ("device: \(testbed.device)\nmodel: analytical\nmodelParams: \(params)\n" + (capacityIops.map { "capacity: {readIops: \($0)}\n" } ?? "")
+             + "guests:\n" + names.indices.map { g in
             "  - {name: \(names[g]), criticality: \(g + 1), match: {cgroup: \(names[g])}, tasks: [{name: t, iops: \(guestsIops[g]), targetMs: \(formatNumber(targetsMs[g]))}]}\n"
         }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
         var loads: [Process] = []
@@ -122,16 +131,24 @@ public struct ClosedLoopBenchmark {
             let urgent = (window[names[0]] ?? [:]).values.reduce(LatencyHistogram(), +)
             let scheduler = BlockDevice.parseScheduler((try? fs.read(block.schedulerPath)) ?? "").selected ?? "?"
             let sliceIdleMs = scheduler == "bfq" ? (try? fs.readValue(sliceIdle.path)).flatMap(Double.init).map { $0 / Double(sliceIdle.perMs) } : nil
+            let caps = names.map { ThrottleLines.readIops(for: block.majMin, in: (try? fs.read("\(testbed.cgroupRoot)/\($0)/blkio.throttle.read_iops_device")) ?? "") }
             windows.append(Window(second: second, urgentP9999Ms: urgent.percentileMs(99.99), urgentIops: Double(urgent.count),
-                                  sliceIdleMs: sliceIdleMs, scheduler: scheduler))
+                                  sliceIdleMs: sliceIdleMs, scheduler: scheduler, capsIops: caps))
+        }
+        // a daemon that exited early (bad targets, a crash) managed nothing: that is no result
+        guard daemon.isRunning else {
+            let tail = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(1500)
+            throw LabTestbed.Failure.unsupported("the daemon exited (status \(daemon.terminationStatus)) before the \(seconds) s were up, so these windows measured the host unmanaged; its log:\n\(tail)")
         }
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
-        let met = windows.map { ($0.urgentP9999Ms ?? .infinity) <= targetsMs[0] }
+        // met: within its target and ≥ 95 % of its IOPS (a starved guest's few requests can be fast)
+        let met = windows.map { ($0.urgentP9999Ms ?? .infinity) <= targetsMs[0] && $0.urgentIops >= DeliveryModel.minimumFraction * Double(guestsIops[0]) }
+        let capChanges = zip(windows.dropFirst(), windows).filter { $0.capsIops != $1.capsIops }.count
         let firstHeld = met.indices.first { i in i + hold <= met.count && met[i..<(i + hold)].allSatisfy { $0 } }
         let changes = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
             .filter { $0.contains("applied plan") || $0.contains("made things worse") || $0.contains("measured no worse") || $0.contains("re-planning") }
         return Mode(name: closedLoop ? "closed loop" : "open loop", windows: windows, windowsToMeet: firstHeld.map { $0 + 1 },
-                    windowsMet: met.filter { $0 }.count, changes: changes)
+                    windowsMet: met.filter { $0 }.count, changes: changes, capChanges: capChanges)
     }
 }

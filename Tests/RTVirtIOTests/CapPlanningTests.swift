@@ -181,3 +181,29 @@ struct LoadHistoryTests {
         #expect(history.add(["vm0": MeasuredLoad(iops: 200, requestKB: 4)])["vm0"]?.iops == 200, "and then it ages out")
     }
 }
+
+struct CapBoundLoadTests {
+    /// The daemon plans on measured loads. Under the plan's caps vm1 reads 1487 (its cap) and vm2
+    /// 35: planned on those reads the device looks unsaturated, and the plan lifts both caps.
+    @Test("a guest held by its cap is planned on what it declares, not on its reads, so the caps stay (the daemon's flap, measured)")
+    func capBoundGuestsKeepTheirDeclaredDemand() throws {
+        let declared = Targets(device: "/dev/x", guests: (0..<3).map { g in
+            GuestSpec(name: "vm\(g)", criticality: g + 1, tasks: [TaskSpec(name: "t0", iops: 1500, targetMs: [25, 50, 100][g])])
+        })
+        var withCapacity = declared
+        withCapacity.capacityReadIops = 3520
+        let optimizer = Optimizer(model: CapPlanningTests.FlatModel(), space: SearchSpace(hostTimeoutSyncMs: [32], hostSliceIdleUs: [0]))
+        let first = try optimizer.plan(Scenario(targets: withCapacity))
+        #expect(first.settings.capsIops == [nil, 1487, 35])
+        // what the kernel counts in the next intervals: vm0 its 1500, vm1 and vm2 their caps' worth
+        let reads = ["vm0": MeasuredLoad(iops: 1500, requestKB: 4), "vm1": MeasuredLoad(iops: 1480, requestKB: 4), "vm2": MeasuredLoad(iops: 35, requestKB: 4)]
+        let naive = try optimizer.plan(Scenario(targets: LoadScaling.scaled(withCapacity, measured: reads)))
+        #expect(naive.settings.capsIops == nil, "planned on the capped reads, the device looks unsaturated and the caps come off")
+        let evidence = LoadScaling.demandEvidence(reads, capsIops: ["vm1": 1487, "vm2": 35])
+        #expect(Set(evidence.keys) == ["vm0"])
+        let held = try optimizer.plan(Scenario(targets: LoadScaling.scaled(withCapacity, measured: evidence)))
+        #expect(held.settings.capsIops == [nil, 1487, 35])
+        // a capped guest that reads well under its cap asks for less: its reads stand
+        #expect(LoadScaling.demandEvidence(["vm2": MeasuredLoad(iops: 20, requestKB: 4)], capsIops: ["vm2": 35]).keys.contains("vm2"))
+    }
+}
