@@ -149,6 +149,36 @@ struct LiveDaemonTests {
         #expect(sliceIdle() == "8000", "restored on stop")
     }
 
+    @Test("needs root: under overload the daemon caps the least urgent guests and keeps them capped while their reads sit at the caps (they used to come off every few intervals)",
+          .timeLimit(.minutes(2)))
+    func rootDaemonHoldsCapsUnderOverload() throws {
+        guard FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) else { print("skipping: no BTF"); return }
+        guard let slow = try SlowDevice.make() else { return }
+        let cgroups = try TestCgroups()
+        for name in ["vm0", "vm1", "vm2"] { try cgroups.make(name) }
+        let targets = slow.scratch.directory + "/targets.yaml"
+        // three guests asking 1500 each of a device serving about 3400, one request at a time
+        try ("device: \(slow.path)\ncapacity: {readIops: 3400}\nsearch: {hostTimeoutSyncMs: [32], hostSliceIdleMs: [0]}\nguests:\n" + (0..<3).map { g in
+            "  - {name: vm\(g), criticality: \(g + 1), match: {cgroup: vm\(g)}, tasks: [{name: t, iops: 1500, targetMs: \([25, 50, 100][g])}]}\n"
+        }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
+        let fio = try LiveVerifyTests.loads(cgroups, device: slow.path, names: ["vm0", "vm1", "vm2"], iops: 1500, seconds: 27)
+        defer { for p in fio { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        let majMin = try BlockDevice.resolve(slow.path).majMin
+        func caps() -> [Int?] { (0..<3).map { ThrottleLines.readIops(for: majMin, in: (try? HostFS().read("\(cgroups.root)/vm\($0)/blkio.throttle.read_iops_device")) ?? "") } }
+        let daemon = try Running(arguments: ["daemon", "--targets", targets, "--interval-s", "1", "--state-dir", slow.scratch.directory + "/state",
+                                             "--cgroup-root", cgroups.relativeRoot], environment: [:], log: slow.scratch.directory + "/daemon.log")
+        var seen: [[Int?]] = []
+        for _ in 0..<24 { usleep(1_000_000); seen.append(caps()) }
+        daemon.signal(SIGTERM)
+        daemon.process.waitUntilExit()
+        print("caps each second (vm0, vm1, vm2): \(seen.map { $0.map { $0.map(String.init) ?? "-" }.joined(separator: "/") }.joined(separator: " "))")
+        let firstCapped = try #require(seen.firstIndex { $0.contains { $0 != nil } }, "the daemon never capped\n\(daemon.output)")
+        #expect(seen.allSatisfy { $0[0] == nil }, "the most urgent guest is never capped")
+        let after = seen[firstCapped...]
+        #expect(after.allSatisfy { $0[2] != nil }, "vm2, the least urgent, stays capped once capped: \(seen)\n\(daemon.output.suffix(3000))")
+        #expect(caps() == [nil, nil, nil], "the caps are taken off when the daemon stops")
+    }
+
     @Test("needs root: the daemon's guard — a change that makes the urgent guest miss is measured (a settling interval, then 3), put back, and not tried again",
           .timeLimit(.minutes(2)))
     func rootDaemonPutsBackAChangeThatMadeThingsWorse() throws {
