@@ -1,4 +1,4 @@
-/// A guest's read load measured over one interval.
+/// A guest's load (reads and writes) measured over one interval.
 public struct MeasuredLoad: Sendable, Equatable {
     public var iops: Double
     public var requestKB: Double
@@ -8,11 +8,11 @@ public struct MeasuredLoad: Sendable, Equatable {
         self.requestKB = requestKB
     }
 
-    /// From counter deltas; nil when there were no reads (nothing to learn from).
-    public init?(readIos: UInt64, readBytes: UInt64, seconds: Double) {
-        guard readIos > 0, seconds > 0 else { return nil }
-        iops = Double(readIos) / seconds
-        requestKB = Units.kilobytes(bytes: Double(readBytes) / Double(readIos))
+    /// From counter deltas; nil when there was no I/O (nothing to learn from).
+    public init?(ios: UInt64, bytes: UInt64, seconds: Double) {
+        guard ios > 0, seconds > 0 else { return nil }
+        iops = Double(ios) / seconds
+        requestKB = Units.kilobytes(bytes: Double(bytes) / Double(ios))
     }
 }
 

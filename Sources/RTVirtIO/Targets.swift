@@ -162,6 +162,32 @@ public struct GuestSpec: Sendable, Equatable {
     public var demandKBps: Double { tasks.reduce(0) { $0 + $1.demandKBps } }
 }
 
+/// What a task's requests are: the paper's tasks read and write. The latency models
+/// were fitted on reads; a plan predicts a writer's tail as a reader's (README says so).
+public enum TaskOp: Sendable, Equatable {
+    case read, write
+    /// `readPercent` of the requests are reads (0…100), the rest writes.
+    case readWrite(readPercent: Int)
+
+    /// The share of the task's requests that are reads, 0…1.
+    public var readFraction: Double {
+        switch self {
+        case .read: 1
+        case .write: 0
+        case .readWrite(let percent): Double(percent) / 100
+        }
+    }
+
+    /// As targets.yaml spells it.
+    public var text: String {
+        switch self {
+        case .read: "read"
+        case .write: "write"
+        case .readWrite(let percent): "readwrite (\(percent) % reads)"
+        }
+    }
+}
+
 /// The guest agent channel of a VM (libvirt: /var/lib/libvirt/qemu/channel/target/domain-N-NAME/org.qemu.guest_agent.0)
 /// and the disk inside the guest whose bfq knobs rtvirtio sets.
 public struct GuestAgentSpec: Sendable, Equatable {
@@ -176,13 +202,20 @@ public struct TaskSpec: Sendable, Equatable {
     public var requestKB: Double
     public var targetMs: Double
     public var weight: Int
+    /// Reads, writes, or both (`rw:` in targets.yaml; reads by default).
+    public var op: TaskOp
+    /// Requests the task keeps in flight (`queueDepth:`; 1, one at a time, by default).
+    public var queueDepth: Int
 
-    public init(name: String, iops: Double, requestKB: Double = 4, targetMs: Double, weight: Int = 100) {
+    public init(name: String, iops: Double, requestKB: Double = 4, targetMs: Double, weight: Int = 100,
+                op: TaskOp = .read, queueDepth: Int = 1) {
         self.name = name
         self.iops = iops
         self.requestKB = requestKB
         self.targetMs = targetMs
         self.weight = weight
+        self.op = op
+        self.queueDepth = queueDepth
     }
 
     /// The paper's A^{τ_j}: KB requested in one second.

@@ -6,7 +6,7 @@ public enum TargetsParser {
     static let guestKeys = ["name", "criticality", "match", "weight", "guestBfq", "guestAgent", "tasks"]
     /// A libvirt domain's metadata: its name and match are the domain's.
     static let domainGuestKeys = guestKeys.filter { $0 != "name" && $0 != "match" }
-    static let taskKeys = ["name", "iops", "requestKB", "targetMs", "weight"]
+    static let taskKeys = ["name", "iops", "requestKB", "targetMs", "weight", "rw", "readPercent", "queueDepth"]
     static let matchKeys = ["libvirt", "cgroup", "pid", "pidfile"]
     /// Physical ranges (issue 18, 6): what any device and any target could mean.
     static let iopsRange = 0.001...10_000_000.0
@@ -178,10 +178,27 @@ public enum TargetsParser {
                 iops: try task.number("iops", in: Self.iopsRange, unit: "IOPS"),
                 requestKB: task.has("requestKB") ? try task.number("requestKB", in: Self.requestKBRange, unit: "KB") : 4,
                 targetMs: try task.number("targetMs", in: Self.targetMsRange, unit: "ms"),
-                weight: task.has("weight") ? try task.int("weight", in: 1...1000) : 100))
+                weight: task.has("weight") ? try task.int("weight", in: 1...1000) : 100,
+                op: try parseOp(reader, task, taskPath),
+                queueDepth: task.has("queueDepth") ? try task.int("queueDepth", in: 1...256) : 1))
         }
         return GuestSpec(name: name, criticality: criticality, match: match, weight: weight,
                          guestBfq: guestBfq, guestAgent: guestAgent, tasks: tasks)
+    }
+
+    /// `rw: read | write | readwrite` (read by default); `readPercent: 0–100` with readwrite only (50 by default).
+    static func parseOp(_ reader: YAMLReader, _ task: YAMLReader.Fields, _ path: String) throws -> TaskOp {
+        let rw = task.has("rw") ? try task.string("rw") : "read"
+        if task.has("readPercent"), rw != "readwrite" {
+            throw reader.error(task.values["readPercent"], "\(path).readPercent", "is for rw: readwrite only (this task's rw is '\(rw.prefix(40))')")
+        }
+        switch rw {
+        case "read": return .read
+        case "write": return .write
+        case "readwrite": return .readWrite(readPercent: task.has("readPercent") ? try task.int("readPercent", in: 0...100) : 50)
+        default:
+            throw reader.error(task.values["rw"], "\(path).rw", "must be read, write or readwrite, found '\(rw.prefix(40))'")
+        }
     }
 
     static func parseMatch(_ reader: YAMLReader, _ node: Node, _ path: String) throws -> GuestMatch {

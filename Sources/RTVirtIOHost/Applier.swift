@@ -118,7 +118,7 @@ public struct Applier: Sendable {
         // A cap an earlier plan wrote and this one does not want goes back to what it was:
         // left in place it would starve the guest for nothing.
         let lifted = (previous?.entries ?? []).filter { old in
-            old.kind == .readIopsCap && !desired.contains { $0.sameTarget(old) } && fs.exists(old.path)
+            old.isCap && !desired.contains { $0.sameTarget(old) } && fs.exists(old.path)
         }.map { old in
             var entry = old
             entry.applied = old.original ?? "max"
@@ -216,7 +216,7 @@ public struct Applier: Sendable {
         guard let journal = try state.loadJournal(fs: fs) else { return (nil, []) }
         let values = journal.entries.map { entry in
             let current = (try? entry.current(fs)) ?? nil
-            return Status(path: entry.kind == .deviceWeight || entry.kind == .readIopsCap ? "\(entry.path) [\(entry.majMin ?? "")]" : entry.location,
+            return Status(path: entry.kind == .deviceWeight || entry.isCap ? "\(entry.path) [\(entry.majMin ?? "")]\(entry.kind == .writeIopsCap && entry.path.hasSuffix("/io.max") ? " wiops" : "")" : entry.location,
                           guest: entry.guest, original: entry.original, applied: entry.applied, current: current,
                           drift: current != entry.applied)
         }

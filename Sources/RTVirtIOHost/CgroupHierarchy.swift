@@ -27,6 +27,7 @@ public struct CgroupHierarchy: Sendable, Equatable {
     /// Per-device read IOPS limits live here (v1 is not hierarchical: a limit
     /// binds only the processes directly in that cgroup; v2's io.max binds the subtree).
     public func readIopsCapFile(_ cgroup: String) -> String { version == .v2 ? "\(cgroup)/io.max" : "\(cgroup)/blkio.throttle.read_iops_device" }
+    public func writeIopsCapFile(_ cgroup: String) -> String { version == .v2 ? "\(cgroup)/io.max" : "\(cgroup)/blkio.throttle.write_iops_device" }
 
     /// The cgroup's weight on a device that no per-device line sets: v2's
     /// "default N", v1's `blkio.bfq.weight`. nil when a line sets it or

@@ -62,7 +62,7 @@ public actor DaemonCore {
     var lastPlan: Plan?
     /// Loads within this fraction of the planned ones are not worth a new plan.
     let loadTolerance = 0.05
-    var counters: [String: (ReadCounters, ContinuousClock.Instant)] = [:]
+    var counters: [String: (IoCounters, ContinuousClock.Instant)] = [:]
     /// Each guest's demand: its busiest recent interval.
     var loadHistory = LoadHistory()
     var failures = 0
@@ -114,10 +114,10 @@ public actor DaemonCore {
         var seen = Set<String>()
         for (guest, cgroup) in view.cgroups {
             seen.insert(guest)
-            guard let current = try? ReadCounters.read(cgroup: cgroup, majMin: view.device.majMin, hierarchy: view.hierarchy, fs: fs) else { continue }
+            guard let current = try? IoCounters.read(cgroup: cgroup, majMin: view.device.majMin, hierarchy: view.hierarchy, fs: fs) else { continue }
             if let (previous, at) = counters[guest], current.ios >= previous.ios, current.bytes >= previous.bytes {
                 let seconds = (now - at).inSeconds
-                loads[guest] = MeasuredLoad(readIos: current.ios - previous.ios, readBytes: current.bytes - previous.bytes, seconds: seconds)
+                loads[guest] = MeasuredLoad(ios: current.ios - previous.ios, bytes: current.bytes - previous.bytes, seconds: seconds)
             }
             counters[guest] = (current, now)
         }

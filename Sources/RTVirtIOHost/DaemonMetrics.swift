@@ -24,11 +24,11 @@ public final class DaemonMetrics: Sendable {
     public func applied() { applies.increment() }
     public func failed() { applyFailures.increment() }
 
-    /// Each guest's read IOPS in the last interval, every interval: also while the guard
+    /// Each guest's IOPS (reads and writes) in the last interval, every interval: also while the guard
     /// holds the plan (it was set only when planning, and went stale for seconds).
     public func measured(loads: [String: MeasuredLoad], guests: [String]) {
         for guest in guests {
-            registry.makeGauge(name: "rtvirtio_guest_measured_iops", labels: [("guest", guest)], help: "Read IOPS measured in the last interval")
+            registry.makeGauge(name: "rtvirtio_guest_measured_iops", labels: [("guest", guest)], help: "IOPS (reads and writes) measured in the last interval")
                 .set(loads[guest]?.iops ?? 0)
         }
     }
@@ -40,7 +40,7 @@ public final class DaemonMetrics: Sendable {
         for guest in plan.guests {
             registry.makeGauge(name: "rtvirtio_guest_weight", labels: [("guest", guest.name)], help: "Planned bfq weight")
                 .set(Double(guest.weight))
-            registry.makeGauge(name: "rtvirtio_guest_read_iops_cap", labels: [("guest", guest.name)], help: "Planned read IOPS cap (0: none)")
+            registry.makeGauge(name: "rtvirtio_guest_read_iops_cap", labels: [("guest", guest.name)], help: "Planned IOPS cap, reads and writes together (0: none)")
                 .set(Double(guest.readIopsCap ?? 0))
             for task in guest.tasks {
                 let labels = [("guest", guest.name), ("task", task.name)]

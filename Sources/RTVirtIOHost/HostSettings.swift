@@ -33,8 +33,15 @@ public enum HostSettings {
             }
             if let cap = guest.readIopsCap {
                 enableIo(above: cgroup)
-                entries.append(JournalEntry(kind: .readIopsCap, path: hierarchy.readIopsCapFile(cgroup), original: nil,
-                                            applied: String(cap), majMin: device.majMin, guest: guest.name))
+                let split = Self.splitCap(cap, tasks: guests.first { $0.name == guest.name }?.tasks ?? [])
+                if let read = split.read {
+                    entries.append(JournalEntry(kind: .readIopsCap, path: hierarchy.readIopsCapFile(cgroup), original: nil,
+                                                applied: String(read), majMin: device.majMin, guest: guest.name))
+                }
+                if let write = split.write {
+                    entries.append(JournalEntry(kind: .writeIopsCap, path: hierarchy.writeIopsCapFile(cgroup), original: nil,
+                                                applied: String(write), majMin: device.majMin, guest: guest.name))
+                }
             }
         }
         // guest-side knobs, inside each guest that has an agent channel: bfq first, then its knobs
@@ -50,5 +57,19 @@ public enum HostSettings {
             ]
         }
         return entries
+    }
+
+    /// A guest's IOPS cap as the kernel limits it: reads and writes apart (blk-throttle has no
+    /// limit on both together), in the shares its tasks ask for; the two add up to the cap. A
+    /// guest that only reads gets the read limit alone, one that only writes the write limit.
+    /// Unknown tasks (no targets at hand): all reads, as before writers were declared.
+    public static func splitCap(_ cap: Int, tasks: [TaskSpec]) -> (read: Int?, write: Int?) {
+        let demand = tasks.reduce(0.0) { $0 + $1.iops }
+        let reads = tasks.reduce(0.0) { $0 + $1.iops * $1.op.readFraction }
+        guard demand > 0, reads < demand else { return (cap, nil) }
+        guard reads > 0 else { return (nil, cap) }
+        guard cap >= 2 else { return reads * 2 >= demand ? (cap, nil) : (nil, cap) }   // 0 would lift a v1 limit
+        let read = min(cap - 1, max(1, Int((Double(cap) * reads / demand).rounded())))
+        return (read, cap - read)
     }
 }

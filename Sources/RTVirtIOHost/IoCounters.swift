@@ -1,7 +1,8 @@
 import Foundation
 
-/// Cumulative read counters of one cgroup on one device.
-public struct ReadCounters: Sendable, Equatable {
+/// Cumulative I/O counters of one cgroup on one device, reads and writes together: what
+/// the device served for it (a writer loads the device as a reader does).
+public struct IoCounters: Sendable, Equatable {
     public var ios: UInt64
     public var bytes: UInt64
 
@@ -11,7 +12,7 @@ public struct ReadCounters: Sendable, Equatable {
     }
 
     /// v2 io.stat: "7:0 rbytes=N wbytes=N rios=N wios=N ...".
-    public static func parseV2(_ text: String, majMin: String) -> ReadCounters? {
+    public static func parseV2(_ text: String, majMin: String) -> IoCounters? {
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.first.map(String.init) == majMin else { continue }
@@ -20,32 +21,35 @@ public struct ReadCounters: Sendable, Equatable {
                 let pair = field.split(separator: "=")
                 if pair.count == 2, let value = UInt64(pair[1]) { values[String(pair[0])] = value }
             }
-            guard let ios = values["rios"], let bytes = values["rbytes"] else { return nil }
-            return ReadCounters(ios: ios, bytes: bytes)
+            guard let rios = values["rios"], let rbytes = values["rbytes"] else { return nil }
+            return IoCounters(ios: rios &+ (values["wios"] ?? 0), bytes: rbytes &+ (values["wbytes"] ?? 0))
         }
         return nil
     }
 
-    /// v1 blkio.*io_serviced / io_service_bytes: "7:0 Read N" lines.
-    public static func parseV1Read(_ text: String, majMin: String) -> UInt64? {
+    /// v1 blkio.*io_serviced / io_service_bytes: the "7:0 Read N" and "7:0 Write N" lines, summed.
+    public static func parseV1(_ text: String, majMin: String) -> UInt64? {
+        var total: UInt64?
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
-            if fields.count == 3, fields[0] == majMin, fields[1] == "Read" { return UInt64(fields[2]) }
+            if fields.count == 3, fields[0] == majMin, fields[1] == "Read" || fields[1] == "Write", let n = UInt64(fields[2]) {
+                total = (total ?? 0) &+ n
+            }
         }
-        return nil
+        return total
     }
 
     /// Reads a cgroup's counters (0 when the cgroup has done no I/O on the device yet).
-    public static func read(cgroup: String, majMin: String, hierarchy: CgroupHierarchy, fs: HostFS) throws -> ReadCounters {
+    public static func read(cgroup: String, majMin: String, hierarchy: CgroupHierarchy, fs: HostFS) throws -> IoCounters {
         switch hierarchy.version {
         case .v2:
-            return parseV2(try fs.read("\(cgroup)/io.stat"), majMin: majMin) ?? ReadCounters(ios: 0, bytes: 0)
+            return parseV2(try fs.read("\(cgroup)/io.stat"), majMin: majMin) ?? IoCounters(ios: 0, bytes: 0)
         case .v1:
             // bfq's own counters where the kernel has them, the generic ones otherwise
             let prefix = fs.exists("\(cgroup)/blkio.bfq.io_serviced") ? "blkio.bfq" : "blkio.throttle"
-            let ios = parseV1Read(try fs.read("\(cgroup)/\(prefix).io_serviced"), majMin: majMin) ?? 0
-            let bytes = parseV1Read(try fs.read("\(cgroup)/\(prefix).io_service_bytes"), majMin: majMin) ?? 0
-            return ReadCounters(ios: ios, bytes: bytes)
+            let ios = parseV1(try fs.read("\(cgroup)/\(prefix).io_serviced"), majMin: majMin) ?? 0
+            let bytes = parseV1(try fs.read("\(cgroup)/\(prefix).io_service_bytes"), majMin: majMin) ?? 0
+            return IoCounters(ios: ios, bytes: bytes)
         }
     }
 }

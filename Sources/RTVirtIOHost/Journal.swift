@@ -11,10 +11,14 @@ public struct JournalEntry: Codable, Equatable, Sendable {
         case deviceWeight     // a "MAJ:MIN W" line of a weight file
         case subtreeControl   // "io" listed in a v2 cgroup.subtree_control
         case readIopsCap      // a device's read IOPS limit: v1 blkio.throttle.read_iops_device "MAJ:MIN N", v2 io.max riops=
+        case writeIopsCap     // its write IOPS limit: v1 blkio.throttle.write_iops_device, v2 io.max wiops=
     }
 
+    /// A per-device IOPS limit of a cgroup.
+    var isCap: Bool { kind == .readIopsCap || kind == .writeIopsCap }
+
     /// Files of a cgroup (not the device's sysfs): gone when the cgroup is.
-    var inCgroup: Bool { kind == .deviceWeight || kind == .subtreeControl || kind == .readIopsCap }
+    var inCgroup: Bool { kind == .deviceWeight || kind == .subtreeControl || isCap }
 
     public var kind: Kind
     public var path: String
@@ -75,7 +79,7 @@ public struct StateDirectory: Sendable {
     /// The files rtvirtio manages, by name: anything else in a journal is refused.
     static let managedFiles: Set<String> = ["scheduler", "timeout_sync", "slice_idle", "slice_idle_us", "blkio.bfq.weight",
                                             "blkio.bfq.weight_device", "io.bfq.weight", "cgroup.subtree_control",
-                                            "blkio.throttle.read_iops_device", "io.max"]
+                                            "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device", "io.max"]
 
     public init(path: String) { self.path = path }
 

@@ -24,9 +24,9 @@ extension JournalEntry {
         // On cgroup v2 a guest's io.bfq.weight and io.max appear only once `+io` is in its
         // parent's subtree_control, which the same apply writes first: a cgroup that exists
         // without them has no weight line and no cap yet. A missing cgroup is still an error.
-        if agent == nil, kind == .deviceWeight || kind == .readIopsCap, !host.exists(path),
+        if agent == nil, kind == .deviceWeight || isCap, !host.exists(path),
            host.exists((path as NSString).deletingLastPathComponent) {
-            return kind == .readIopsCap ? "max" : nil
+            return isCap ? "max" : nil
         }
         switch kind {
         case .scheduler:
@@ -39,6 +39,8 @@ extension JournalEntry {
             return WeightLines.controllerEnabled("io", in: try fs.read(path)) ? "io" : nil
         case .readIopsCap:   // "max": no limit (so a journal's original is never "absent")
             return ThrottleLines.readIops(for: majMin ?? "", in: try fs.read(path)).map(String.init) ?? "max"
+        case .writeIopsCap:
+            return ThrottleLines.writeIops(for: majMin ?? "", in: try fs.read(path)).map(String.init) ?? "max"
         }
     }
 
@@ -56,6 +58,9 @@ extension JournalEntry {
             try fs.write(path, controller == nil ? "-io" : "+io")
         case (.readIopsCap, let limit):
             try fs.write(path, ThrottleLines.line(majMin: majMin ?? "", readIops: limit.flatMap { Int($0) }, v2: path.hasSuffix("/io.max")))
+            if limit == nil { return }
+        case (.writeIopsCap, let limit):
+            try fs.write(path, ThrottleLines.line(majMin: majMin ?? "", writeIops: limit.flatMap { Int($0) }, v2: path.hasSuffix("/io.max")))
             if limit == nil { return }
         case (.scheduler, nil):
             throw HostError("restore", path: path, detail: "no original scheduler recorded")

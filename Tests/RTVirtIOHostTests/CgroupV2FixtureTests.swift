@@ -229,3 +229,32 @@ struct TestHookTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: release)).range(of: name) == nil, "\(release) holds the test hook")
     }
 }
+
+/// Writers under caps, and the counters that see them (issue 16).
+struct WriterCapTests {
+    @Test("a guest's cap is split into read and write limits in the shares its tasks ask for, adding up to the cap")
+    func splitCap() {
+        let reader = TaskSpec(name: "r", iops: 500, targetMs: 50), writer = TaskSpec(name: "w", iops: 500, targetMs: 50, op: .write)
+        #expect(HostSettings.splitCap(293, tasks: [reader]) == (293, nil))
+        #expect(HostSettings.splitCap(293, tasks: [writer]) == (nil, 293))
+        // 50 % reads: 146.5 rounds to 147 read, 146 write
+        #expect(HostSettings.splitCap(293, tasks: [TaskSpec(name: "m", iops: 500, targetMs: 50, op: .readWrite(readPercent: 50))]) == (147, 146))
+        // 300 read + 100 write of 400: 75 / 25 of 100
+        #expect(HostSettings.splitCap(100, tasks: [TaskSpec(name: "r", iops: 300, targetMs: 50), TaskSpec(name: "w", iops: 100, targetMs: 50, op: .write)]) == (75, 25))
+        // a sliver of writes still gets a limit of 1 (0 would lift a v1 limit); unknown tasks: reads
+        #expect(HostSettings.splitCap(10, tasks: [TaskSpec(name: "r", iops: 999, targetMs: 50), TaskSpec(name: "w", iops: 1, targetMs: 50, op: .write)]) == (9, 1))
+        #expect(HostSettings.splitCap(10, tasks: []) == (10, nil))
+    }
+
+    @Test("the counters the daemon plans on count writes as well as reads: v1 Read and Write lines, v2 rios and wios")
+    func countersCountWrites() {
+        let v1 = "7:0 Read 1000\n7:0 Write 500\n7:0 Sync 1500\n7:0 Async 0\n7:0 Total 1500\n8:0 Read 7\nTotal 1507\n"
+        #expect(IoCounters.parseV1(v1, majMin: "7:0") == 1500)
+        #expect(IoCounters.parseV1("7:0 Read 0\n7:0 Write 0\n", majMin: "7:0") == 0 && IoCounters.parseV1("", majMin: "7:0") == nil)
+        #expect(IoCounters.parseV2("8:16 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n", majMin: "8:16") == IoCounters(ios: 3, bytes: 12288))
+        // v2 lines for the write limit
+        #expect(ThrottleLines.writeIops(for: "8:16", in: "8:16 rbps=max wbps=max riops=147 wiops=146\n") == 146)
+        #expect(ThrottleLines.line(majMin: "8:16", writeIops: 146, v2: true) == "8:16 wiops=146")
+        #expect(ThrottleLines.line(majMin: "8:16", writeIops: nil, v2: false) == "8:16 0")
+    }
+}

@@ -113,6 +113,26 @@ struct LiveCommandTests {
         try s.expectPristine()
     }
 
+    @Test("needs root: a capped guest that writes gets the kernel's write limit too, in its tasks' shares, read back; restore lifts both (issue 16)",
+          arguments: [("write", 0, 293), ("readwrite, readPercent: 50", 147, 146)])
+    func rootWriterCapApplied(rw: String, read: Int, write: Int) throws {
+        let s = try Self.saturated()
+        let text = try String(contentsOfFile: s.targetsPath, encoding: .utf8)
+            .replacingOccurrences(of: "{name: web, iops: 500, targetMs: 900}", with: "{name: web, iops: 500, targetMs: 900, rw: \(rw)}")
+        try text.write(toFile: s.targetsPath, atomically: true, encoding: .utf8)
+        let majMin = try BlockDevice.resolve(s.device.path).majMin
+        let (readFile, writeFile) = ("\(s.cgroups.root)/vm1/blkio.throttle.read_iops_device", "\(s.cgroups.root)/vm1/blkio.throttle.write_iops_device")
+        let apply = Live.run(Live.binary, ["apply", "--targets", s.targetsPath] + s.hostArguments)
+        #expect(apply.status == 0, "\(apply.stderr)")
+        #expect(try HostFS().read(writeFile) == "\(majMin) \(write)\n", "the kernel's own line")
+        #expect(try HostFS().read(readFile) == (read > 0 ? "\(majMin) \(read)\n" : ""))
+        let status = Live.run(Live.binary, ["status"] + s.hostArguments)
+        #expect(status.status == 0 && status.stdout.contains("blkio.throttle.write_iops_device [\(majMin)]"), "\(status.stdout)")
+        #expect(Live.run(Live.binary, ["restore"] + s.hostArguments).status == 0)
+        #expect(try HostFS().read(writeFile).isEmpty && HostFS().read(readFile).isEmpty)
+        try s.expectPristine()
+    }
+
     // four writes: scheduler, timeout_sync, slice_idle, vm1's cap (the weights stay at 100)
     @Test("needs root: SIGKILL after any write of a capped plan leaves a journal that restore completes exactly", arguments: 1...4)
     func rootKilledCappedApplyIsRestored(afterWrite count: Int) throws {

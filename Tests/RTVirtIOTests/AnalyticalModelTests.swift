@@ -91,7 +91,7 @@ struct AnalyticalModelTests {
         // one size convention (issue 18, 26): KB = 1024 bytes, MB = 1024 KB
         #expect(Units.kilobytes(bytes: 4096) == 4 && Units.megabytes(kilobytes: 2048) == 2)
         // the daemon measures a 4 KiB read as the 4 KB a targets file declares: its load scales by exactly 1
-        #expect(MeasuredLoad(readIos: 1000, readBytes: 1000 * 4096, seconds: 1)?.requestKB == 4)
+        #expect(MeasuredLoad(ios: 1000, bytes: 1000 * 4096, seconds: 1)?.requestKB == 4)
         #expect(BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 500).sliceIdleMs == 0.5)
         #expect(BfqSettings.kernelDefault == BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000))
     }

@@ -91,6 +91,27 @@ struct TargetsParserTests {
         Self.rejects("- a\n- b", line: 1, key: "", "expected a mapping")
     }
 
+    @Test("a task reads, writes or both, with a queue depth; reads one at a time unless told (issue 16)")
+    func writersAndQueueDepth() throws {
+        let text = Self.guest("    tasks:\n      - {name: log, iops: 200, targetMs: 50, rw: write, queueDepth: 32}\n"
+                              + "      - {name: db, iops: 100, targetMs: 20, rw: readwrite, readPercent: 70}\n"
+                              + "      - {name: mix, iops: 10, targetMs: 20, rw: readwrite}\n      - {name: r, iops: 10, targetMs: 20}\n")
+        let tasks = try TargetsParser.parse(text, file: "t.yaml").guests[0].tasks
+        #expect(tasks.map(\.op) == [.write, .readWrite(readPercent: 70), .readWrite(readPercent: 50), .read])
+        #expect(tasks.map(\.queueDepth) == [32, 1, 1, 1])
+        #expect(tasks.map(\.op.readFraction) == [0, 0.7, 0.5, 1])
+        Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: 10, targetMs: 100, rw: append}\n"), line: 5,
+                     key: "guests[0].tasks[0].rw", "must be read, write or readwrite, found 'append'")
+        Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: 10, targetMs: 100, readPercent: 30}\n"), line: 5,
+                     key: "guests[0].tasks[0].readPercent", "is for rw: readwrite only")
+        Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: 10, targetMs: 100, rw: readwrite, readPercent: 101}\n"), line: 5,
+                     key: "guests[0].tasks[0].readPercent", "must be in 0...100, found 101")
+        Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: 10, targetMs: 100, queueDepth: 0}\n"), line: 5,
+                     key: "guests[0].tasks[0].queueDepth", "must be in 1...256, found 0")
+        Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: 10, targetMs: 100, queueDepth: 257}\n"), line: 5,
+                     key: "guests[0].tasks[0].queueDepth", "must be in 1...256, found 257")
+    }
+
     @Test func missingKeys() {
         Self.rejects("guests: []", line: 1, key: "device", "missing required key")
         Self.rejects(Self.guest("    tasks:\n      - {name: t, iops: 10}\n"), line: 5, key: "guests[0].tasks[0].targetMs", "missing required key")
