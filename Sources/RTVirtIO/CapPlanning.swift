@@ -46,7 +46,9 @@ extension Optimizer {
             let protected = order[..<rank].filter { guests[$0].readIopsCap == nil }.map { guests[$0].name }
             let forWhom = protected.isEmpty ? "so that the device is not saturated"
                 : "so that \(protected.joined(separator: ", ")) \(protected.count == 1 ? "gets" : "get") the IOPS \(protected.count == 1 ? "it asks" : "they ask") for"
-            return "\(guests[g].name) capped at \(cap) read IOPS (asks \(formatNumber(asks, decimals: 0))) \(forWhom): the device delivers about "
+            // the unit of the capacity: 4 KiB requests; a guest that writes or asks for larger ones is told so
+            let plain = scenario.guests[g].tasks.allSatisfy { $0.op == .read && $0.requestKB <= 4 }
+            return "\(guests[g].name) capped at \(cap) \(plain ? "read IOPS" : "IOPS of 4 KiB, reads and writes") (asks \(formatNumber(asks, decimals: 0))) \(forWhom): the device delivers about "
                 + "\(formatNumber(delivery.usableIops(idling: idling, tasks: DeliveryModel.competing(scenario)), decimals: 0)) IOPS \(idling ? "with" : "without") idling and the guests ask \(formatNumber(scenario.totalDemandKBps / 4, decimals: 0))"
         }
     }

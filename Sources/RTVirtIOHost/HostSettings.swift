@@ -59,17 +59,23 @@ public enum HostSettings {
         return entries
     }
 
-    /// A guest's IOPS cap as the kernel limits it: reads and writes apart (blk-throttle has no
-    /// limit on both together), in the shares its tasks ask for; the two add up to the cap. A
-    /// guest that only reads gets the read limit alone, one that only writes the write limit.
-    /// Unknown tasks (no targets at hand): all reads, as before writers were declared.
+    /// A guest's IOPS cap as the kernel limits it. The plan's cap is in 4 KiB requests (the
+    /// unit of the device's capacity); blk-throttle counts requests of any size, so a guest of
+    /// 1 MiB requests capped at 512 gets 2 of its own. Reads and writes get their own limits
+    /// (blk-throttle has none on both together) in the shares its tasks ask for; a guest that
+    /// only reads gets the read limit alone, one that only writes the write limit. Each limit
+    /// is at least 1 (0 would lift a v1 limit). Unknown tasks (no targets at hand): all reads.
     public static func splitCap(_ cap: Int, tasks: [TaskSpec]) -> (read: Int?, write: Int?) {
-        let demand = tasks.reduce(0.0) { $0 + $1.iops }
-        let reads = tasks.reduce(0.0) { $0 + $1.iops * $1.op.readFraction }
-        guard demand > 0, reads < demand else { return (cap, nil) }
-        guard reads > 0 else { return (nil, cap) }
-        guard cap >= 2 else { return reads * 2 >= demand ? (cap, nil) : (nil, cap) }   // 0 would lift a v1 limit
-        let read = min(cap - 1, max(1, Int((Double(cap) * reads / demand).rounded())))
-        return (read, cap - read)
+        func sizeFactor(_ task: TaskSpec) -> Double { max(task.requestKB, 4) / 4 }
+        let demand4K = tasks.reduce(0.0) { $0 + $1.iops * sizeFactor($1) }
+        let readIos = tasks.reduce(0.0) { $0 + $1.iops * $1.op.readFraction }
+        let writeIos = tasks.reduce(0.0) { $0 + $1.iops * (1 - $1.op.readFraction) }
+        guard demand4K > 0 else { return (cap, nil) }
+        let total = max(1, Int((Double(cap) * (readIos + writeIos) / demand4K).rounded()))
+        guard writeIos > 0 else { return (total, nil) }
+        guard readIos > 0 else { return (nil, total) }
+        guard total >= 2 else { return readIos >= writeIos ? (total, nil) : (nil, total) }
+        let read = min(total - 1, max(1, Int((Double(cap) * readIos / demand4K).rounded())))
+        return (read, total - read)
     }
 }

@@ -52,7 +52,9 @@ public struct BenchRunner {
 
     static func point(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, id: String) -> CalibrationPoint {
         CalibrationPoint(id: id, guests: zip(benchCase.guests, settings.weights).map { guest, weight in
-            CalibrationPoint.Guest(weight: weight, taskIops: guest.tasks.map { Int($0.iops.rounded()) })
+            CalibrationPoint.Guest(weight: weight, taskIops: guest.tasks.map { Int($0.iops.rounded()) },
+                                   taskOps: guest.tasks.map(\.op), taskQueueDepths: guest.tasks.map(\.queueDepth),
+                                   taskRequestKB: guest.tasks.map { max(1, Int($0.requestKB.rounded())) })
         }, host: settings.host, repeatIndex: 0, scheduler: settings.scheduler, capsIops: settings.capsIops ?? [])
     }
 

@@ -8,6 +8,22 @@ public struct CalibrationPoint: Sendable, Equatable {
     public struct Guest: Sendable, Equatable {
         public var weight: Int
         public var taskIops: [Int]
+        /// Per task: reads, writes or both, and the requests kept in flight (reads one at a time by default).
+        public var taskOps: [TaskOp]
+        public var taskQueueDepths: [Int]
+        /// Per task, its request size in KiB (4 by default, as the calibration measures).
+        public var taskRequestKB: [Int]
+
+        public init(weight: Int, taskIops: [Int], taskOps: [TaskOp]? = nil, taskQueueDepths: [Int]? = nil, taskRequestKB: [Int]? = nil) {
+            self.weight = weight
+            self.taskIops = taskIops
+            self.taskOps = taskOps ?? taskIops.map { _ in .read }
+            self.taskQueueDepths = taskQueueDepths ?? taskIops.map { _ in 1 }
+            self.taskRequestKB = taskRequestKB ?? taskIops.map { _ in 4 }
+        }
+
+        /// Whether any task writes (the read-only device-bound testbed cannot serve it).
+        public var writes: Bool { taskOps.contains { $0 != .read } }
     }
 
     public var id: String
@@ -37,7 +53,7 @@ public struct CalibrationPoint: Sendable, Equatable {
         guard scheduler != "bfq" else { return self }
         var other = self
         (other.scheduler, other.host) = (scheduler, Settings.deviceSchedulerProxy(weights: []).host)
-        other.guests = guests.map { Guest(weight: 100, taskIops: $0.taskIops) }
+        other.guests = guests.map { Guest(weight: 100, taskIops: $0.taskIops, taskOps: $0.taskOps, taskQueueDepths: $0.taskQueueDepths, taskRequestKB: $0.taskRequestKB) }
         return other
     }
 
@@ -175,11 +191,18 @@ public struct PointRunner: Sendable {
                 var info = stat()
                 if stat(taskCgroup, &info) == 0 { taskOfCgroup[UInt64(info.st_ino)] = (g, t) }
                 if let caps {
-                    try JournalEntry(kind: .readIopsCap, path: "\(taskCgroup)/blkio.throttle.read_iops_device", original: nil,
-                                     applied: String(caps[t]), majMin: block.majMin).write(String(caps[t]), fs)
+                    // as the host sets a guest's cap: read and write limits in the task's shares
+                    let spec = TaskSpec(name: "t", iops: Double(iops), targetMs: 1, op: guest.taskOps[t])
+                    let split = HostSettings.splitCap(caps[t], tasks: [spec])
+                    for (kind, file, limit) in [(JournalEntry.Kind.readIopsCap, "read_iops_device", split.read), (.writeIopsCap, "write_iops_device", split.write)] {
+                        guard let limit else { continue }
+                        try JournalEntry(kind: kind, path: "\(taskCgroup)/blkio.throttle.\(file)", original: nil,
+                                         applied: String(limit), majMin: block.majMin).write(String(limit), fs)
+                    }
                 }
                 let process = try FioLoad.start(name: "g\(g)t\(t)", device: testbed.device, cgroupProcs: "\(taskCgroup)/cgroup.procs",
-                                                iops: iops, seconds: durationS,
+                                                iops: iops, op: guest.taskOps[t], queueDepth: guest.taskQueueDepths[t], requestKB: guest.taskRequestKB[t],
+                                                seconds: durationS,
                                                 extra: ["--write_lat_log=\(work)/g\(g)t\(t)", "--log_avg_msec=0", "--per_job_logs=1",
                                                         "--output-format=json", "--output=\(work)/g\(g)t\(t).json"] + priority)
                 processes.append((g, t, process))

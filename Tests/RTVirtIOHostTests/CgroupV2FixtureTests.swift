@@ -232,7 +232,7 @@ struct TestHookTests {
 
 /// Writers under caps, and the counters that see them (issue 16).
 struct WriterCapTests {
-    @Test("a guest's cap is split into read and write limits in the shares its tasks ask for, adding up to the cap")
+    @Test("a guest's cap becomes read and write limits in the shares its tasks ask for, counted in its own request size")
     func splitCap() {
         let reader = TaskSpec(name: "r", iops: 500, targetMs: 50), writer = TaskSpec(name: "w", iops: 500, targetMs: 50, op: .write)
         #expect(HostSettings.splitCap(293, tasks: [reader]) == (293, nil))
@@ -244,6 +244,11 @@ struct WriterCapTests {
         // a sliver of writes still gets a limit of 1 (0 would lift a v1 limit); unknown tasks: reads
         #expect(HostSettings.splitCap(10, tasks: [TaskSpec(name: "r", iops: 999, targetMs: 50), TaskSpec(name: "w", iops: 1, targetMs: 50, op: .write)]) == (9, 1))
         #expect(HostSettings.splitCap(10, tasks: []) == (10, nil))
+        // the plan's cap is in 4 KiB requests, the kernel's in the guest's own: 512 × 4 KiB = 2 × 1 MiB
+        #expect(HostSettings.splitCap(512, tasks: [TaskSpec(name: "scan", iops: 3000, requestKB: 1024, targetMs: 200)]) == (2, nil))
+        // a 4 KiB reader beside a 1 MiB writer: 100 + 256 × 10 = 2660 4 KiB units; cap 266 → 10 reads, 1 write
+        #expect(HostSettings.splitCap(266, tasks: [TaskSpec(name: "r", iops: 100, targetMs: 50),
+                                                   TaskSpec(name: "w", iops: 10, requestKB: 1024, targetMs: 50, op: .write)]) == (10, 1))
     }
 
     @Test("the counters the daemon plans on count writes as well as reads: v1 Read and Write lines, v2 rios and wios")
