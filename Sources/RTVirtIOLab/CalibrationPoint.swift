@@ -40,10 +40,12 @@ public struct CalibrationPoint: Sendable, Equatable {
     }
 
     /// A guest's cap split among its tasks as the delivery model assumes (max-min fair
-    /// by demand): v1 throttling is not hierarchical and each task runs in its own cgroup.
+    /// by demand), in 4 KiB requests like the cap: v1 throttling is not hierarchical and
+    /// each task runs in its own cgroup.
     public func taskCaps(guest g: Int) -> [Int]? {
         guard g < capsIops.count, let cap = capsIops[g] else { return nil }
-        let demands = guests[g].taskIops.map(Double.init)
+        let guest = guests[g]
+        let demands = guest.taskIops.indices.map { Double(guest.taskIops[$0]) * Double(max(guest.taskRequestKB[$0], 4)) / 4 }
         return DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap)).map { max(1, Int($0.rounded())) }
     }
 
@@ -192,7 +194,7 @@ public struct PointRunner: Sendable {
                 if stat(taskCgroup, &info) == 0 { taskOfCgroup[UInt64(info.st_ino)] = (g, t) }
                 if let caps {
                     // as the host sets a guest's cap: read and write limits in the task's shares
-                    let spec = TaskSpec(name: "t", iops: Double(iops), targetMs: 1, op: guest.taskOps[t])
+                    let spec = TaskSpec(name: "t", iops: Double(iops), requestKB: Double(guest.taskRequestKB[t]), targetMs: 1, op: guest.taskOps[t])
                     let split = HostSettings.splitCap(caps[t], tasks: [spec])
                     for (kind, file, limit) in [(JournalEntry.Kind.readIopsCap, "read_iops_device", split.read), (.writeIopsCap, "write_iops_device", split.write)] {
                         guard let limit else { continue }

@@ -272,3 +272,24 @@ struct BenchResultsTests {
         #expect(results.passingSchemes() == "- a: passed under s1\n- b: passed under s3\n- c: no setting passed\n")
     }
 }
+
+/// The lab's loads for issue 16: what fio is told, and caps in the right unit.
+struct LabWriterLoadTests {
+    @Test("fio is told each task's op, a per-direction rate, and libaio with its depth beyond one request at a time")
+    func fioArguments() {
+        #expect(FioLoad.arguments(iops: 500, op: .read, queueDepth: 1) == ["--rw=randread", "--rate_iops=500", "--ioengine=psync"])
+        #expect(FioLoad.arguments(iops: 500, op: .write, queueDepth: 32) == ["--rw=randwrite", "--rate_iops=500", "--ioengine=libaio", "--iodepth=32"])
+        // one rate_iops would be per direction: 500 reads and 500 writes (measured: 1000 for 500)
+        #expect(FioLoad.arguments(iops: 500, op: .readWrite(readPercent: 70), queueDepth: 1)
+                == ["--rw=randrw", "--rwmixread=70", "--rate_iops=350,150", "--ioengine=psync"])
+        #expect(FioLoad.arguments(iops: 500, op: .readWrite(readPercent: 100), queueDepth: 1)[2] == "--rate_iops=500,1")
+    }
+
+    @Test("a guest's cap reaches its tasks in 4 KiB units, as planned: a 1 MiB scanner asking 3000 is 768000 of them")
+    func taskCapsCountRequestSize() {
+        let scanner = CalibrationPoint.Guest(weight: 100, taskIops: [3000, 100], taskRequestKB: [1024, 4])
+        let point = CalibrationPoint(id: "p", guests: [scanner], host: .kernelDefault, repeatIndex: 0, capsIops: [10967])
+        // max-min fair over 768000 and 100: the small task keeps its 100, the scanner the rest
+        #expect(point.taskCaps(guest: 0) == [10867, 100])
+    }
+}
