@@ -53,7 +53,8 @@ extension BenchResults {
     /// A 0…1 score per case, a bar per scheme.
     func perCaseSVG(_ score: (CaseResult) -> Double) -> String {
         let bar = 8.0, group = Double(schemeOrder.count) * bar + 10, height = 220.0, left = 56.0, top = 12.0
-        let width = left + group * Double(caseOrder.count) + 10
+        // room for the last case's slanted name (a one-case report clipped it to "deep-re")
+        let width = left + group * Double(caseOrder.count) + 10 + 80
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(Int(width))' height='\(Int(height + top + 70))'>"
         for tick in stride(from: 0.0, through: 1.0, by: 0.25) {
             let y = top + height * (1 - tick)
