@@ -21,9 +21,6 @@ public struct CalibrationPoint: Sendable, Equatable {
             self.taskQueueDepths = taskQueueDepths ?? taskIops.map { _ in 1 }
             self.taskRequestKB = taskRequestKB ?? taskIops.map { _ in 4 }
         }
-
-        /// Whether any task writes (the read-only device-bound testbed cannot serve it).
-        public var writes: Bool { taskOps.contains { $0 != .read } }
     }
 
     public var id: String

@@ -63,7 +63,7 @@ public struct LabTestbed: Codable, Sendable {
         var testbed = LabTestbed(regime: regime, device: "", image: image, cgroupRoot: cgroupRoot,
                                  createdAt: ISO8601DateFormatter().string(from: Date()), fuse: fuse)
         try testbed.save()   // before the device exists: a crash from here on is cleaned up by the next up
-        testbed.device = try LoopDevices.attach(loopFile, readOnly: regime == .deviceBound)
+        testbed.device = try LoopDevices.attach(loopFile)
         try testbed.save()
         guard mkdir(cgroupRoot, 0o755) == 0 || errno == EEXIST else { throw HostError("mkdir", path: cgroupRoot, errno: errno) }
         let block = try BlockDevice.resolve(testbed.device)
@@ -79,7 +79,7 @@ public struct LabTestbed: Codable, Sendable {
     /// For provenance files and reports: what the device is.
     public var deviceDescription: String {
         if let fuse {
-            return "loop device (--direct-io=on, read-only, bfq) over rtvirtio-fused (FUSE, direct_io, reads served one at a time, \(fuse.serviceTimeUs) µs per 4 KiB) over a file of random data on the local disk"
+            return "loop device (--direct-io=on, bfq) over rtvirtio-fused (FUSE, direct_io, reads and writes served one at a time, \(fuse.serviceTimeUs) µs per 4 KiB) over a file of random data on the local disk"
         }
         return "loop device (--direct-io=on, bfq) over a file of random data on the local disk (\(Self.workDirectory))"
     }

@@ -1,7 +1,7 @@
 // rtvirtio-fused: the lab's device-bound bottleneck (TESTBED.md). A FUSE
-// file system with one file, /disk, backed by a regular file; every read is
-// served one at a time with a fixed service time per 4 KiB, like a device
-// with one head. The file is opened with direct_io (no page cache in
+// file system with one file, /disk, backed by a regular file; every read and
+// every write is served one at a time with a fixed service time per 4 KiB,
+// like a device with one head (writes cost what reads cost; the file's size is fixed). The file is opened with direct_io (no page cache in
 // between), so a loop device over it (losetup --direct-io=on) with bfq
 // queues real requests in front of a real, shared, slow server.
 //   rtvirtio-fused BACKING MOUNTPOINT SERVICE_US   (runs until unmounted)
@@ -26,7 +26,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
     (void)fi;
     memset(st, 0, sizeof *st);
     if (strcmp(path, "/") == 0) { st->st_mode = S_IFDIR | 0755; st->st_nlink = 2; return 0; }
-    if (strcmp(path, "/disk") == 0) { st->st_mode = S_IFREG | 0444; st->st_nlink = 1; st->st_size = backing_size; return 0; }
+    if (strcmp(path, "/disk") == 0) { st->st_mode = S_IFREG | 0644; st->st_nlink = 1; st->st_size = backing_size; return 0; }
     return -ENOENT;
 }
 
@@ -42,26 +42,40 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 
 static int fs_open(const char *path, struct fuse_file_info *fi) {
     if (strcmp(path, "/disk") != 0) return -ENOENT;
-    if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EROFS;
     fi->direct_io = 1;
     return 0;
 }
 
-static int fs_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_file_info *fi) {
-    (void)path; (void)fi;
-    // one request at a time, each holding the "head" for its service time
-    pthread_mutex_lock(&head);
+// one request at a time, each holding the "head" for its service time
+static void serve(size_t size) {
     long us = service_us * (long)((size + 4095) / 4096);
     struct timespec wait = { us / 1000000, (us % 1000000) * 1000 };
     while (nanosleep(&wait, &wait) == -1 && errno == EINTR) {}
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_file_info *fi) {
+    (void)path; (void)fi;
+    pthread_mutex_lock(&head);
+    serve(size);
     ssize_t got = pread(backing_fd, buf, size, offset);
     int saved = errno;
     pthread_mutex_unlock(&head);
     return got < 0 ? -saved : (int)got;
 }
 
+static int fs_write(const char *path, const char *buf, size_t size, off_t offset, struct fuse_file_info *fi) {
+    (void)path; (void)fi;
+    if (offset < 0 || offset > backing_size || (off_t)size > backing_size - offset) return -ENOSPC;   // a disk does not grow
+    pthread_mutex_lock(&head);
+    serve(size);
+    ssize_t put = pwrite(backing_fd, buf, size, offset);
+    int saved = errno;
+    pthread_mutex_unlock(&head);
+    return put < 0 ? -saved : (int)put;
+}
+
 static const struct fuse_operations operations = {
-    .getattr = fs_getattr, .readdir = fs_readdir, .open = fs_open, .read = fs_read,
+    .getattr = fs_getattr, .readdir = fs_readdir, .open = fs_open, .read = fs_read, .write = fs_write,
 };
 
 int main(int argc, char **argv) {
@@ -75,13 +89,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "rtvirtio-fused: SERVICE_US must be 1...1000000, got '%s'\n", argv[3]);
         return 2;
     }
-    backing_fd = open(argv[1], O_RDONLY | O_CLOEXEC);   // not O_DIRECT: FUSE's buffers are unaligned
+    backing_fd = open(argv[1], O_RDWR | O_CLOEXEC);   // not O_DIRECT: FUSE's buffers are unaligned
     if (backing_fd < 0) { fprintf(stderr, "rtvirtio-fused: open %s: %s\n", argv[1], strerror(errno)); return 1; }
     struct stat st;
     if (fstat(backing_fd, &st) != 0) { fprintf(stderr, "rtvirtio-fused: stat %s: %s\n", argv[1], strerror(errno)); return 1; }
     backing_size = st.st_size;
     // foreground, one thread (requests are served in turn, like one head; the mutex keeps that true
     // if this ever runs multithreaded), kernel-side permission checks
-    char *fuse_argv[] = { argv[0], argv[2], "-f", "-s", "-o", "default_permissions,fsname=rtvirtio-fused,ro", NULL };
+    char *fuse_argv[] = { argv[0], argv[2], "-f", "-s", "-o", "default_permissions,fsname=rtvirtio-fused", NULL };
     return fuse_main(6, fuse_argv, &operations, NULL);
 }
