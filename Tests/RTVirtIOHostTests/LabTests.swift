@@ -46,7 +46,7 @@ struct LiveLabTests {
         #expect(try HostFS().read("/sys/block/\((device as NSString).lastPathComponent)/queue/scheduler").contains("[none]"))
     }
 
-    @Test("needs root: device-bound testbed — a FUSE server with a fixed service time under the loop device; down removes it all",
+    @Test("needs root: device-bound testbed — a FUSE server with a fixed service time for reads and writes under the loop device; down removes it all",
           .timeLimit(.minutes(1)))
     func rootDeviceBoundTestbed() throws {
         let fused = "\(Live.checkout)/.build/debug/rtvirtio-fused"
@@ -71,6 +71,12 @@ struct LiveLabTests {
         #expect(try HostFS().read("/sys/block/\((testbed.device as NSString).lastPathComponent)/queue/scheduler").contains("[bfq]"))
         let capacity = try testbed.measureCapacityIops(seconds: 2)
         #expect(capacity > 500 && capacity <= 1010, "capacity \(capacity) IOPS with 1 ms per 4 KiB")
+        // writes are served like reads, one at a time, 1 ms each: at most 1000 IOPS at depth 8 too
+        let write = Live.run("/usr/bin/fio", ["--name=w", "--filename=\(testbed.device)", "--rw=randwrite", "--bs=4k", "--direct=1",
+                                              "--ioengine=libaio", "--iodepth=8", "--time_based", "--runtime=2", "--output-format=json"])
+        let job = (try JSONSerialization.jsonObject(with: Data(write.stdout.utf8)) as? [String: Any]).flatMap { ($0["jobs"] as? [[String: Any]])?.first }
+        let writeIops = ((job?["write"] as? [String: Any])?["iops"] as? Double) ?? 0
+        #expect(write.status == 0 && writeIops > 500 && writeIops <= 1010, "writes at \(writeIops) IOPS with 1 ms per 4 KiB: \(write.stderr)")
         let down = Live.run(Live.binary, ["lab", "testbed", "down"])
         #expect(down.status == 0, "\(down.stderr)")
         removed = true
