@@ -100,7 +100,8 @@ public struct ClosedLoopBenchmark {
             for directory in LabTestbed.cgroupsDeepestFirst(testbed.cgroupRoot) where directory != testbed.cgroupRoot { rmdir(directory) }
         }
         let targets = "\(work)/targets.yaml"
-        try ("device: \(testbed.device)\nmodel: analytical\nmodelParams: \(params)\n" + (capacityIops.map { "capacity: {readIops: \($0)}\n" } ?? "")
+        // the model file names its own kind (analytical, idling, MLP)
+        try ("device: \(testbed.device)\nmodel: \(params)\n" + (capacityIops.map { "capacity: {readIops: \($0)}\n" } ?? "")
              + "guests:\n" + names.indices.map { g in
             "  - {name: \(names[g]), criticality: \(g + 1), match: {cgroup: \(names[g])}, tasks: [{name: t, iops: \(guestsIops[g]), targetMs: \(formatNumber(targetsMs[g]))}]}\n"
         }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)

@@ -15,7 +15,7 @@ struct LabBenchClosedLoopCommand: ParsableCommand {
         Example: rtvirtio lab bench-closed-loop --seconds 60 --out bench/results/closed-loop.json
         """)
 
-    @Option(help: ArgumentHelp("The model the daemon starts from.", valueName: "file")) var params = "config/models/analytical-paper.yaml"
+    @Option(help: ArgumentHelp("The model file the daemon starts from (analytical, idling or MLP).", valueName: "file")) var params = "config/models/analytical-paper.yaml"
     @Option(help: "Seconds per mode.") var seconds = 60
     @Option(help: "The daemon's interval (s).") var intervalS = 1.0
     @Option(help: ArgumentHelp("Each guest's read IOPS, most urgent first (2 to 8 guests).", valueName: "n,n,...")) var guestsIops = "1000,1000,1000"
