@@ -4,8 +4,12 @@ import RTVirtIOHost
 /// Where a measured dataset came from, written beside it as NAME.provenance.yaml.
 public enum Provenance {
     /// The checkout's HEAD, or "?" outside one.
+    /// HEAD, with "+dirty" when tracked files differ from it: a binary built from an
+    /// uncommitted tree must not be credited to the commit (writers-fast-capacity was).
     public static func gitCommit() -> String {
-        ((try? runProgram("/usr/bin/git", ["rev-parse", "HEAD"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+        let head = ((try? runProgram("/usr/bin/git", ["rev-parse", "HEAD"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+        let changed = (try? runProgram("/usr/bin/git", ["status", "--porcelain", "--untracked-files=no"]))?.isEmpty == false
+        return head + (changed ? "+dirty" : "")
     }
 
     /// `existing` with `line` ("  - {…}") appended to its `resumed:` list, which

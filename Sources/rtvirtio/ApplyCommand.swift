@@ -51,7 +51,7 @@ struct ApplyCommand: ParsableCommand {
         let view = try host.observe(targets, fs: fs)
         for warning in view.warnings { printError("warning: \(warning)") }
         let present = view.present(targets)
-        guard !present.guests.isEmpty else { throw ValidationError("none of the guests was found; nothing to apply") }
+        guard !present.guests.isEmpty else { throw CommandFailure("none of the guests was found; nothing to apply (the reasons are above; `rtvirtio guests` lists what runs)") }
         let plan = try Optimizer(model: model, space: present.search).plan(Scenario(targets: present), currentScheduler: try view.device.scheduler(fs))
         let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy,
                                            cgroups: view.cgroups, fs: fs, guests: present.guests)

@@ -31,7 +31,7 @@ struct ObserveCommand: ParsableCommand {
         let targets = try ConfigFiles.loadTargets(self.targets)
         let view = try host.observe(targets, fs: HostFS())
         for warning in view.warnings { printError("warning: \(warning)") }
-        guard !view.cgroups.isEmpty else { throw ValidationError("none of the guests was found; nothing to observe") }
+        guard !view.cgroups.isEmpty else { throw CommandFailure("none of the guests was found; nothing to observe (the reasons are above; `rtvirtio guests` lists what runs)") }
         guard let session = guestObserver(targets, view: view, btf: btf) else { throw ExitCode(1) }
         let observer = session.observer
         printError("observing \(view.device.devicePath) (\(view.device.majMin)) for \(durationS) s: \(session.guests.map(\.name).joined(separator: ", "))")
