@@ -6,9 +6,9 @@ public enum Provenance {
     /// The checkout's HEAD, or "?" outside one.
     /// HEAD, with "+dirty" when tracked files differ from it: a binary built from an
     /// uncommitted tree must not be credited to the commit (writers-fast-capacity was).
-    public static func gitCommit() -> String {
-        let head = ((try? runProgram("/usr/bin/git", ["rev-parse", "HEAD"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
-        let changed = (try? runProgram("/usr/bin/git", ["status", "--porcelain", "--untracked-files=no"]))?.isEmpty == false
+    public static func gitCommit(in directory: String = FileManager.default.currentDirectoryPath) -> String {
+        let head = ((try? runProgram("/usr/bin/git", ["-C", directory, "rev-parse", "HEAD"])) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+        let changed = (try? runProgram("/usr/bin/git", ["-C", directory, "status", "--porcelain", "--untracked-files=no"]))?.isEmpty == false
         return head + (changed ? "+dirty" : "")
     }
 

@@ -293,3 +293,28 @@ struct LabWriterLoadTests {
         #expect(point.taskCaps(guest: 0) == [10867, 100])
     }
 }
+
+struct ProvenanceCommitTests {
+    @Test("a dataset's commit is marked +dirty when tracked files differ from it, so an uncommitted build is never credited to the commit")
+    func dirtyTreeIsMarked() throws {
+        let directory = NSTemporaryDirectory() + "rtvirtio-provenance-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func git(_ arguments: String...) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            process.arguments = ["-C", directory, "-c", "user.name=t", "-c", "user.email=t@t"] + arguments
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "git \(arguments)")
+        }
+        try git("init", "-q")
+        try "a\n".write(toFile: directory + "/f", atomically: true, encoding: .utf8)
+        try git("add", "f")
+        try git("commit", "-q", "-m", "one")
+        let clean = Provenance.gitCommit(in: directory)
+        #expect(clean.count == 40 && !clean.hasSuffix("+dirty"), "\(clean)")
+        try "b\n".write(toFile: directory + "/f", atomically: true, encoding: .utf8)
+        #expect(Provenance.gitCommit(in: directory) == clean + "+dirty")
+    }
+}
