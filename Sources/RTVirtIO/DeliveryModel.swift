@@ -57,7 +57,10 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     static func competing(_ scenario: Scenario) -> Int { scenario.guests.reduce(0) { $0 + $1.tasks.filter { $0.iops > 0 }.count } }
 
     /// A task's demand in 4 KiB requests per second (the unit of the capacity).
-    static func demand4K(_ task: TaskSpec) -> Double { task.iops * max(task.requestKB, 4) / 4 }
+    public static func demand4K(_ task: TaskSpec) -> Double { demand4K(iops: task.iops, requestKB: task.requestKB) }
+
+    /// `iops` requests of `requestKB` each, in 4 KiB requests per second (smaller ones count as one).
+    public static func demand4K(iops: Double, requestKB: Double) -> Double { iops * max(requestKB, 4) / 4 }
 
     /// Delivered IOPS per task ([guest][task], in the task's own request size).
     /// `caps[g]`: guest g's read IOPS limit (4 KiB), nil for none.

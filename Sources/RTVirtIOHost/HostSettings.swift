@@ -66,8 +66,7 @@ public enum HostSettings {
     /// only reads gets the read limit alone, one that only writes the write limit. Each limit
     /// is at least 1 (0 would lift a v1 limit). Unknown tasks (no targets at hand): all reads.
     public static func splitCap(_ cap: Int, tasks: [TaskSpec]) -> (read: Int?, write: Int?) {
-        func sizeFactor(_ task: TaskSpec) -> Double { max(task.requestKB, 4) / 4 }
-        let demand4K = tasks.reduce(0.0) { $0 + $1.iops * sizeFactor($1) }
+        let demand4K = tasks.reduce(0.0) { $0 + DeliveryModel.demand4K($1) }
         let readIos = tasks.reduce(0.0) { $0 + $1.iops * $1.op.readFraction }
         let writeIos = tasks.reduce(0.0) { $0 + $1.iops * (1 - $1.op.readFraction) }
         guard demand4K > 0 else { return (cap, nil) }

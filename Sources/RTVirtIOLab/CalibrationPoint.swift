@@ -42,7 +42,7 @@ public struct CalibrationPoint: Sendable, Equatable {
     public func taskCaps(guest g: Int) -> [Int]? {
         guard g < capsIops.count, let cap = capsIops[g] else { return nil }
         let guest = guests[g]
-        let demands = guest.taskIops.indices.map { Double(guest.taskIops[$0]) * Double(max(guest.taskRequestKB[$0], 4)) / 4 }
+        let demands = guest.taskIops.indices.map { DeliveryModel.demand4K(iops: Double(guest.taskIops[$0]), requestKB: Double(guest.taskRequestKB[$0])) }
         return DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap)).map { max(1, Int($0.rounded())) }
     }
 
