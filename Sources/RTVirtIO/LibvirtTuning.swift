@@ -21,7 +21,8 @@ public struct LibvirtTuning: Sendable, Equatable, Codable {
         let io = iotune.sorted { $0.key < $1.key }.compactMap { disk, fields in
             fields.isEmpty ? nil : "\(disk) iotune " + fields.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         }
-        return ((blk.isEmpty ? [] : ["blkiotune " + blk.joined(separator: ", ")]) + io).joined(separator: "; ").nonEmpty ?? "nothing set"
+        let parts = (blk.isEmpty ? [] : ["blkiotune " + blk.joined(separator: ", ")]) + io
+        return parts.isEmpty ? "nothing set" : parts.joined(separator: "; ")
     }
 
     /// The set fields of virsh's `blkiotune` / `blkdeviotune` answer ("name : value" lines).
@@ -58,8 +59,4 @@ public struct LibvirtTuning: Sendable, Equatable, Codable {
             return String(target)
         }
     }
-}
-
-extension String {
-    var nonEmpty: String? { isEmpty ? nil : self }
 }

@@ -177,15 +177,6 @@ public enum TaskOp: Sendable, Equatable {
         case .readWrite(let percent): Double(percent) / 100
         }
     }
-
-    /// As targets.yaml spells it.
-    public var text: String {
-        switch self {
-        case .read: "read"
-        case .write: "write"
-        case .readWrite(let percent): "readwrite (\(percent) % reads)"
-        }
-    }
 }
 
 /// The guest agent channel of a VM (libvirt: /var/lib/libvirt/qemu/channel/target/domain-N-NAME/org.qemu.guest_agent.0)
