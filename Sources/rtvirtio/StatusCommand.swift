@@ -33,8 +33,10 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let (journal, values) = try Applier(state: host.state).status()
-        let measured = try measure()
-        let libvirt = try libvirtTunings()
+        // read once: with `libvirt:` in it, loading asks virsh for every domain's metadata
+        let loaded = try targets.map { try ConfigFiles.loadTargets($0) }
+        let measured = try measure(loaded)
+        let libvirt = libvirtTunings(loaded)
         if format == .json {
             print(try encodeJSON(Output(device: journal?.device, values: values, measured: measured, libvirt: libvirt)), terminator: "")
         } else if let journal {
@@ -45,7 +47,7 @@ struct StatusCommand: ParsableCommand {
         } else {
             print("rtvirtio has changed nothing on this host (no journal in \(host.stateDir))")
         }
-        if let measured, format != .json, let targets = try? ConfigFiles.loadTargets(self.targets ?? "") {
+        if let measured, format != .json, let targets = loaded {
             print("\n" + measured.text())
             for guest in MeasuredOutcome(measured, targets: targets).guests {
                 print("\(guest.name): \(guest.met ? "meets every target" : "MISSES") (p99.99 \(guest.tailMs.map { formatNumber($0, decimals: 2) } ?? "–") ms; "
@@ -57,17 +59,16 @@ struct StatusCommand: ParsableCommand {
     }
 
     /// With --targets, what libvirt itself set for the guests it finds by `libvirt: NAME`.
-    func libvirtTunings() throws -> [LibvirtTuning] {
-        guard let path = targets else { return [] }
-        let (tunings, problems) = LibvirtDomains.tunings(try ConfigFiles.loadTargets(path))
+    func libvirtTunings(_ targets: Targets?) -> [LibvirtTuning] {
+        guard let targets else { return [] }
+        let (tunings, problems) = LibvirtDomains.tunings(targets)
         problems.forEach(printError)
         return tunings
     }
 
     /// The guests measured in the kernel for --measure-s seconds, where asked.
-    func measure() throws -> ObservationReport? {
-        guard let measureS, let path = targets else { return nil }
-        let targets = try ConfigFiles.loadTargets(path)
+    func measure(_ targets: Targets?) throws -> ObservationReport? {
+        guard let measureS, let targets else { return nil }
         let view = try host.observe(targets, fs: HostFS())
         guard let session = guestObserver(targets, view: view, otherwise: "showing the managed values only") else { return nil }
         return try session.observe(seconds: measureS, percentile: targets.percentile)
