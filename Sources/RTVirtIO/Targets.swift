@@ -169,6 +169,25 @@ public enum TaskOp: Sendable, Equatable {
     /// `readPercent` of the requests are reads (0…100), the rest writes.
     case readWrite(readPercent: Int)
 
+    /// The word targets.yaml and the calibration CSV use: read, write or readwrite.
+    public var csvName: String {
+        switch self {
+        case .read: "read"
+        case .write: "write"
+        case .readWrite: "readwrite"
+        }
+    }
+
+    /// From `csvName` and the percent of reads (used by readwrite only); nil for any other word or a percent outside 0…100.
+    public init?(csvName: String, readPercent: Int) {
+        switch csvName {
+        case "read": self = .read
+        case "write": self = .write
+        case "readwrite" where (0...100).contains(readPercent): self = .readWrite(readPercent: readPercent)
+        default: return nil
+        }
+    }
+
     /// The share of the task's requests that are reads, 0…1.
     public var readFraction: Double {
         switch self {

@@ -62,6 +62,10 @@ public struct CalibrationDataset: Sendable {
         let regimeColumn = header.firstIndex(of: "regime")
         let windowsColumn = header.firstIndex(of: "windowP9999Ms")
         let schedulerColumn = header.firstIndex(of: "scheduler")
+        // CSVs from before 2026-11-28 have no op columns: one 4 KiB read at a time
+        let opColumns = header.firstIndex(of: "op").flatMap { op in
+            header.firstIndex(of: "readPercent").flatMap { percent in header.firstIndex(of: "queueDepth").map { (op: op, percent: percent, depth: $0) } }
+        }
         let c = (point: try column("pointId"), guest: try column("guestIndex"), weight: try column("guestWeight"),
                  task: try column("taskIndex"), iops: try column("taskIops"), request: try column("requestKB"),
                  ts: try column("hostTimeoutSyncMs"), si: try column("hostSliceIdleUs"), gts: try column("guestTimeoutSyncMs"),
@@ -92,6 +96,18 @@ public struct CalibrationDataset: Sendable {
             }
             return Int(value)
         }
+        func opAndDepth(_ fields: [Substring], _ line: Int) throws -> (TaskOp, Int) {
+            guard let c = opColumns else { return (.read, 1) }
+            let percent = try integer(fields, c.percent, line)
+            guard let op = TaskOp(csvName: String(fields[c.op]), readPercent: percent) else {
+                throw InputError(file: file, line: line, key: "op", message: "must be read, write or readwrite with readPercent 0–100, found '\(fields[c.op].prefix(40))' (\(percent))")
+            }
+            let depth = try integer(fields, c.depth, line)
+            guard (1...256).contains(depth) else {
+                throw InputError(file: file, line: line, key: "queueDepth", message: "must be 1–256, found \(depth)")
+            }
+            return (op, depth)
+        }
         func windowTails(_ fields: [Substring], _ line: Int) throws -> [Double] {
             guard let column = windowsColumn else { return [] }
             return try fields[column].split(separator: ";").map { text in
@@ -116,8 +132,9 @@ public struct CalibrationDataset: Sendable {
                     name: "g\(g)", criticality: g + 1, pinnedWeight: nil,
                     guestBfq: BfqSettings(timeoutSyncMs: try integer(first, c.gts, line), sliceIdleUs: try integer(first, c.gsi, line)),
                     tasks: try guestRows.map { line, fields in
-                        TaskSpec(name: "t\(fields[c.task])", iops: try number(fields, c.iops, line),
-                                 requestKB: try number(fields, c.request, line), targetMs: 1)
+                        let (op, depth) = try opAndDepth(fields, line)
+                        return TaskSpec(name: "t\(fields[c.task])", iops: try number(fields, c.iops, line),
+                                        requestKB: try number(fields, c.request, line), targetMs: 1, op: op, queueDepth: depth)
                     }))
                 measured.append(try guestRows.map { try number($0.1, c.measure, $0.0) })
                 achieved.append(try guestRows.map { try number($0.1, c.achieved, $0.0) })

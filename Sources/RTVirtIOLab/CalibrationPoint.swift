@@ -62,26 +62,55 @@ public struct CalibrationPoint: Sendable, Equatable {
     public static let sliceIdleUs = [0, 1000, 2000, 4000, 6000, 8000]
     public static let timeoutSyncMs = [32, 64, 124]
 
+    /// What a design's tasks do: the paper's Table II loads (one 4 KiB read at a time), or
+    /// writers (issue 16): every point holds at least one task that writes.
+    public enum Workload: String, Sendable, CaseIterable { case reads, writers }
+
+    /// The writers design's axes beside Table II's (`Workload.writers`).
+    public static let ops: [TaskOp] = [.read, .write, .readWrite(readPercent: 70), .readWrite(readPercent: 30)]
+    public static let requestKBs = [4, 16, 64]
+    public static let queueDepths = [1, 4, 16, 32]
+
     /// A space-filling sample: the 18 knob pairs are cycled so every pair is
     /// equally represented; guests, weights and loads are drawn at random
     /// (seeded, so the n-th point is always the same and runs can resume).
-    public static func design(count: Int, seed: UInt64, repeatEvery: Int = 20, repeats: Int = 3) -> [CalibrationPoint] {
+    /// `writers` also draws each task's op, request size and queue depth, its IOPS
+    /// scaled by 4 KiB / request size (the same bytes as Table II's loads), ids "wN".
+    public static func design(count: Int, seed: UInt64, repeatEvery: Int = 20, repeats: Int = 3,
+                              workload: Workload = .reads) -> [CalibrationPoint] {
         var rng = SplitMix64(seed: seed)
         let knobs = timeoutSyncMs.flatMap { ts in sliceIdleUs.map { BfqSettings(timeoutSyncMs: ts, sliceIdleUs: $0) } }
+        let prefix = workload == .reads ? "p" : "w"
         var points: [CalibrationPoint] = []
         for index in 0..<count {
-            let guests = (0..<Int.random(in: 1...4, using: &rng)).map { _ in
+            var guests = (0..<Int.random(in: 1...4, using: &rng)).map { _ in
                 Guest(weight: weights.randomElement(using: &rng)!,
                       taskIops: (0..<Int.random(in: 1...3, using: &rng)).map { _ in iops.randomElement(using: &rng)! })
             }
-            let point = CalibrationPoint(id: "p\(index)", guests: guests, host: knobs[index % knobs.count], repeatIndex: 0)
+            if workload == .writers { drawWriters(&guests, using: &rng) }
+            let point = CalibrationPoint(id: "\(prefix)\(index)", guests: guests, host: knobs[index % knobs.count], repeatIndex: 0)
             points.append(point)
             // every `repeatEvery`-th point is measured `repeats` times, to measure noise
             if index % repeatEvery == 0 {
-                for r in 1..<repeats { points.append(CalibrationPoint(id: "p\(index)r\(r)", guests: guests, host: point.host, repeatIndex: r)) }
+                for r in 1..<repeats { points.append(CalibrationPoint(id: "\(prefix)\(index)r\(r)", guests: guests, host: point.host, repeatIndex: r)) }
             }
         }
         return points
+    }
+
+    /// Each task's op, request size and queue depth; one task made a writer if none drew one.
+    private static func drawWriters(_ guests: inout [Guest], using rng: inout SplitMix64) {
+        for g in guests.indices {
+            let tasks = guests[g].taskIops.indices
+            guests[g].taskOps = tasks.map { _ in ops.randomElement(using: &rng)! }
+            guests[g].taskRequestKB = tasks.map { _ in requestKBs.randomElement(using: &rng)! }
+            guests[g].taskQueueDepths = tasks.map { _ in queueDepths.randomElement(using: &rng)! }
+            guests[g].taskIops = tasks.map { max(25, guests[g].taskIops[$0] * 4 / guests[g].taskRequestKB[$0]) }
+        }
+        if !guests.contains(where: { $0.taskOps.contains { $0 != .read } }) {
+            let g = Int.random(in: guests.indices, using: &rng)
+            guests[g].taskOps[Int.random(in: guests[g].taskOps.indices, using: &rng)] = .write
+        }
     }
 }
 
@@ -111,17 +140,49 @@ public struct CalibrationRow: Sendable {
     public var kernel: KernelMeasurement? = nil
     /// The device's scheduler for the point; under any but bfq the knobs and weights are not written.
     public var scheduler = "bfq"
+    /// What the task did: reads, writes or both, and the requests it kept in flight.
+    public var op: TaskOp = .read
+    public var queueDepth = 1
+
+    /// The columns a CSV may have: each generation adds some at the end, and an older CSV
+    /// is appended to in its own (`lab calibrate` resumes datasets measured before).
+    public enum Columns: Sendable, CaseIterable {
+        /// to 2026-11-27
+        case withoutKernel
+        /// + the scheduler and the kernel's measurement (2026-11-27)
+        case withKernel
+        /// + the task's op, read percent and queue depth (2026-11-28; requestKB the task's own)
+        case withOps
+
+        public var header: String {
+            switch self {
+            case .withoutKernel: CalibrationRow.headerWithoutKernel
+            case .withKernel: CalibrationRow.headerWithoutKernel + ",scheduler,kernelCount,kernelP50Ms,kernelP99Ms,kernelP9999Ms"
+            case .withOps: Columns.withKernel.header + ",op,readPercent,queueDepth"
+            }
+        }
+
+        public init?(header: String) {
+            guard let match = Self.allCases.first(where: { $0.header == header }) else { return nil }
+            self = match
+        }
+    }
 
     /// The columns of CSVs written before the scheduler and the kernel's measurement were recorded (to 2026-11-27).
     public static let headerWithoutKernel = "pointId,repeat,regime,guestCount,guestIndex,guestWeight,guestWeightShare,tasksInGuest,taskIndex,taskIops,requestKB,hostTimeoutSyncMs,hostSliceIdleUs,guestTimeoutSyncMs,guestSliceIdleUs,otherGuestsDemandKBps,achievedIops,durationS,samples,p50Ms,p99Ms,p999Ms,p9999Ms,maxMs,windows,windowP9999MedianMs,windowP9999MaxMs,windowMinSamples,windowP9999MeanMs,windowP9999Ms"
-    /// Empty kernel… fields: BPF could not run for that point.
-    public static let header = headerWithoutKernel + ",scheduler,kernelCount,kernelP50Ms,kernelP99Ms,kernelP9999Ms"
+    /// What `lab calibrate` writes now. Empty kernel… fields: BPF could not run for that point.
+    public static let header = Columns.withOps.header
 
-    /// The row in `header`'s columns, or in `headerWithoutKernel`'s to append to an older CSV.
-    public func csv(withKernel: Bool = true) -> String {
-        guard withKernel else { return csvWithoutKernel }
+    /// The row in `columns` (the newest by default; an older CSV's to append to it).
+    public func csv(_ columns: Columns = .withOps) -> String {
         let ms = { (v: Double?) in v.map { formatNumber($0, decimals: 3) } ?? "" }
-        return csvWithoutKernel + "," + [scheduler, kernel.map { String($0.count) } ?? "", ms(kernel?.p50Ms), ms(kernel?.p99Ms), ms(kernel?.p9999Ms)].joined(separator: ",")
+        let kernelFields = [scheduler, kernel.map { String($0.count) } ?? "", ms(kernel?.p50Ms), ms(kernel?.p99Ms), ms(kernel?.p9999Ms)]
+        let opFields = [op.csvName, String(Int((op.readFraction * 100).rounded())), String(queueDepth)]
+        switch columns {
+        case .withoutKernel: return csvWithoutKernel
+        case .withKernel: return ([csvWithoutKernel] + kernelFields).joined(separator: ",")
+        case .withOps: return ([csvWithoutKernel] + kernelFields + opFields).joined(separator: ",")
+        }
     }
 
     var csvWithoutKernel: String {
@@ -214,7 +275,8 @@ public struct PointRunner: Sendable {
             kernel["\(g)/\(t)", default: LatencyHistogram()] = kernel["\(g)/\(t)", default: LatencyHistogram()] + histogram
         }
         let totalWeight = Double(point.guests.reduce(0) { $0 + $1.weight })
-        let totalDemand = Double(point.guests.flatMap(\.taskIops).reduce(0, +)) * 4
+        let guestDemandKBps = point.guests.map { guest in Double(zip(guest.taskIops, guest.taskRequestKB).reduce(0) { $0 + $1.0 * $1.1 }) }
+        let totalDemand = guestDemandKBps.reduce(0, +)
         return try processes.map { g, t, process in
             guard process.terminationStatus == 0 else {
                 throw HostError("run fio for", path: "g\(g)t\(t)", detail: "exit \(process.terminationStatus)")
@@ -224,13 +286,13 @@ public struct PointRunner: Sendable {
             var row = CalibrationRow(
                 pointID: point.id, repeatIndex: point.repeatIndex, regime: testbed.regime.rawValue, guestCount: point.guests.count,
                 guestIndex: g, guestWeight: guest.weight, guestWeightShare: Double(guest.weight) / totalWeight,
-                tasksInGuest: guest.taskIops.count, taskIndex: t, taskIops: guest.taskIops[t], requestKB: 4,
+                tasksInGuest: guest.taskIops.count, taskIndex: t, taskIops: guest.taskIops[t], requestKB: Double(guest.taskRequestKB[t]),
                 hostTimeoutSyncMs: point.host.timeoutSyncMs, hostSliceIdleUs: point.host.sliceIdleUs,
                 guestTimeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, guestSliceIdleUs: BfqSettings.kernelDefault.sliceIdleUs,
-                otherGuestsDemandKBps: totalDemand - Double(guest.taskIops.reduce(0, +)) * 4,
+                otherGuestsDemandKBps: totalDemand - guestDemandKBps[g],
                 achievedIops: Double(samples.count) / Double(durationS), durationS: Double(durationS), stats: TailStats(samples, windowCount: durationS))
             if observer != nil { row.kernel = KernelMeasurement(kernel["\(g)/\(t)"] ?? LatencyHistogram()) }
-            row.scheduler = point.scheduler
+            (row.scheduler, row.op, row.queueDepth) = (point.scheduler, guest.taskOps[t], guest.taskQueueDepths[t])
             return row
         }
     }
@@ -250,12 +312,15 @@ public struct KernelMeasurement: Sendable, Codable, Equatable {
 }
 
 extension CalibrationPoint {
-    /// The point as the models see it: guests g0…, tasks t0… of 4 KiB, guest
-    /// knobs at the kernel defaults (as measured), and its weights and host knobs.
+    /// The point as the models see it: guests g0…, tasks t0… (op, request size and queue
+    /// depth as run), guest knobs at the kernel defaults (as measured), its weights and host knobs.
     public var scenario: Scenario {
         Scenario(guests: guests.enumerated().map { index, guest in
             Scenario.Guest(name: "g\(index)", criticality: index + 1, pinnedWeight: nil, guestBfq: .kernelDefault,
-                           tasks: guest.taskIops.enumerated().map { TaskSpec(name: "t\($0.offset)", iops: Double($0.element), requestKB: 4, targetMs: 1) })
+                           tasks: guest.taskIops.indices.map {
+                               TaskSpec(name: "t\($0)", iops: Double(guest.taskIops[$0]), requestKB: Double(guest.taskRequestKB[$0]), targetMs: 1,
+                                        op: guest.taskOps[$0], queueDepth: guest.taskQueueDepths[$0])
+                           })
         })
     }
 

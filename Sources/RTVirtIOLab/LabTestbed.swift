@@ -21,6 +21,9 @@ public struct LabTestbed: Codable, Sendable {
         public var pid: Int32
         public var mountpoint: String
         public var serviceTimeUs: Int
+        /// Per 4 KiB written; nil in a state file from before writes had their own cost (then reads' cost).
+        public var writeServiceTimeUs: Int?
+        public var writeServiceUs: Int { writeServiceTimeUs ?? serviceTimeUs }
     }
 
     public static let stateFile = "/run/rtvirtio-lab/testbed.json"
@@ -43,9 +46,10 @@ public struct LabTestbed: Codable, Sendable {
     }
 
     /// Makes the testbed (after removing one a crash left behind). device-bound puts
-    /// `fusedBinary` (rtvirtio-fused) with `serviceTimeUs` per 4 KiB under the loop device.
-    public static func up(regime: Regime, sizeMB: Int = 512, serviceTimeUs: Int = 200, fusedBinary: String? = nil,
-                          fs: HostFS = HostFS()) throws -> LabTestbed {
+    /// `fusedBinary` (rtvirtio-fused) with `serviceTimeUs` per 4 KiB read (`writeServiceTimeUs`
+    /// written, reads' cost if nil) under the loop device.
+    public static func up(regime: Regime, sizeMB: Int = 512, serviceTimeUs: Int = 200, writeServiceTimeUs: Int? = nil,
+                          fusedBinary: String? = nil, fs: HostFS = HostFS()) throws -> LabTestbed {
         guard fs.exists(blkio) else { throw Failure.unsupported("needs the v1 blkio hierarchy at \(blkio)") }
         if let stale = try? current() { try stale.down(fs: fs) }
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
@@ -55,7 +59,8 @@ public struct LabTestbed: Codable, Sendable {
         var fuse: FuseServer?
         var loopFile = image
         if regime == .deviceBound {
-            let server = try startFuse(image: image, serviceTimeUs: serviceTimeUs, binary: fusedBinary, fs: fs)
+            let server = try startFuse(image: image, serviceTimeUs: serviceTimeUs, writeServiceTimeUs: writeServiceTimeUs ?? serviceTimeUs,
+                                         binary: fusedBinary, fs: fs)
             fuse = server
             loopFile = "\(server.mountpoint)/disk"
         }
@@ -79,7 +84,7 @@ public struct LabTestbed: Codable, Sendable {
     /// For provenance files and reports: what the device is.
     public var deviceDescription: String {
         if let fuse {
-            return "loop device (--direct-io=on, bfq) over rtvirtio-fused (FUSE, direct_io, reads and writes served one at a time, \(fuse.serviceTimeUs) µs per 4 KiB) over a file of random data on the local disk"
+            return "loop device (--direct-io=on, bfq) over rtvirtio-fused (FUSE, direct_io, reads and writes served one at a time, \(fuse.serviceTimeUs) µs per 4 KiB read, \(fuse.writeServiceUs) µs per 4 KiB written) over a file of random data on the local disk"
         }
         return "loop device (--direct-io=on, bfq) over a file of random data on the local disk (\(Self.workDirectory))"
     }
@@ -90,7 +95,7 @@ public struct LabTestbed: Codable, Sendable {
     }
 
     /// rtvirtio-fused beside the running binary, unless given.
-    static func startFuse(image: String, serviceTimeUs: Int, binary: String?, fs: HostFS) throws -> FuseServer {
+    static func startFuse(image: String, serviceTimeUs: Int, writeServiceTimeUs: Int, binary: String?, fs: HostFS) throws -> FuseServer {
         let executable = binary ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
             .deletingLastPathComponent().appendingPathComponent("rtvirtio-fused").path
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -101,7 +106,7 @@ public struct LabTestbed: Codable, Sendable {
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [image, mountpoint, String(serviceTimeUs)]
+        process.arguments = [image, mountpoint, String(serviceTimeUs), String(writeServiceTimeUs)]
         // The server outlives this command: it must not hold the caller's
         // terminal or pipe open (`testbed up | tail` would never end).
         let log = fusedLog
@@ -120,7 +125,7 @@ public struct LabTestbed: Codable, Sendable {
             kill(process.processIdentifier, SIGTERM)
             throw HostError("start rtvirtio-fused", path: mountpoint, detail: "no /disk after 5 s")
         }
-        return FuseServer(pid: process.processIdentifier, mountpoint: mountpoint, serviceTimeUs: serviceTimeUs)
+        return FuseServer(pid: process.processIdentifier, mountpoint: mountpoint, serviceTimeUs: serviceTimeUs, writeServiceTimeUs: writeServiceTimeUs)
     }
 
     /// One lab run at a time (calibrate and bench share the testbed): an

@@ -9,6 +9,7 @@ import RTVirtIOLab
 /// Shared by the lab's model commands: reading datasets and printing accuracy.
 extension CalibrationDataset.Measure: ExpressibleByArgument {}
 extension CalibrationDataset.Part: ExpressibleByArgument {}
+extension CalibrationPoint.Workload: ExpressibleByArgument {}
 extension IdlingParameters.Output: ExpressibleByArgument {}
 
 enum LabData {

@@ -18,13 +18,19 @@ struct LabTestbedCommand: ParsableCommand {
     var regime: LabTestbed.Regime = .fast
     @Option(help: "Size of the backing file in MiB.") var sizeMb = 512
     @Option(help: "device-bound: service time per 4 KiB, µs (200 gave 3.4k-4.2k IOPS here).") var serviceUs = 200
+    @Option(help: ArgumentHelp("device-bound: per 4 KiB written, µs (--service-us if not given).", valueName: "µs"))
+    var writeServiceUs: Int?
+
+    func validate() throws {
+        if let writeServiceUs, !(1...1_000_000).contains(writeServiceUs) { throw ValidationError("--write-service-us must be 1…1000000") }
+    }
 
     func run() throws {
         switch action {
         case .up:
             let lock = try LabTestbed.exclusive()
             defer { close(lock) }
-            let testbed = try LabTestbed.up(regime: regime, sizeMB: sizeMb, serviceTimeUs: serviceUs)
+            let testbed = try LabTestbed.up(regime: regime, sizeMB: sizeMb, serviceTimeUs: serviceUs, writeServiceTimeUs: writeServiceUs)
             print("testbed \(testbed.regime.rawValue): \(testbed.device): \(testbed.deviceDescription); cgroups under \(testbed.cgroupRoot)")
             print("capacity: \(Int(try testbed.measureCapacityIops())) IOPS (4 jobs of 4 KiB random reads, 3 s, bfq defaults)")
         case .down:

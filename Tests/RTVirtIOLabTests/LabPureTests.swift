@@ -58,7 +58,7 @@ struct TailStatsTests {
         #expect(fields.count == header.count)
         #expect(fields[header.firstIndex(of: "windowP9999MeanMs")!] == "2.75")
         #expect(fields[header.firstIndex(of: "windowP9999Ms")!] == "2;3.5")
-        #expect(fields.suffix(4) == ["", "", "", ""], "no kernel measurement: empty kernel columns")
+        #expect(fields.suffix(7) == ["bfq", "", "", "", "", "read", "100", "1"], "no kernel measurement: empty kernel columns; a read at depth 1")
         let dataset = try? CalibrationDataset.parse(CalibrationRow.header + "\n" + row.csv() + "\n", file: "t.csv", measure: .windowMean)
         #expect(dataset?.points.first?.measuredMs == [[2.75]])
         // the kernel's count and tail beside fio's
@@ -70,7 +70,7 @@ struct TailStatsTests {
         #expect(kernelFields[header.firstIndex(of: "kernelCount")!] == "2")
         #expect(abs(Double(kernelFields[header.firstIndex(of: "kernelP9999Ms")!])! - 1.5) < 0.015, "\(kernelFields)")
         // appended to a CSV from before the kernel columns: that CSV's columns, and it still parses
-        let old = measured.csv(withKernel: false)
+        let old = measured.csv(.withoutKernel)
         #expect(old.split(separator: ",", omittingEmptySubsequences: false).count == CalibrationRow.headerWithoutKernel.split(separator: ",").count)
         #expect((try? CalibrationDataset.parse(CalibrationRow.headerWithoutKernel + "\n" + old + "\n", file: "t.csv"))?.points.count == 1)
         // a point measured under the device's own scheduler reads back as the models' proxy for it
@@ -82,6 +82,40 @@ struct TailStatsTests {
         #expect(proxied?.points.first?.settings == Settings(host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 0), weights: [100]))
         none.scheduler = "cfq"
         #expect(throws: InputError.self) { try CalibrationDataset.parse(CalibrationRow.header + "\n" + none.csv() + "\n", file: "t.csv") }
+    }
+
+    @Test func csvRowCarriesTheTasksOpAndDepthAndReadsBack() throws {
+        let stats = TailStats([LatencySample(timeMs: 500, latencyNs: 2_000_000)], windowCount: 1)
+        var row = CalibrationRow(pointID: "w3", repeatIndex: 0, regime: "device-bound", guestCount: 1, guestIndex: 0, guestWeight: 100,
+                                 guestWeightShare: 1, tasksInGuest: 1, taskIndex: 0, taskIops: 125, requestKB: 16,
+                                 hostTimeoutSyncMs: 32, hostSliceIdleUs: 0, guestTimeoutSyncMs: 124, guestSliceIdleUs: 8000,
+                                 otherGuestsDemandKBps: 0, achievedIops: 1, durationS: 1, stats: stats)
+        (row.op, row.queueDepth) = (.readWrite(readPercent: 30), 16)
+        #expect(row.csv().hasSuffix(",readwrite,30,16"))
+        let task = try CalibrationDataset.parse(CalibrationRow.header + "\n" + row.csv() + "\n", file: "t.csv").points[0].scenario.guests[0].tasks[0]
+        #expect(task == TaskSpec(name: "t0", iops: 125, requestKB: 16, targetMs: 1, op: .readWrite(readPercent: 30), queueDepth: 16))
+        // an op the CSV cannot mean is refused with its line, as is a depth beyond the kernel's
+        for (bad, message) in [(",readwrite,130,16", "readPercent 0–100"), (",erase,0,16", "found 'erase'"), (",write,0,0", "must be 1–256")] {
+            let text = CalibrationRow.header + "\n" + row.csv().replacingOccurrences(of: ",readwrite,30,16", with: bad) + "\n"
+            #expect { try CalibrationDataset.parse(text, file: "t.csv") } throws: { "\($0)".contains("t.csv:2") && "\($0)".contains(message) }
+        }
+        // the previous generations' columns are still recognised (calibrate appends in them)
+        #expect(CalibrationRow.Columns(header: CalibrationRow.Columns.withKernel.header) == .withKernel)
+        #expect(CalibrationRow.Columns(header: "pointId,foo") == nil)
+    }
+
+    @Test func writersDesignHasAWriterInEveryPointAndScalesIopsToTheBytes() {
+        let design = CalibrationPoint.design(count: 60, seed: 7, workload: .writers)
+        #expect(design == CalibrationPoint.design(count: 60, seed: 7, workload: .writers))
+        #expect(design.allSatisfy { $0.id.hasPrefix("w") })
+        #expect(design.allSatisfy { point in point.guests.contains { $0.taskOps.contains { $0 != .read } } })
+        let tasks = design.flatMap { point in point.guests.flatMap { guest in guest.taskIops.indices.map { (guest.taskIops[$0], guest.taskRequestKB[$0], guest.taskQueueDepths[$0]) } } }
+        // 1500 IOPS of 4 KiB is 93 of 64 KiB; never below 25
+        #expect(tasks.allSatisfy { iops, kb, _ in iops >= 25 && iops * kb <= 1500 * 4 })
+        #expect(Set(tasks.map(\.1)) == [4, 16, 64])
+        #expect(Set(tasks.map(\.2)) == [1, 4, 16, 32])
+        // the reads design is the one it always was (the committed datasets resume on it)
+        #expect(CalibrationPoint.design(count: 5, seed: 1).allSatisfy { point in point.guests.allSatisfy { $0.taskOps.allSatisfy { $0 == .read } && $0.taskRequestKB.allSatisfy { $0 == 4 } } })
     }
 
     @Test func parsesFiosPerIOLog() {
