@@ -34,24 +34,33 @@ public struct IdlingModel: LatencyModel {
     /// The logistic stall risk of one guest's tasks (of `taskIops` each), 0…1.
     @inlinable
     public func stallRisk(loadMBps: Double, share: Double, queues: Int, sliceIdleMs: Double, taskIops: Double = 0,
-                          otherGuestsQueues: Int = 0) -> Double {
+                          otherGuestsQueues: Int = 0, extraLogit: Double = 0) -> Double {
         guard sliceIdleMs > 0 else { return 0 }
         let s = parameters.stall
-        let z = s.intercept + s.perLoadMBps * loadMBps + s.perShare * share + s.perQueue * Double(queues)
+        let z = extraLogit + s.intercept + s.perLoadMBps * loadMBps + s.perShare * share + s.perQueue * Double(queues)
             + s.perSliceIdleMs * sliceIdleMs + s.perTaskKiops * taskIops / 1000 + s.perOtherGuestsQueue * Double(otherGuestsQueues)
         return 1 / (1 + exp(-z))
     }
 
     public func predictGuest(_ scenario: Scenario, guest: Int, share: Double, host: BfqSettings,
                              into out: UnsafeMutableBufferPointer<Double>) {
+        predictGuest(scenario, guest: guest, share: share, host: host, extraCalmMs: { _ in 0 }, extraLogit: 0, into: out)
+    }
+
+    /// The prediction with what an extension of the model (`OpAwareModel`) adds: ms on each
+    /// task's calm tail, and a logit on every task's stall risk.
+    @inlinable
+    public func predictGuest(_ scenario: Scenario, guest: Int, share: Double, host: BfqSettings,
+                             extraCalmMs: (Int) -> Double, extraLogit: Double, into out: UnsafeMutableBufferPointer<Double>) {
         let p = parameters
         let loadMBps = Units.megabytes(kilobytes: scenario.totalDemandKBps)
         let calm = host.sliceIdleUs == 0 ? p.noIdle : p.idleCalm
         let tasks = scenario.guests[guest].tasks
         for (index, task) in tasks.enumerated() {
             let calmMs = calm.ms(loadMBps: loadMBps, queues: scenario.taskCount, sliceIdleMs: host.sliceIdleMs, taskIops: task.iops)
+                + extraCalmMs(index)
             let risk = stallRisk(loadMBps: loadMBps, share: share, queues: scenario.taskCount, sliceIdleMs: host.sliceIdleMs,
-                                 taskIops: task.iops, otherGuestsQueues: scenario.taskCount - tasks.count)
+                                 taskIops: task.iops, otherGuestsQueues: scenario.taskCount - tasks.count, extraLogit: extraLogit)
             switch p.output {
             case .threshold: out[index] = risk >= p.riskThreshold ? max(calmMs, p.stallMs) : calmMs
             case .expectation: out[index] = p.margin * (calmMs + risk * max(0, p.stallMs - calmMs))

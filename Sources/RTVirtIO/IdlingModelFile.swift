@@ -4,12 +4,13 @@ import Yams
 extension ModelFiles {
     static let idlingKeys = ["kind", "noIdle", "idleCalm", "stall", "stallMs", "riskThreshold", "output", "margin", "validity", "provenance"]
 
-    /// `kind: idling` parameter files (see `IdlingModel`).
-    public static func parseIdling(_ text: String, file: String) throws -> IdlingParameters {
+    /// `kind: idling` parameter files (see `IdlingModel`); `kind` and `extraKeys` let a file
+    /// that extends the idling model (op-aware) share its keys.
+    public static func parseIdling(_ text: String, file: String, kind: String = "idling", extraKeys: [String] = []) throws -> IdlingParameters {
         let reader = YAMLReader(file: file)
-        let top = try reader.mapping(try reader.root(text), "", allowed: idlingKeys)
-        guard try top.string("kind") == "idling" else {
-            throw reader.error(top.values["kind"], "kind", "expected 'idling', found '\(try top.string("kind"))'")
+        let top = try reader.mapping(try reader.root(text), "", allowed: idlingKeys + extraKeys)
+        guard try top.string("kind") == kind else {
+            throw reader.error(top.values["kind"], "kind", "expected '\(kind)', found '\(try top.string("kind").prefix(40))'")
         }
         func line(_ key: String) throws -> IdlingParameters.Line {
             let fields = try reader.mapping(try top.node(key), key, allowed: ["interceptMs", "perLoadMBpsMs", "perQueueSliceIdleMs", "perTaskKiopsMs"])
@@ -42,9 +43,10 @@ extension ModelFiles {
             provenance: top.has("provenance") ? try Yams.serialize(node: try top.node("provenance")) : nil)
     }
 
-    public static func idlingYAML(_ p: IdlingParameters, comment: String, provenance: [(String, String)]) -> String {
+    public static func idlingYAML(_ p: IdlingParameters, comment: String, provenance: [(String, String)], kind: String = "idling",
+                                  extraLines: [String] = []) -> String {
         (commentLines(comment) + [
-            "kind: idling",
+            "kind: \(kind)",
             "noIdle: \(lineYAML(p.noIdle))",
             "idleCalm: \(lineYAML(p.idleCalm))",
             "stall: {intercept: \(yamlNumber(p.stall.intercept)), perLoadMBps: \(yamlNumber(p.stall.perLoadMBps)), perShare: \(yamlNumber(p.stall.perShare)), perQueue: \(yamlNumber(p.stall.perQueue)), perSliceIdleMs: \(yamlNumber(p.stall.perSliceIdleMs)), perTaskKiops: \(yamlNumber(p.stall.perTaskKiops)), perOtherGuestsQueue: \(yamlNumber(p.stall.perOtherGuestsQueue))}",
@@ -52,7 +54,7 @@ extension ModelFiles {
             "riskThreshold: \(yamlNumber(p.riskThreshold))",
             "output: \(p.output.rawValue)",
             "margin: \(yamlNumber(p.margin))",
-        ]).joined(separator: "\n") + "\n" + tailYAML(p.validity, provenance)
+        ] + extraLines).joined(separator: "\n") + "\n" + tailYAML(p.validity, provenance)
     }
 
     static func lineYAML(_ line: IdlingParameters.Line) -> String {
@@ -60,14 +62,43 @@ extension ModelFiles {
             + "perQueueSliceIdleMs: \(yamlNumber(line.perQueueSliceIdleMs)), perTaskKiopsMs: \(yamlNumber(line.perTaskKiopsMs))}"
     }
 
-    /// The model a parameter file describes, by its `kind:` (analytical or idling).
+    /// The model a parameter file describes, by its `kind:` (analytical, idling or op-aware).
     public static func parseModel(_ text: String, file: String, name: String) throws -> any LatencyModel {
         let reader = YAMLReader(file: file)
-        let top = try reader.mapping(try reader.root(text), "", allowed: Array(Set(analyticalKeys + idlingKeys)))
+        let top = try reader.mapping(try reader.root(text), "", allowed: Array(Set(analyticalKeys + idlingKeys + opAwareKeys)))
         switch try top.string("kind") {
         case "idling": return IdlingModel(parameters: try parseIdling(text, file: file), name: name)
+        case "op-aware": return try parseOpAware(text, file: file, name: name)
         case "analytical": return AnalyticalModel(parameters: try parseAnalytical(text, file: file), name: name)
-        case let other: throw reader.error(top.values["kind"], "kind", "unknown model kind '\(other)'", hint: "analytical or idling")
+        case let other: throw reader.error(top.values["kind"], "kind", "unknown model kind '\(other.prefix(40))'", hint: "analytical, idling or op-aware")
         }
+    }
+
+    static let opAwareKeys = ["ops"]
+    static let opTermKeys = ["writeCost", "perOwnKBMs", "perQueuedKBMs", "saturationMBps", "stallPerWriteShare", "stallPerQueuedMB"]
+
+    /// `kind: op-aware` files: an idling model's keys and `ops:` (see `OpAwareModel`).
+    public static func parseOpAware(_ text: String, file: String, name: String = "op-aware") throws -> OpAwareModel {
+        let base = try parseIdling(text, file: file, kind: "op-aware", extraKeys: opAwareKeys)
+        let reader = YAMLReader(file: file)
+        let top = try reader.mapping(try reader.root(text), "", allowed: idlingKeys + opAwareKeys)
+        let ops = try reader.mapping(try top.node("ops"), "ops", allowed: opTermKeys)
+        func nonNegative(_ key: String) throws -> Double {
+            let value = try ops.double(key)
+            guard value >= 0 else { throw reader.error(ops.values[key], "ops.\(key)", "must be ≥ 0, found \(formatNumber(value))") }
+            return value
+        }
+        let terms = OpTerms(writeCost: try ops.positive("writeCost"), perOwnKBMs: try nonNegative("perOwnKBMs"),
+                            perQueuedKBMs: try nonNegative("perQueuedKBMs"), saturationMBps: try ops.positive("saturationMBps"),
+                            stallPerWriteShare: ops.has("stallPerWriteShare") ? try ops.double("stallPerWriteShare") : 0,
+                            stallPerQueuedMB: ops.has("stallPerQueuedMB") ? try ops.double("stallPerQueuedMB") : 0)
+        return OpAwareModel(base: IdlingModel(parameters: base, name: name), terms: terms, name: name)
+    }
+
+    public static func opAwareYAML(_ model: OpAwareModel, comment: String, provenance: [(String, String)]) -> String {
+        let t = model.terms
+        return idlingYAML(model.base.parameters, comment: comment, provenance: provenance, kind: "op-aware", extraLines: [
+            "ops: {writeCost: \(yamlNumber(t.writeCost)), perOwnKBMs: \(yamlNumber(t.perOwnKBMs)), perQueuedKBMs: \(yamlNumber(t.perQueuedKBMs)), saturationMBps: \(yamlNumber(t.saturationMBps)), stallPerWriteShare: \(yamlNumber(t.stallPerWriteShare)), stallPerQueuedMB: \(yamlNumber(t.stallPerQueuedMB))}",
+        ])
     }
 }

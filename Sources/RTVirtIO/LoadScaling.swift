@@ -2,25 +2,33 @@
 public struct MeasuredLoad: Sendable, Equatable {
     public var iops: Double
     public var requestKB: Double
+    /// The share of the requests that were reads, 0…1; nil where the counters do not say.
+    public var readFraction: Double?
 
-    public init(iops: Double, requestKB: Double) {
+    public init(iops: Double, requestKB: Double, readFraction: Double? = nil) {
         self.iops = iops
         self.requestKB = requestKB
+        self.readFraction = readFraction
     }
 
-    /// From counter deltas; nil when there was no I/O (nothing to learn from).
-    public init?(ios: UInt64, bytes: UInt64, seconds: Double) {
+    /// From counter deltas (`readIos` of the `ios` were reads); nil when there was no I/O (nothing to learn from).
+    public init?(ios: UInt64, bytes: UInt64, seconds: Double, readIos: UInt64? = nil) {
         guard ios > 0, seconds > 0 else { return nil }
         iops = Double(ios) / seconds
         requestKB = Units.kilobytes(bytes: Double(bytes) / Double(ios))
+        readFraction = readIos.map { min(1, Double($0) / Double(ios)) }
     }
 }
 
 /// The daemon's scenario: declared tasks keep their targets; a guest's
-/// measured load scales its tasks' IOPS and request sizes by the same factors.
+/// measured load scales its tasks' IOPS and request sizes by the same factors,
+/// and where its measured share of reads is far from what its tasks declare, every
+/// task takes the measured mix (the op-aware model and the read/write cap split use it).
 public enum LoadScaling {
     /// Factors are clamped so one odd interval cannot turn a plan upside down.
     public static let factorRange = 0.05...20.0
+    /// A measured share of reads this far (0…1) from the declared one replaces the declared ops.
+    public static let readShareTolerance = 0.10
 
     public static func scaled(_ targets: Targets, measured: [String: MeasuredLoad]) -> Targets {
         var result = targets
@@ -31,10 +39,17 @@ public enum LoadScaling {
             let declaredKB = guest.demandKBps / declaredIops
             let iopsFactor = clamp(load.iops / declaredIops)
             let sizeFactor = clamp(load.requestKB / declaredKB)
+            let declaredReads = guest.tasks.reduce(0) { $0 + $1.iops * $1.op.readFraction } / declaredIops
+            let measuredOp = load.readFraction.flatMap { fraction -> TaskOp? in
+                guard abs(fraction - declaredReads) > readShareTolerance else { return nil }
+                let percent = Int((fraction * 100).rounded())
+                return percent == 100 ? .read : percent == 0 ? .write : .readWrite(readPercent: percent)
+            }
             result.guests[index].tasks = guest.tasks.map { task in
                 var task = task
                 task.iops *= iopsFactor
                 task.requestKB *= sizeFactor
+                if let measuredOp { task.op = measuredOp }
                 return task
             }
         }

@@ -4,6 +4,9 @@ public enum MLPFeature: String, CaseIterable, Sendable {
     case guestCount, tasksInGuest, guestWeightShare, taskWeightShare
     case taskIops, taskRequestKB, taskDemandKBps, guestDemandKBps, otherGuestsDemandKBps
     case hostTimeoutSyncMs, hostSliceIdleMs, guestTimeoutSyncMs, guestSliceIdleMs
+    /// Issue 16, beyond the paper's Table I: the share of the task's requests that are reads (0…1),
+    /// the requests it keeps in flight, and the KiB all other tasks keep in flight beyond one each.
+    case taskReadFraction, taskQueueDepth, othersQueuedKB
 
     @inlinable
     public func value(_ scenario: Scenario, guest i: Int, task j: Int, share: Double, host: BfqSettings) -> Double {
@@ -22,6 +25,14 @@ public enum MLPFeature: String, CaseIterable, Sendable {
         case .hostSliceIdleMs: return host.sliceIdleMs
         case .guestTimeoutSyncMs: return Double(g.guestBfq.timeoutSyncMs)
         case .guestSliceIdleMs: return g.guestBfq.sliceIdleMs
+        case .taskReadFraction: return g.tasks[j].op.readFraction
+        case .taskQueueDepth: return Double(g.tasks[j].queueDepth)
+        case .othersQueuedKB:
+            return scenario.guests.enumerated().reduce(0.0) { sum, guest in
+                guest.element.tasks.enumerated().reduce(sum) { inner, task in
+                    guest.offset == i && task.offset == j ? inner : inner + Double(max(0, task.element.queueDepth - 1)) * task.element.requestKB
+                }
+            }
         }
     }
 }

@@ -41,6 +41,8 @@ public enum ModelChoice: Sendable, Equatable {
     case analytical
     case mlp
     case idling
+    /// The idling model told each task's op, request size and queue depth (`OpAwareModel`).
+    case opAware
     case file(String)
 
     public init(_ text: String) {
@@ -48,6 +50,7 @@ public enum ModelChoice: Sendable, Equatable {
         case "analytical": self = .analytical
         case "mlp": self = .mlp
         case "idling": self = .idling
+        case "op-aware": self = .opAware
         default: self = .file(text)
         }
     }
@@ -57,6 +60,7 @@ public enum ModelChoice: Sendable, Equatable {
         case .analytical: "analytical"
         case .mlp: "mlp"
         case .idling: "idling"
+        case .opAware: "op-aware"
         case .file(let path): path
         }
     }

@@ -62,6 +62,7 @@ public enum ConfigFiles {
     /// - analytical: `params`, or the bundled analytical-fast.yaml (fitted), else analytical-paper.yaml
     /// - mlp: the bundled mlp-fast.json
     /// - idling: the bundled idling-fast.yaml (rtvirtio's stall model)
+    /// - op-aware: the bundled op-aware-fast.yaml (the idling model told writes, request sizes, queue depths)
     /// - a path: `.json` is an MLP file, anything else a YAML parameter file whose `kind:` says which model.
     public static func loadModel(_ choice: ModelChoice, params: String?) throws -> any LatencyModel {
         switch choice {
@@ -73,6 +74,9 @@ public enum ConfigFiles {
         case .idling:
             let path = try params ?? bundledOrFail("idling-fast.yaml", what: "idling model")
             return IdlingModel(parameters: try ModelFiles.parseIdling(try readText(path), file: path), name: "idling")
+        case .opAware:
+            let path = try params ?? bundledOrFail("op-aware-fast.yaml", what: "op-aware model")
+            return try ModelFiles.parseOpAware(try readText(path), file: path)
         case .file(let path):
             if path.hasSuffix(".json") { return try loadMLP(path, name: path) }
             return try ModelFiles.parseModel(try readText(path), file: path, name: path)
@@ -90,7 +94,7 @@ public enum ConfigFiles {
         try MLPModel(json: Data(try readText(path).utf8), file: path, name: name)
     }
 
-    static func bundledOrFail(_ name: String, what: String) throws -> String {
+    public static func bundledOrFail(_ name: String, what: String) throws -> String {
         guard let path = bundled(name) else {
             throw InputError(file: name, message: "no bundled \(what) found in \(modelDirectories().joined(separator: ", "))",
                              hint: "give a model file with --model FILE or modelParams:, or set RTVIRTIO_MODELS")

@@ -107,7 +107,7 @@ public actor DaemonCore {
         heartbeat.alive(quiet: max(configuration.interval * 3, .seconds(10)))
     }
 
-    /// Measured read load per guest since the previous step.
+    /// Measured load per guest since the previous step (reads and writes, and the share that were reads).
     func measure(_ view: HostView) -> [String: MeasuredLoad] {
         var loads: [String: MeasuredLoad] = [:]
         let now = ContinuousClock.now
@@ -115,9 +115,10 @@ public actor DaemonCore {
         for (guest, cgroup) in view.cgroups {
             seen.insert(guest)
             guard let current = try? IoCounters.read(cgroup: cgroup, majMin: view.device.majMin, hierarchy: view.hierarchy, fs: fs) else { continue }
-            if let (previous, at) = counters[guest], current.ios >= previous.ios, current.bytes >= previous.bytes {
+            if let (previous, at) = counters[guest], current.isLater(than: previous) {
                 let seconds = (now - at).inSeconds
-                loads[guest] = MeasuredLoad(ios: current.ios - previous.ios, bytes: current.bytes - previous.bytes, seconds: seconds)
+                loads[guest] = MeasuredLoad(ios: current.ios - previous.ios, bytes: current.bytes - previous.bytes, seconds: seconds,
+                                            readIos: current.readIos - previous.readIos)
             }
             counters[guest] = (current, now)
         }
@@ -165,7 +166,9 @@ public actor DaemonCore {
             report(view: view, plan: lastPlan)
             return
         }
-        let scenario = Scenario(targets: LoadScaling.scaled(present, measured: measured))
+        // the guests as measured: their loads, and the read/write mix the caps are split by
+        let scaled = LoadScaling.scaled(present, measured: measured)
+        let scenario = Scenario(targets: scaled)
         let started = ContinuousClock.now
         let plan: Plan
         do {
@@ -190,7 +193,7 @@ public actor DaemonCore {
                 let before = measurementBeforeChange()
                 let (previous, previousEntries) = (applied, appliedEntries)
                 let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy, cgroups: view.cgroups, fs: fs,
-                                                   guests: present.guests)
+                                                   guests: scaled.guests)
                 let changes = try applier.apply(desired, device: view.device)
                 applied = plan
                 appliedEntries = desired

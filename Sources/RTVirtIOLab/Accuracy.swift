@@ -8,13 +8,17 @@ public struct Accuracy: Sendable, Codable, Equatable {
     public var p90AbsErrorPct: Double
     public var underestimateRate: Double
 
-    /// Every task of `points` as (predicted, measured, point).
-    public static func pairs(_ model: any LatencyModel, _ points: [CalibrationDataset.Point])
-        -> [(predicted: Double, measured: Double, point: CalibrationDataset.Point)] {
+    /// A prediction beside its measurement: the point and the task it is of.
+    public typealias Scored = (predicted: Double, measured: Double, point: CalibrationDataset.Point, task: TaskSpec)
+
+    /// Every task of `points` as (predicted, measured, point, task).
+    public static func pairs(_ model: any LatencyModel, _ points: [CalibrationDataset.Point]) -> [Scored] {
         points.flatMap { point in
             let predicted = model.predict(point.scenario, settings: point.settings)
             return point.measuredMs.enumerated().flatMap { guest, measured in
-                measured.enumerated().filter { $0.element > 0 }.map { (predicted[guest][$0.offset], $0.element, point) }
+                measured.enumerated().filter { $0.element > 0 }.map {
+                    (predicted[guest][$0.offset], $0.element, point, point.scenario.guests[guest].tasks[$0.offset])
+                }
             }
         }
     }
@@ -81,8 +85,7 @@ public struct Accuracy: Sendable, Codable, Equatable {
 
     /// k-fold cross-validation: each fold predicted by a model fitted on the others.
     public static func crossValidate(_ dataset: CalibrationDataset, folds k: Int, seed: UInt64 = 1,
-                                     fit: ([CalibrationDataset.Point]) -> any LatencyModel)
-        -> [(predicted: Double, measured: Double, point: CalibrationDataset.Point)] {
+                                     fit: ([CalibrationDataset.Point]) -> any LatencyModel) -> [Scored] {
         let folds = dataset.folds(k, seed: seed)
         return folds.indices.flatMap { held in
             let model = fit(folds.indices.filter { $0 != held }.flatMap { folds[$0] }.map { dataset.points[$0] })

@@ -2,7 +2,8 @@ import Foundation
 import RTVirtIO
 
 /// `lab accuracy`: a model's error on measured rows, overall and broken down
-/// by host slice_idle and guest count, with a scatter and a histogram.
+/// by regime, the task's op and queue depth, host slice_idle and guest count,
+/// with a scatter and a histogram.
 public struct AccuracyReport: Sendable, Codable {
     public struct Pair: Sendable, Codable {
         public var predictedMs: Double
@@ -10,6 +11,9 @@ public struct AccuracyReport: Sendable, Codable {
         public var hostSliceIdleUs: Int
         public var guestCount: Int
         public var regime: String
+        /// The task's op (read, write, readwrite) and the requests it keeps in flight.
+        public var op: String
+        public var queueDepth: Int
     }
 
     public var model: String
@@ -17,6 +21,10 @@ public struct AccuracyReport: Sendable, Codable {
     public var rowsNote: String
     public var overall: Accuracy
     public var byRegime: [String: Accuracy]
+    /// By the task's op: read, write, readwrite.
+    public var byOp: [String: Accuracy]
+    /// By the task's queue depth: "1" (one request at a time) or ">1".
+    public var byQueueDepth: [String: Accuracy]
     public var bySliceIdleUs: [String: Accuracy]
     public var byGuestCount: [String: Accuracy]
     /// `Accuracy.repeatFloor` (or `halvesFloor` for averaged runs) on the same data files: how well a
@@ -46,16 +54,18 @@ public struct AccuracyReport: Sendable, Codable {
     }
 
     public init(model: some LatencyModel, data: [String], rowsNote: String,
-                pairs raw: [(predicted: Double, measured: Double, point: CalibrationDataset.Point)]) {
+                pairs raw: [Accuracy.Scored]) {
         self.model = model.name
         self.data = data
         self.rowsNote = rowsNote
         pairs = raw.map { Pair(predictedMs: $0.predicted, measuredMs: $0.measured,
                                hostSliceIdleUs: $0.point.settings.host.sliceIdleUs, guestCount: $0.point.scenario.guests.count,
-                               regime: $0.point.regime) }
+                               regime: $0.point.regime, op: $0.task.op.csvName, queueDepth: $0.task.queueDepth) }
         func accuracy(_ selected: [Pair]) -> Accuracy { Accuracy(selected.map { ($0.predictedMs, $0.measuredMs) }) }
         overall = accuracy(pairs)
         byRegime = Dictionary(grouping: pairs, by: \.regime).mapValues(accuracy)
+        byOp = Dictionary(grouping: pairs, by: \.op).mapValues(accuracy)
+        byQueueDepth = Dictionary(grouping: pairs, by: { $0.queueDepth > 1 ? ">1" : "1" }).mapValues(accuracy)
         bySliceIdleUs = Dictionary(grouping: pairs, by: { String($0.hostSliceIdleUs) }).mapValues(accuracy)
         byGuestCount = Dictionary(grouping: pairs, by: { String($0.guestCount) }).mapValues(accuracy)
     }
@@ -65,14 +75,14 @@ public struct AccuracyReport: Sendable, Codable {
         struct Summary: Encodable {
             var model: String, data: [String], rows: String
             var samples: Int, medianAbsErrorPct: Double, p90AbsErrorPct: Double, underestimateRate: Double
-            var byRegime: [String: Accuracy], bySliceIdleUs: [String: Accuracy], byGuestCount: [String: Accuracy]
+            var byRegime: [String: Accuracy], byOp: [String: Accuracy], byQueueDepth: [String: Accuracy], bySliceIdleUs: [String: Accuracy], byGuestCount: [String: Accuracy]
             var repeatFloor: Accuracy?, floorMethod: String?, floorBySliceIdle: [String: Accuracy]?, conservativeFloor: ConservativeFloor?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try encoder.encode(Summary(model: model, data: data, rows: rowsNote, samples: overall.samples,
                                           medianAbsErrorPct: overall.medianAbsErrorPct, p90AbsErrorPct: overall.p90AbsErrorPct,
-                                          underestimateRate: overall.underestimateRate, byRegime: byRegime, bySliceIdleUs: bySliceIdleUs,
+                                          underestimateRate: overall.underestimateRate, byRegime: byRegime, byOp: byOp, byQueueDepth: byQueueDepth, bySliceIdleUs: bySliceIdleUs,
                                           byGuestCount: byGuestCount, repeatFloor: repeatFloor, floorMethod: floorMethod,
                                           floorBySliceIdle: floorBySliceIdle,
                                           conservativeFloor: conservativeFloor))
@@ -84,6 +94,8 @@ public struct AccuracyReport: Sendable, Codable {
         }
         let rows = [("all", overall)]
             + byRegime.keys.sorted().map { ("regime \($0)", byRegime[$0]!) }
+            + ["read", "write", "readwrite"].compactMap { op in byOp[op].map { ("op \(op)", $0) } }
+            + ["1", ">1"].compactMap { depth in byQueueDepth[depth].map { ("queue depth \(depth)", $0) } }
             + sorted(bySliceIdleUs) { "slice_idle \(formatNumber(Double($0)! / 1000)) ms" }
             + sorted(byGuestCount) { "\($0) guest(s)" }
             + (repeatFloor.map { [(floorMethod ?? "noise floor (repeats)", $0)] } ?? [])

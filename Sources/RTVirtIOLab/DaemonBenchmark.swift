@@ -94,7 +94,7 @@ public struct DaemonBenchmark: Sendable {
         for (index, cgroup) in setup.cgroups.enumerated() {
             let iops = ScenarioSampler.paperIops[index % 3] * (1 + 0.2 * sin(Double(step + index) / 10))
             let text = try HostFS().read("\(cgroup)/io.stat")
-            let counters = IoCounters.parseV2(text, majMin: setup.majMin) ?? IoCounters(ios: 0, bytes: 0)
+            let counters = IoCounters.parseV2(text, majMin: setup.majMin) ?? .zero
             let ios = counters.ios + UInt64(iops * seconds)
             try write("\(setup.majMin) rbytes=\(ios * 4096) wbytes=0 rios=\(ios) wios=0 dbytes=0 dios=0\n", to: "\(cgroup)/io.stat")
         }

@@ -20,6 +20,10 @@ public struct MLPTrainer: Sendable {
     public static let defaultFeatures: [MLPFeature] = [.guestCount, .tasksInGuest, .guestWeightShare, .taskIops,
                                                       .guestDemandKBps, .otherGuestsDemandKBps, .hostTimeoutSyncMs, .hostSliceIdleMs]
 
+    /// The default inputs and what a task does (op, queue depth, the others' requests in flight, its own bytes):
+    /// for data with writers (`lab calibrate --workload writers`).
+    public static let opFeatures: [MLPFeature] = defaultFeatures + [.taskRequestKB, .taskReadFraction, .taskQueueDepth, .othersQueuedKB]
+
     public init(features: [MLPFeature] = MLPTrainer.defaultFeatures) { self.features = features }
 
     /// One training row per measured task: raw features and the measured latency.

@@ -5,7 +5,10 @@ import RTVirtIO
 /// validity and the fit's provenance), the k-fold held-out error beside it, and the
 /// file checked to parse before anyone writes it. The command only parses its options.
 public struct ModelFitJob {
-    public enum Kind: String, CaseIterable, Sendable { case analytical, idling }
+    public enum Kind: String, CaseIterable, Sendable {
+        case analytical, idling
+        case opAware = "op-aware"
+    }
 
     public var kind: Kind
     public var dataset: CalibrationDataset
@@ -19,6 +22,8 @@ public struct ModelFitJob {
     public var base: AnalyticalParameters?
     /// idling: what the fitted model outputs.
     public var idlingOutput: IdlingParameters.Output = .threshold
+    /// op-aware: the idling model (fitted on reads) whose prediction the op terms extend.
+    public var baseIdling: IdlingModel?
 
     public init(kind: Kind, dataset: CalibrationDataset, dataFiles: [String], measure: CalibrationDataset.Measure, split: CalibrationDataset.Part) {
         self.kind = kind
@@ -70,6 +75,20 @@ public struct ModelFitJob {
                         ? "the 1-second windows' mean tail, calm + risk x (stall - calm), risk per window"
                         : "the stall level where the risk reaches riskThreshold, else the calm tail (one run's worst case)").
                     FITTED by `rtvirtio lab fit --kind idling` (see provenance).
+                    """, provenance: provenance)
+            })
+        case .opAware:
+            guard let baseIdling else { throw InputError(file: "lab fit", message: "the op-aware fit needs the idling model it extends (--base)") }
+            var fit = OpAwareFit(base: baseIdling)
+            fit.underestimatePenalty = underestimatePenalty
+            fitModel = { OpAwareModel(base: baseIdling, terms: fit.fit($0)) }
+            let model = OpAwareModel(base: baseIdling, terms: fit.fit(dataset.points))
+            fitted = (model, { provenance in
+                ModelFiles.opAwareYAML(model, comment: """
+                    rtvirtio's op-aware model (see OpAwareModel): the idling model below, as fitted on reads (its
+                    validity and output kept), told each task's op, request size and queue depth: writes cost writeCost
+                    reads, a larger request its own service, and with the device busy a wait behind the requests kept
+                    in flight. The ops terms FITTED by `rtvirtio lab fit --kind op-aware` (see provenance).
                     """, provenance: provenance)
             })
         }

@@ -9,24 +9,26 @@ extension ModelFitJob.Kind: ExpressibleByArgument {}
 struct LabFitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fit",
-        abstract: "Fit a model's parameters to measured data (analytical: the paper's λ, SW(n), throughput; idling: rtvirtio's stall model).",
+        abstract: "Fit a model's parameters to measured data (analytical: the paper's λ, SW(n), throughput; idling: rtvirtio's stall model; op-aware: writes, request sizes, queue depths).",
         discussion: """
         analytical: squared log loss with underestimates weighted --underestimate-penalty times, from --base \
         (B_max and the guest λ are kept from it). idling: see `IdlingModel` — a line per regime, a logistic stall \
-        risk, the stall level. Reports the k-fold held-out error and writes a parameter file with the data's \
+        risk, the stall level. op-aware: see `OpAwareModel` — the idling model --base, kept, with a write's cost, \
+        a large request's own service and the wait behind deep queues fitted on data with writers (`lab calibrate \
+        --workload writers`). Reports the k-fold held-out error and writes a parameter file with the data's \
         validity and the fit's provenance. Example: rtvirtio lab fit --data data/calibration/fast.csv --out config/models/analytical-fast.yaml
         """)
 
     @Option(name: .customLong("data"), parsing: .upToNextOption, help: ArgumentHelp("Calibration CSVs.", valueName: "file"))
     var data: [String]
-    @Option(help: "Which model to fit: analytical or idling.") var kind: ModelFitJob.Kind = .analytical
+    @Option(help: "Which model to fit: analytical, idling or op-aware.") var kind: ModelFitJob.Kind = .analytical
     @Option(help: ArgumentHelp("""
         idling: threshold (one run's worst case: a stall or the calm tail) or expectation (the 1-second windows' \
         mean tail, fitted on every window; needs CSVs with the windowP9999Ms column). Default: expectation \
         with --measure windowP9999MeanMs, else threshold.
         """, valueName: "output"))
     var output: IdlingParameters.Output?
-    @Option(help: ArgumentHelp("analytical: parameter file to start from (default: the bundled analytical-paper.yaml).", valueName: "file"))
+    @Option(help: ArgumentHelp("analytical: parameter file to start from (default: the bundled analytical-paper.yaml); op-aware: the idling model file it extends (default: the bundled idling-fast.yaml).", valueName: "file"))
     var base: String?
     @Option(help: ArgumentHelp("Measured value to fit: " + CalibrationDataset.Measure.choices + ".")) var measure: CalibrationDataset.Measure = .p9999
     @Option(help: "Folds for the held-out error.") var folds = 5
@@ -51,7 +53,13 @@ struct LabFitCommand: ParsableCommand {
         }
         var job = ModelFitJob(kind: kind, dataset: dataset, dataFiles: data, measure: measure, split: split)
         (job.folds, job.underestimatePenalty, job.idlingOutput) = (folds, underestimatePenalty, idlingOutput)
-        if kind == .analytical { job.base = try ConfigFiles.loadAnalyticalParameters(base ?? ConfigFiles.bundled("analytical-paper.yaml")) }
+        switch kind {
+        case .analytical: job.base = try ConfigFiles.loadAnalyticalParameters(base ?? ConfigFiles.bundled("analytical-paper.yaml"))
+        case .opAware:
+            let path = try base ?? ConfigFiles.bundledOrFail("idling-fast.yaml", what: "idling model")
+            job.baseIdling = IdlingModel(parameters: try ModelFiles.parseIdling(try ConfigFiles.readText(path), file: path))
+        case .idling: break
+        }
         let fit = try job.run()
         let text = fit.text
         let model = try ModelFiles.parseModel(text, file: out, name: out)   // never write a file the planner cannot read

@@ -22,6 +22,8 @@ struct LabTrainMLPCommand: ParsableCommand {
     @Option(help: "Folds, and so ensemble members.") var folds = 5
     @Option(help: "Seed of initialisation and shuffling.") var seed: UInt64 = 1
     @Option(help: "How much more an underestimate costs than an overestimate.") var underestimatePenalty = 4.0
+    @Flag(help: "Also learn from what each task does: its request size, share of reads, queue depth and the others' requests in flight (data with writers).")
+    var withOps = false
     @Option(help: ArgumentHelp("Where to write the model (.json).", valueName: "file")) var out: String
 
     func validate() throws {
@@ -32,7 +34,7 @@ struct LabTrainMLPCommand: ParsableCommand {
     func run() throws {
         let train = try LabData.load(data, measure: measure, part: .train)
         let test = try LabData.load(data, measure: measure, part: .test)
-        var trainer = MLPTrainer()
+        var trainer = MLPTrainer(features: withOps ? MLPTrainer.opFeatures : MLPTrainer.defaultFeatures)
         (trainer.epochs, trainer.folds, trainer.seed, trainer.underestimatePenalty) = (epochs, folds, seed, underestimatePenalty)
         let result = trainer.train(train) { FileHandle.standardError.write(Data("train-mlp: \($0)\n".utf8)) }
         let outOfFold = Accuracy(result.outOfFold)

@@ -254,9 +254,18 @@ struct WriterCapTests {
     @Test("the counters the daemon plans on count writes as well as reads: v1 Read and Write lines, v2 rios and wios")
     func countersCountWrites() {
         let v1 = "7:0 Read 1000\n7:0 Write 500\n7:0 Sync 1500\n7:0 Async 0\n7:0 Total 1500\n8:0 Read 7\nTotal 1507\n"
-        #expect(IoCounters.parseV1(v1, majMin: "7:0") == 1500)
-        #expect(IoCounters.parseV1("7:0 Read 0\n7:0 Write 0\n", majMin: "7:0") == 0 && IoCounters.parseV1("", majMin: "7:0") == nil)
-        #expect(IoCounters.parseV2("8:16 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n", majMin: "8:16") == IoCounters(ios: 3, bytes: 12288))
+        #expect(IoCounters.parseV1(v1, majMin: "7:0").map { [$0.read, $0.write] } == [1000, 500])
+        #expect(IoCounters.parseV1("7:0 Read 0\n7:0 Write 0\n", majMin: "7:0").map { [$0.read, $0.write] } == [0, 0])
+        #expect(IoCounters.parseV1("", majMin: "7:0") == nil)
+        let v2 = IoCounters.parseV2("8:16 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n", majMin: "8:16")
+        #expect(v2 == IoCounters(readIos: 1, writeIos: 2, readBytes: 4096, writeBytes: 8192))
+        #expect(v2?.ios == 3 && v2?.bytes == 12288)
+        // the daemon's load from two readings: 3 s, 300 requests of which 100 reads
+        let before = IoCounters(readIos: 10, writeIos: 0, readBytes: 40960, writeBytes: 0)
+        let after = IoCounters(readIos: 110, writeIos: 200, readBytes: 40960 + 409600, writeBytes: 819200)
+        #expect(after.isLater(than: before) && !before.isLater(than: after))
+        let load = MeasuredLoad(ios: after.ios - before.ios, bytes: after.bytes - before.bytes, seconds: 3, readIos: after.readIos - before.readIos)
+        #expect(load == MeasuredLoad(iops: 100, requestKB: 4, readFraction: 1.0 / 3))
         // v2 lines for the write limit
         #expect(ThrottleLines.writeIops(for: "8:16", in: "8:16 rbps=max wbps=max riops=147 wiops=146\n") == 146)
         #expect(ThrottleLines.line(majMin: "8:16", writeIops: 146, v2: true) == "8:16 wiops=146")

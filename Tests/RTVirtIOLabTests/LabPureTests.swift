@@ -58,7 +58,7 @@ struct TailStatsTests {
         #expect(fields.count == header.count)
         #expect(fields[header.firstIndex(of: "windowP9999MeanMs")!] == "2.75")
         #expect(fields[header.firstIndex(of: "windowP9999Ms")!] == "2;3.5")
-        #expect(fields.suffix(7) == ["bfq", "", "", "", "", "read", "100", "1"], "no kernel measurement: empty kernel columns; a read at depth 1")
+        #expect(fields.suffix(8) == ["bfq", "", "", "", "", "read", "100", "1"], "no kernel measurement: empty kernel columns; a read at depth 1")
         let dataset = try? CalibrationDataset.parse(CalibrationRow.header + "\n" + row.csv() + "\n", file: "t.csv", measure: .windowMean)
         #expect(dataset?.points.first?.measuredMs == [[2.75]])
         // the kernel's count and tail beside fio's
