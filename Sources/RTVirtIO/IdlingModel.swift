@@ -48,11 +48,13 @@ public struct IdlingModel: LatencyModel {
     }
 
     /// The prediction with what an extension of the model (`OpAwareModel`) adds: ms on each
-    /// task's calm tail, and a logit on every task's stall risk.
+    /// task's calm tail, a logit on every task's stall risk, and a factor on the stall level.
     @inlinable
     public func predictGuest(_ scenario: Scenario, guest: Int, share: Double, host: BfqSettings,
-                             extraCalmMs: (Int) -> Double, extraLogit: Double, into out: UnsafeMutableBufferPointer<Double>) {
+                             extraCalmMs: (Int) -> Double, extraLogit: Double, stallFactor: Double = 1,
+                             into out: UnsafeMutableBufferPointer<Double>) {
         let p = parameters
+        let stallMs = p.stallMs * stallFactor
         let loadMBps = Units.megabytes(kilobytes: scenario.totalDemandKBps)
         let calm = host.sliceIdleUs == 0 ? p.noIdle : p.idleCalm
         let tasks = scenario.guests[guest].tasks
@@ -62,8 +64,8 @@ public struct IdlingModel: LatencyModel {
             let risk = stallRisk(loadMBps: loadMBps, share: share, queues: scenario.taskCount, sliceIdleMs: host.sliceIdleMs,
                                  taskIops: task.iops, otherGuestsQueues: scenario.taskCount - tasks.count, extraLogit: extraLogit)
             switch p.output {
-            case .threshold: out[index] = risk >= p.riskThreshold ? max(calmMs, p.stallMs) : calmMs
-            case .expectation: out[index] = p.margin * (calmMs + risk * max(0, p.stallMs - calmMs))
+            case .threshold: out[index] = risk >= p.riskThreshold ? max(calmMs, stallMs) : calmMs
+            case .expectation: out[index] = p.margin * (calmMs + risk * max(0, stallMs - calmMs))
             }
         }
     }

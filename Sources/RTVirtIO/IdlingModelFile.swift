@@ -75,7 +75,8 @@ extension ModelFiles {
     }
 
     static let opAwareKeys = ["ops"]
-    static let opTermKeys = ["writeCost", "perOwnKBMs", "perQueuedKBMs", "saturationMBps", "stallPerWriteShare", "stallPerQueuedMB"]
+    static let opTermKeys = ["writeCost", "perOwnKBMs", "perQueuedKBMs", "saturationMBps", "saturationPower",
+                             "stallPerWriteShare", "stallPerLargeShare", "stallPerQueuedMB", "stallLevelPerLargeShare"]
 
     /// `kind: op-aware` files: an idling model's keys and `ops:` (see `OpAwareModel`).
     public static func parseOpAware(_ text: String, file: String, name: String = "op-aware") throws -> OpAwareModel {
@@ -83,6 +84,7 @@ extension ModelFiles {
         let reader = YAMLReader(file: file)
         let top = try reader.mapping(try reader.root(text), "", allowed: idlingKeys + opAwareKeys)
         let ops = try reader.mapping(try top.node("ops"), "ops", allowed: opTermKeys)
+        func optional(_ key: String) throws -> Double { ops.has(key) ? try ops.double(key) : 0 }
         func nonNegative(_ key: String) throws -> Double {
             let value = try ops.double(key)
             guard value >= 0 else { throw reader.error(ops.values[key], "ops.\(key)", "must be ≥ 0, found \(formatNumber(value))") }
@@ -90,15 +92,16 @@ extension ModelFiles {
         }
         let terms = OpTerms(writeCost: try ops.positive("writeCost"), perOwnKBMs: try nonNegative("perOwnKBMs"),
                             perQueuedKBMs: try nonNegative("perQueuedKBMs"), saturationMBps: try ops.positive("saturationMBps"),
-                            stallPerWriteShare: ops.has("stallPerWriteShare") ? try ops.double("stallPerWriteShare") : 0,
-                            stallPerQueuedMB: ops.has("stallPerQueuedMB") ? try ops.double("stallPerQueuedMB") : 0)
+                            saturationPower: ops.has("saturationPower") ? try ops.positive("saturationPower") : 2,
+                            stallPerWriteShare: try optional("stallPerWriteShare"), stallPerLargeShare: try optional("stallPerLargeShare"),
+                            stallPerQueuedMB: try optional("stallPerQueuedMB"), stallLevelPerLargeShare: try optional("stallLevelPerLargeShare"))
         return OpAwareModel(base: IdlingModel(parameters: base, name: name), terms: terms, name: name)
     }
 
     public static func opAwareYAML(_ model: OpAwareModel, comment: String, provenance: [(String, String)]) -> String {
         let t = model.terms
         return idlingYAML(model.base.parameters, comment: comment, provenance: provenance, kind: "op-aware", extraLines: [
-            "ops: {writeCost: \(yamlNumber(t.writeCost)), perOwnKBMs: \(yamlNumber(t.perOwnKBMs)), perQueuedKBMs: \(yamlNumber(t.perQueuedKBMs)), saturationMBps: \(yamlNumber(t.saturationMBps)), stallPerWriteShare: \(yamlNumber(t.stallPerWriteShare)), stallPerQueuedMB: \(yamlNumber(t.stallPerQueuedMB))}",
+            "ops: {writeCost: \(yamlNumber(t.writeCost)), perOwnKBMs: \(yamlNumber(t.perOwnKBMs)), perQueuedKBMs: \(yamlNumber(t.perQueuedKBMs)), saturationMBps: \(yamlNumber(t.saturationMBps)), saturationPower: \(yamlNumber(t.saturationPower)), stallPerWriteShare: \(yamlNumber(t.stallPerWriteShare)), stallPerLargeShare: \(yamlNumber(t.stallPerLargeShare)), stallPerQueuedMB: \(yamlNumber(t.stallPerQueuedMB)), stallLevelPerLargeShare: \(yamlNumber(t.stallLevelPerLargeShare))}",
         ])
     }
 }

@@ -11,14 +11,16 @@ import Foundation
 ///   demand in read KiB (a mixed task's by its share of writes);
 /// - **own service** (calm tail): a request larger than 4 KiB takes `perOwnKBMs` × (KiB − 4) × cost longer;
 /// - **queueing** (calm tail): with the device busy, a request waits behind what the tasks keep
-///   in flight beyond one: `perQueuedKBMs` × ρ² × Σ over all tasks of (depth − 1) × KiB × cost,
-///   ρ = min(1, load in read MB/s / `saturationMBps`); a rate-limited task at depth 32 on an
-///   idle device has one request in flight;
+///   in flight beyond one: `perQueuedKBMs` × ρ^`saturationPower` × Σ over all tasks of
+///   (depth − 1) × KiB × cost, ρ = min(1, load in read MB/s / `saturationMBps`); a rate-limited
+///   task at depth 32 on an idle device has one request in flight, on a saturated one 32;
 /// - **stalls** (with idling): the logit of a guest's stall risk gains `stallPerWriteShare` × the
-///   share of the device's demand that the *other* guests write and `stallPerQueuedMB` × the MiB
-///   they keep in flight beyond one request per task (a stall is a wait behind another group:
-///   measured, with idling, writers and deep queues beside a guest make its ~1 s stalls far more
-///   likely than the same bytes read one at a time).
+///   share of the device's demand that is written, `stallPerLargeShare` × the share in requests
+///   larger than 4 KiB, and `stallPerQueuedMB` × the MiB the *other* guests keep in flight beyond
+///   one request per task (a stall is a wait behind another group); a stall lasts
+///   1 + `stallLevelPerLargeShare` × that large share times the base model's (measured on the
+///   device-bound testbed with idling: 60–80 % of a guest's 1-second windows stall beside 16–64 KiB
+///   writers and deep queues, at 0.8–1.2 s, where one-at-a-time 4 KiB reads stall less and shorter).
 ///
 /// For 4 KiB reads at depth 1 every term vanishes and the prediction is the base model's.
 public struct OpAwareModel: LatencyModel {
@@ -55,7 +57,7 @@ public struct OpAwareModel: LatencyModel {
         base.predictGuest(costed, guest: guest, share: share, host: host, extraCalmMs: { index in
             // the request's own size in read KiB, less the 4 KiB the base model was fitted on
             terms.perOwnKBMs * max(0, tasks[index].requestKB - 4 * terms.cost(of: original[index].op)) + queuedMs
-        }, extraLogit: terms.stallLogit(scenario, guest: guest), into: out)
+        }, extraLogit: terms.stallLogit(scenario, guest: guest), stallFactor: terms.stallFactor(scenario), into: out)
     }
 }
 
@@ -65,17 +67,23 @@ public struct OpTerms: Sendable, Equatable {
     public var perOwnKBMs: Double
     public var perQueuedKBMs: Double
     public var saturationMBps: Double
+    public var saturationPower: Double
     public var stallPerWriteShare: Double
+    public var stallPerLargeShare: Double
     public var stallPerQueuedMB: Double
+    public var stallLevelPerLargeShare: Double
 
-    public init(writeCost: Double, perOwnKBMs: Double, perQueuedKBMs: Double, saturationMBps: Double,
-                stallPerWriteShare: Double = 0, stallPerQueuedMB: Double = 0) {
+    public init(writeCost: Double, perOwnKBMs: Double, perQueuedKBMs: Double, saturationMBps: Double, saturationPower: Double = 2,
+                stallPerWriteShare: Double = 0, stallPerLargeShare: Double = 0, stallPerQueuedMB: Double = 0, stallLevelPerLargeShare: Double = 0) {
         self.writeCost = writeCost
         self.perOwnKBMs = perOwnKBMs
         self.perQueuedKBMs = perQueuedKBMs
         self.saturationMBps = saturationMBps
+        self.saturationPower = saturationPower
         self.stallPerWriteShare = stallPerWriteShare
+        self.stallPerLargeShare = stallPerLargeShare
         self.stallPerQueuedMB = stallPerQueuedMB
+        self.stallLevelPerLargeShare = stallLevelPerLargeShare
     }
 
     /// Terms that change nothing: the base model's predictions.
@@ -88,24 +96,31 @@ public struct OpTerms: Sendable, Equatable {
     /// The wait behind requests in flight beyond one per task, for a scenario already in read KiB.
     public func queuedMs(_ costed: Scenario) -> Double {
         let rho = min(1, Units.megabytes(kilobytes: costed.totalDemandKBps) / saturationMBps)
-        return perQueuedKBMs * rho * rho * Self.queuedKB(costed)
+        return perQueuedKBMs * pow(rho, saturationPower) * Self.queuedKB(costed)
     }
 
     /// KiB kept in flight beyond one request per task (every guest's, or all but `excluding`'s).
-    static func queuedKB(_ scenario: Scenario, excluding: Int? = nil) -> Double {
+    public static func queuedKB(_ scenario: Scenario, excluding: Int? = nil) -> Double {
         scenario.guests.indices.reduce(0.0) { sum, g in
             g == excluding ? sum : scenario.guests[g].tasks.reduce(sum) { $0 + Double(max(0, $1.queueDepth - 1)) * $1.requestKB }
         }
     }
 
-    /// What the other guests' writes and deep queues add to the logit of `guest`'s stall risk
-    /// (the scenario as given, in its own KiB).
-    public func stallLogit(_ scenario: Scenario, guest: Int) -> Double {
+    /// The share of the device's demand (KB/s, as given) that `part` of each task's is.
+    public static func share(_ scenario: Scenario, _ part: (TaskSpec) -> Double) -> Double {
         guard scenario.totalDemandKBps > 0 else { return 0 }
-        let othersWrittenKBps = scenario.guests.indices.reduce(0.0) { sum, g in
-            g == guest ? sum : scenario.guests[g].tasks.reduce(sum) { $0 + $1.demandKBps * (1 - $1.op.readFraction) }
-        }
-        return stallPerWriteShare * othersWrittenKBps / scenario.totalDemandKBps
+        return scenario.guests.reduce(0.0) { sum, guest in guest.tasks.reduce(sum) { $0 + $1.demandKBps * part($1) } } / scenario.totalDemandKBps
+    }
+
+    public static func largeShare(_ scenario: Scenario) -> Double { share(scenario) { $0.requestKB > 4 ? 1 : 0 } }
+
+    /// What writes, large requests and the other guests' deep queues add to the logit of
+    /// `guest`'s stall risk (the scenario as given, in its own KiB).
+    public func stallLogit(_ scenario: Scenario, guest: Int) -> Double {
+        stallPerWriteShare * Self.share(scenario) { 1 - $0.op.readFraction } + stallPerLargeShare * Self.largeShare(scenario)
             + stallPerQueuedMB * Units.megabytes(kilobytes: Self.queuedKB(scenario, excluding: guest))
     }
+
+    /// The stall level's factor on the base model's.
+    public func stallFactor(_ scenario: Scenario) -> Double { max(0.1, 1 + stallLevelPerLargeShare * Self.largeShare(scenario)) }
 }

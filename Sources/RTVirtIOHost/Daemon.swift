@@ -257,15 +257,22 @@ public actor DaemonCore {
         guard let applied else { return false }
         var replan = false
         for guest in applied.guests {
-            let all = (window[guest.name] ?? [:]).values.reduce(LatencyHistogram(), +)
-            guard let tail = all.percentileMs(targets.percentile), let tightest = guest.tasks.min(by: { $0.targetMs < $1.targetMs }) else { continue }
-            metrics.measured(guest: guest.name, tailMs: tail, tasks: guest.tasks)
+            let histograms = window[guest.name] ?? [:]
+            let all = histograms.values.reduce(LatencyHistogram(), +)
+            // each op held to the targets of the tasks that issue it (a backup's slow writes are not its reader's miss)
+            let declared = targets.guests.first { $0.name == guest.name }?.tasks ?? []
+            guard let allTail = all.percentileMs(targets.percentile),
+                  let verdict = OpVerdict.worst(histograms, tasks: declared, percentile: targets.percentile) else { continue }
+            let (tail, tightest) = (verdict.tailMs, verdict.task)
+            metrics.measured(guest: guest.name, tailMs: allTail, tasksMet: declared.map {
+                (name: $0.name, met: OpVerdict.meets(histograms, task: $0, percentile: targets.percentile))
+            })
             let predicted = guest.tasks.map(\.predictedMs).max() ?? tail
             corrections.record(host: applied.host, guest: guest.name, measuredMs: tail, predictedMs: predicted, targetMs: tightest.targetMs)
-            if tail > tightest.targetMs {
+            if verdict.misses {
                 missesInARow[guest.name, default: 0] += 1
                 if missesInARow[guest.name]! >= missesToReplan {
-                    logger.warning("measured miss", metadata: ["guest": "\(guest.name)", "task": "\(tightest.name)",
+                    logger.warning("measured miss", metadata: ["guest": "\(guest.name)", "task": "\(tightest.name)", "op": "\(verdict.op.rawValue)",
                         "measuredMs": "\(formatNumber(tail, decimals: 2))", "targetMs": "\(formatNumber(tightest.targetMs))",
                         "predictedMs": "\(formatNumber(predicted, decimals: 2))"])
                     logger.notice("\(guest.name) measured \(formatNumber(tail, decimals: 2)) ms (target \(formatNumber(tightest.targetMs)) ms) at timeout_sync \(applied.host.timeoutSyncMs) ms, slice_idle \(formatNumber(applied.host.sliceIdleMs, decimals: 3)) ms, where \(formatNumber(predicted, decimals: 2)) ms was predicted: predictions at that setting now × \(formatNumber(corrections.factor(host: applied.host, guest: guest.name) ?? 1, decimals: 2)); re-planning")

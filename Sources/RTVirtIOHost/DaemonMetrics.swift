@@ -55,14 +55,15 @@ public final class DaemonMetrics: Sendable {
     }
 
     /// The closed loop's measurement of the last interval: each guest's tail, and per task whether it met.
-    public func measured(guest: String, tailMs: Double, tasks: [Plan.Task]) {
+    /// `tasksMet`: per task, whether the ops it issues measured within its target (`OpVerdict.meets`).
+    public func measured(guest: String, tailMs: Double, tasksMet: [(name: String, met: Bool)]) {
         registry.makeGauge(name: "rtvirtio_guest_measured_latency_seconds", labels: [("guest", guest)],
                            help: "Tail latency measured in the host kernel over the last interval (the targets' percentile)")
             .set(tailMs / 1000)
-        for task in tasks {
+        for task in tasksMet {
             registry.makeGauge(name: "rtvirtio_task_target_met", labels: [("guest", guest), ("task", task.name)],
-                               help: "1 when the guest's measured tail met the task's target over the last interval")
-                .set(tailMs <= task.targetMs ? 1.0 : 0.0)
+                               help: "1 when the tail of the ops the task issues (reads, writes) met its target over the last interval")
+                .set(task.met ? 1.0 : 0.0)
         }
     }
 

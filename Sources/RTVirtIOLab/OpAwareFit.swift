@@ -3,8 +3,8 @@ import RTVirtIO
 
 /// Fits `OpAwareModel`'s terms to measured points with writers, larger requests and
 /// deeper queues, the base idling model kept as it was fitted on reads: Nelder–Mead on
-/// the logarithms of the four calm-tail terms (so each stays positive) and the two stall
-/// logit terms as they are, by the asymmetric squared log error every fit here uses.
+/// the logarithms of the five calm-tail terms (so each stays positive) and the four stall
+/// terms as they are, by the asymmetric squared log error every fit here uses.
 public struct OpAwareFit: Sendable {
     public var base: IdlingModel
     public var underestimatePenalty = 4.0
@@ -18,30 +18,69 @@ public struct OpAwareFit: Sendable {
         }
     }
 
-    /// Two stages, each where its terms show: the calm-tail terms (cost, own service, queueing;
-    /// in logarithms, so each stays positive) on the points without idling, where nothing
-    /// stalls; then, those kept, the stall terms on the points with idling. Each simplex is
-    /// restarted once from its first optimum.
+    /// Two stages, each where its terms show. The calm-tail terms (cost, own service,
+    /// queueing; in logarithms, so each stays positive) on the points without idling, where
+    /// nothing stalls, by the asymmetric loss on the measured value. Then, those kept, the
+    /// stall terms on the points with idling from their 1-second windows, as the idling
+    /// model's own expectation fit does: every window is a trial that stalled (tail ≥
+    /// `stallCutMs`) or not, the base model's logit an offset, the three logit terms by
+    /// binomial maximum likelihood (small L2, so separable data stays finite); the stall
+    /// level's term by least squares on the stalled windows.
     public func fit(_ points: [CalibrationDataset.Point]) -> OpTerms {
         let calmPoints = points.filter { $0.settings.host.sliceIdleUs == 0 }
-        let idlePoints = points.filter { $0.settings.host.sliceIdleUs > 0 }
-        var calm: [Double] = [0, log(0.01), log(0.01), log(20.0)]
+        var calm: [Double] = [0, log(0.01), log(0.01), log(20.0), log(2.0)]
         func calmTerms(_ x: [Double]) -> OpTerms {
-            OpTerms(writeCost: exp(x[0]), perOwnKBMs: exp(x[1]), perQueuedKBMs: exp(x[2]), saturationMBps: exp(x[3]))
+            OpTerms(writeCost: exp(x[0]), perOwnKBMs: exp(x[1]), perQueuedKBMs: exp(x[2]), saturationMBps: exp(x[3]), saturationPower: exp(x[4]))
         }
         if !calmPoints.isEmpty {
             for _ in 0..<2 { calm = NelderMead.minimize({ loss(calmTerms($0), calmPoints) }, start: calm, step: 0.7, iterations: 1500).x }
         }
         var terms = calmTerms(calm)
-        guard !idlePoints.isEmpty else { return terms }
-        func stallTerms(_ x: [Double]) -> OpTerms {
-            var t = terms
-            (t.stallPerWriteShare, t.stallPerQueuedMB) = (x[0], x[1])
-            return t
-        }
-        var stall: [Double] = [0, 0]
-        for _ in 0..<2 { stall = NelderMead.minimize({ loss(stallTerms($0), idlePoints) }, start: stall, step: 0.7, iterations: 1500).x }
-        terms = stallTerms(stall)
+        let trials = stallTrials(points.filter { $0.settings.host.sliceIdleUs > 0 })
+        guard !trials.isEmpty else { return terms }
+        func softplus(_ x: Double) -> Double { x > 30 ? x : log1p(exp(x)) }
+        let b = NelderMead.minimize({ b in
+            trials.reduce(0.0) { sum, t in
+                let z = t.offset + b[0] * t.writeShare + b[1] * t.largeShare + b[2] * t.othersQueuedMB
+                return sum + t.stalled * softplus(-z) + (t.windows - t.stalled) * softplus(z)
+            } + 0.01 * b.reduce(0) { $0 + $1 * $1 }
+        }, start: [0, 0, 0], step: 0.5).x
+        (terms.stallPerWriteShare, terms.stallPerLargeShare, terms.stallPerQueuedMB) = (b[0], b[1], b[2])
+        // stalled window ≈ stallMs × (1 + c × large share): c = Σ x (y/stallMs − 1) / Σ x²
+        let stalled = trials.flatMap { t in t.stallTailsMs.map { (t.largeShare, $0 / base.parameters.stallMs - 1) } }
+        let xx = stalled.reduce(0) { $0 + $1.0 * $1.0 }
+        terms.stallLevelPerLargeShare = xx > 0 ? stalled.reduce(0) { $0 + $1.0 * $1.1 } / xx : 0
         return terms
+    }
+
+    /// A window's p99.99 at or above this is a stall (as `IdlingFit` counts them).
+    public var stallCutMs = 200.0
+
+    struct StallTrial {
+        var offset: Double, writeShare: Double, largeShare: Double, othersQueuedMB: Double
+        var stalled: Double, windows: Double, stallTailsMs: [Double]
+    }
+
+    /// Each task's windows on the points with idling, with the base model's logit for it.
+    func stallTrials(_ points: [CalibrationDataset.Point]) -> [StallTrial] {
+        points.flatMap { point -> [StallTrial] in
+            let scenario = point.scenario
+            let costed = OpAwareModel(base: base, terms: .none).inReadCost(scenario)
+            let loadMBps = Units.megabytes(kilobytes: costed.totalDemandKBps)
+            let writeShare = OpTerms.share(scenario) { 1 - $0.op.readFraction }, largeShare = OpTerms.largeShare(scenario)
+            return point.windowTailsMs.enumerated().flatMap { g, tasks in
+                tasks.enumerated().compactMap { t, windows -> StallTrial? in
+                    guard !windows.isEmpty else { return nil }
+                    let risk = base.stallRisk(loadMBps: loadMBps, share: point.settings.share(of: g), queues: scenario.taskCount,
+                                              sliceIdleMs: point.settings.host.sliceIdleMs, taskIops: scenario.guests[g].tasks[t].iops,
+                                              otherGuestsQueues: scenario.taskCount - tasks.count)
+                    let clamped = min(max(risk, 1e-9), 1 - 1e-9)
+                    let stalls = windows.filter { $0 >= stallCutMs }
+                    return StallTrial(offset: log(clamped / (1 - clamped)), writeShare: writeShare, largeShare: largeShare,
+                                      othersQueuedMB: Units.megabytes(kilobytes: OpTerms.queuedKB(scenario, excluding: g)),
+                                      stalled: Double(stalls.count), windows: Double(windows.count), stallTailsMs: stalls)
+                }
+            }
+        }
     }
 }

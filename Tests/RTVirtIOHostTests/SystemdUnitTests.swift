@@ -50,7 +50,7 @@ struct DaemonMetricsTests {
         writes.record(ns: 30_000_000)                // 30 ms
         metrics.observed(["vm0": [.read: reads, .write: writes]])
         metrics.observed(["vm0": [.read: reads]])    // cumulative over intervals
-        metrics.measured(guest: "vm0", tailMs: 1200, tasks: plan.guests[0].tasks)
+        metrics.measured(guest: "vm0", tailMs: 1200, tasksMet: plan.guests[0].tasks.map { (name: $0.name, met: false) })
         let text = metrics.text()
         #expect(text.contains("rtvirtio_guest_io_latency_seconds_bucket{guest=\"vm0\",op=\"read\",le=\"0.0005\"} 0\n"), "\(text)")
         #expect(text.contains("rtvirtio_guest_io_latency_seconds_bucket{guest=\"vm0\",op=\"read\",le=\"0.001\"} 6\n"))

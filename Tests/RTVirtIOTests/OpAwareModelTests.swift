@@ -42,7 +42,8 @@ struct OpAwareModelTests {
             .init(name: "b", criticality: 2, pinnedWeight: nil, guestBfq: .kernelDefault,
                   tasks: [TaskSpec(name: "t", iops: 500, targetMs: 10), TaskSpec(name: "u", iops: 100, targetMs: 10)]),
         ])
-        let terms = OpTerms(writeCost: 3, perOwnKBMs: 0.5, perQueuedKBMs: 0.2, saturationMBps: 2, stallPerWriteShare: 4, stallPerQueuedMB: 9)
+        let terms = OpTerms(writeCost: 3, perOwnKBMs: 0.5, perQueuedKBMs: 0.2, saturationMBps: 2, saturationPower: 3,
+                            stallPerWriteShare: 4, stallPerLargeShare: 1.5, stallPerQueuedMB: 9, stallLevelPerLargeShare: 0.7)
         for sliceIdleUs in [0, 8000] {
             let settings = Settings(host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: sliceIdleUs), weights: [300, 100])
             let base = Self.base(output: .expectation, stallIntercept: 0)
@@ -50,24 +51,29 @@ struct OpAwareModelTests {
         }
     }
 
-    @Test("with idling, the other guests' writes and deep queues raise a guest's stall risk, its own do not")
-    func stallLogitCountsTheOthers() {
-        let terms = OpTerms(writeCost: 1, perOwnKBMs: 0, perQueuedKBMs: 0, saturationMBps: 1, stallPerWriteShare: 2, stallPerQueuedMB: 1)
-        // for vm0: vm1 writes 800 of the 1200 KB/s (2 × 2/3) and keeps 3 × 16 KiB = 0.046875 MiB queued
-        #expect(abs(terms.stallLogit(Self.scenario, guest: 0) - (4.0 / 3 + 0.046875)) < 1e-12)
-        #expect(terms.stallLogit(Self.scenario, guest: 1) == 0, "vm0 reads one at a time")
-        // the expectation output: calm + risk × (stall − calm), the risk σ(0 + logit)
+    @Test("with idling, writes, large requests and the other guests' deep queues raise a guest's stall risk, and large requests its stall's length")
+    func stallTerms() {
+        let terms = OpTerms(writeCost: 1, perOwnKBMs: 0, perQueuedKBMs: 0, saturationMBps: 1, stallPerWriteShare: 2, stallPerLargeShare: 0.75,
+                            stallPerQueuedMB: 1, stallLevelPerLargeShare: 0.5)
+        // vm1 writes 800 of the 1200 KB/s, all of it in 16 KiB requests: 2 × 2/3 + 0.75 × 2/3 = 11/6;
+        // vm0 also waits behind vm1's 3 × 16 KiB = 0.046875 MiB queued, vm1 behind nothing of vm0's
+        #expect(abs(terms.stallLogit(Self.scenario, guest: 0) - (11.0 / 6 + 0.046875)) < 1e-12)
+        #expect(abs(terms.stallLogit(Self.scenario, guest: 1) - 11.0 / 6) < 1e-12)
+        #expect(abs(terms.stallFactor(Self.scenario) - 4.0 / 3) < 1e-12, "1 + 0.5 × 2/3")
+        // the expectation output: calm + risk × (stall − calm), the risk σ(0 + logit), the stall 1000 × 4/3
         let idle = Settings(host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000), weights: [100, 100])
         let predicted = OpAwareModel(base: Self.base(output: .expectation, stallIntercept: 0), terms: terms).predict(Self.scenario, settings: idle)
-        let calm = 1 + 0.5 * 1200.0 / 1024, risk = 1 / (1 + exp(-(4.0 / 3 + 0.046875)))
-        #expect(abs(predicted[0][0] - (calm + risk * (1000 - calm))) < 1e-9)
-        #expect(abs(predicted[1][0] - (calm + 0.5 * (1000 - calm)) - 0.01 * 0) < 1e-9, "vm1's risk is the base's σ(0)")
+        let calm = 1 + 0.5 * 1200.0 / 1024, stall = 1000 * 4.0 / 3
+        let risk0 = 1 / (1 + exp(-(11.0 / 6 + 0.046875))), risk1 = 1 / (1 + exp(-11.0 / 6))
+        #expect(abs(predicted[0][0] - (calm + risk0 * (stall - calm))) < 1e-9)
+        #expect(abs(predicted[1][0] - (calm + risk1 * (stall - calm))) < 1e-9)
     }
 
     @Test("an op-aware file reads back exactly and refuses terms that mean nothing, with file:line")
     func fileRoundTripAndRefusals() throws {
         let model = OpAwareModel(base: Self.base(), terms: OpTerms(writeCost: 1.5, perOwnKBMs: 0.07, perQueuedKBMs: 0.003, saturationMBps: 18.5,
-                                                                    stallPerWriteShare: 2.25, stallPerQueuedMB: -0.5))
+                                                                    saturationPower: 3, stallPerWriteShare: 2.25, stallPerLargeShare: 0.25,
+                                                                    stallPerQueuedMB: -0.5, stallLevelPerLargeShare: 0.5))
         let text = ModelFiles.opAwareYAML(model, comment: "test", provenance: [("data", "none")])
         let parsed = try ModelFiles.parseOpAware(text, file: "op.yaml")
         var parameters = parsed.base.parameters
@@ -106,5 +112,41 @@ struct OpAwareModelTests {
         #expect(LoadScaling.scaled(targets, measured: ["vm0": MeasuredLoad(iops: 200, requestKB: 4, readFraction: 0.95)]).guests[0].tasks[0].op == .read)
         #expect(LoadScaling.scaled(targets, measured: ["vm0": MeasuredLoad(iops: 200, requestKB: 4)]).guests[0].tasks[0].op == .read)
         #expect(LoadScaling.scaled(targets, measured: ["vm0": MeasuredLoad(iops: 200, requestKB: 4, readFraction: 0)]).guests[0].tasks[0].op == .write)
+    }
+}
+
+@Suite("the closed loop holds each op to the targets of the tasks that issue it")
+struct OpVerdictTests {
+    static func histogram(ms: Double, count: UInt64 = 100) -> LatencyHistogram {
+        var h = LatencyHistogram()
+        h.record(ns: UInt64(ms * 1_000_000), count: count)
+        return h
+    }
+
+    @Test("a backup's 100 ms writes are not its 10 ms reader's miss; a 30 ms read is")
+    func writesHeldToTheWritersTarget() throws {
+        let tasks = [TaskSpec(name: "db", iops: 500, targetMs: 10), TaskSpec(name: "backup", iops: 100, targetMs: 200, op: .write)]
+        let calm = [IOOp.read: Self.histogram(ms: 4), .write: Self.histogram(ms: 100)]
+        let verdict = try #require(OpVerdict.worst(calm, tasks: tasks, percentile: 99.99))
+        // the writes are nearest their target (100 of 200 ms against 4 of 10), and within it
+        #expect(verdict.op == .write && verdict.task.name == "backup" && !verdict.misses)
+        #expect(OpVerdict.meets(calm, task: tasks[0], percentile: 99.99) && OpVerdict.meets(calm, task: tasks[1], percentile: 99.99))
+        // all requests together, as the loop held them before: p99.99 100 ms against 10 ms, a miss
+        #expect((calm.values.reduce(LatencyHistogram(), +).percentileMs(99.99) ?? 0) > 10)
+        let late = [IOOp.read: Self.histogram(ms: 30), .write: Self.histogram(ms: 100)]
+        let miss = try #require(OpVerdict.worst(late, tasks: tasks, percentile: 99.99))
+        #expect(miss.misses && miss.op == .read && miss.task.name == "db")
+        #expect(!OpVerdict.meets(late, task: tasks[0], percentile: 99.99) && OpVerdict.meets(late, task: tasks[1], percentile: 99.99))
+    }
+
+    @Test("writes from a guest that declares only reads are held to its tightest target; flushes to its writers'")
+    func undeclaredOpsAndFlushes() throws {
+        let reader = [TaskSpec(name: "db", iops: 500, targetMs: 10), TaskSpec(name: "report", iops: 50, targetMs: 100)]
+        let verdict = try #require(OpVerdict.worst([.write: Self.histogram(ms: 40)], tasks: reader, percentile: 99.99))
+        #expect(verdict.misses && verdict.task.name == "db")
+        let mixed = [TaskSpec(name: "db", iops: 500, targetMs: 10), TaskSpec(name: "log", iops: 50, targetMs: 100, op: .readWrite(readPercent: 20))]
+        let flush = try #require(OpVerdict.worst([.other: Self.histogram(ms: 40)], tasks: mixed, percentile: 99.99))
+        #expect(!flush.misses && flush.task.name == "log")
+        #expect(OpVerdict.worst([:], tasks: mixed, percentile: 99.99) == nil)
     }
 }
