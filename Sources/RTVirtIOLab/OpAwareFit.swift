@@ -41,13 +41,13 @@ public struct OpAwareFit: Sendable {
         func softplus(_ x: Double) -> Double { x > 30 ? x : log1p(exp(x)) }
         let b = NelderMead.minimize({ b in
             trials.reduce(0.0) { sum, t in
-                let z = t.offset + b[0] * t.writeShare + b[1] * t.largeShare + b[2] * t.othersQueuedMB
+                let z = t.offset + b[0] * t.writeShare + b[1] * t.othersLargeShare + b[2] * t.othersQueuedMB
                 return sum + t.stalled * softplus(-z) + (t.windows - t.stalled) * softplus(z)
             } + 0.01 * b.reduce(0) { $0 + $1 * $1 }
         }, start: [0, 0, 0], step: 0.5).x
         (terms.stallPerWriteShare, terms.stallPerLargeShare, terms.stallPerQueuedMB) = (b[0], b[1], b[2])
-        // stalled window ≈ stallMs × (1 + c × large share): c = Σ x (y/stallMs − 1) / Σ x²
-        let stalled = trials.flatMap { t in t.stallTailsMs.map { (t.largeShare, $0 / base.parameters.stallMs - 1) } }
+        // stalled window ≈ stallMs × (1 + c × the others' large share): c = Σ x (y/stallMs − 1) / Σ x²
+        let stalled = trials.flatMap { t in t.stallTailsMs.map { (t.othersLargeShare, $0 / base.parameters.stallMs - 1) } }
         let xx = stalled.reduce(0) { $0 + $1.0 * $1.0 }
         terms.stallLevelPerLargeShare = xx > 0 ? stalled.reduce(0) { $0 + $1.0 * $1.1 } / xx : 0
         return terms
@@ -57,7 +57,7 @@ public struct OpAwareFit: Sendable {
     public var stallCutMs = 200.0
 
     struct StallTrial {
-        var offset: Double, writeShare: Double, largeShare: Double, othersQueuedMB: Double
+        var offset: Double, writeShare: Double, othersLargeShare: Double, othersQueuedMB: Double
         var stalled: Double, windows: Double, stallTailsMs: [Double]
     }
 
@@ -67,7 +67,6 @@ public struct OpAwareFit: Sendable {
             let scenario = point.scenario
             let costed = OpAwareModel(base: base, terms: .none).inReadCost(scenario)
             let loadMBps = Units.megabytes(kilobytes: costed.totalDemandKBps)
-            let writeShare = OpTerms.share(scenario) { 1 - $0.op.readFraction }, largeShare = OpTerms.largeShare(scenario)
             return point.windowTailsMs.enumerated().flatMap { g, tasks in
                 tasks.enumerated().compactMap { t, windows -> StallTrial? in
                     guard !windows.isEmpty else { return nil }
@@ -76,7 +75,9 @@ public struct OpAwareFit: Sendable {
                                               otherGuestsQueues: scenario.taskCount - tasks.count)
                     let clamped = min(max(risk, 1e-9), 1 - 1e-9)
                     let stalls = windows.filter { $0 >= stallCutMs }
-                    return StallTrial(offset: log(clamped / (1 - clamped)), writeShare: writeShare, largeShare: largeShare,
+                    return StallTrial(offset: log(clamped / (1 - clamped)),
+                                      writeShare: OpTerms.share(scenario, excluding: g) { 1 - $0.op.readFraction },
+                                      othersLargeShare: OpTerms.largeShare(scenario, excluding: g),
                                       othersQueuedMB: Units.megabytes(kilobytes: OpTerms.queuedKB(scenario, excluding: g)),
                                       stalled: Double(stalls.count), windows: Double(windows.count), stallTailsMs: stalls)
                 }

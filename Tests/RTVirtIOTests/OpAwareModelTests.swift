@@ -51,22 +51,23 @@ struct OpAwareModelTests {
         }
     }
 
-    @Test("with idling, writes, large requests and the other guests' deep queues raise a guest's stall risk, and large requests its stall's length")
+    @Test("with idling, the other guests' writes, large requests and deep queues raise a guest's stall risk, and large requests its stall's length")
     func stallTerms() {
         let terms = OpTerms(writeCost: 1, perOwnKBMs: 0, perQueuedKBMs: 0, saturationMBps: 1, stallPerWriteShare: 2, stallPerLargeShare: 0.75,
                             stallPerQueuedMB: 1, stallLevelPerLargeShare: 0.5)
-        // vm1 writes 800 of the 1200 KB/s, all of it in 16 KiB requests: 2 × 2/3 + 0.75 × 2/3 = 11/6;
-        // vm0 also waits behind vm1's 3 × 16 KiB = 0.046875 MiB queued, vm1 behind nothing of vm0's
+        // for vm0, vm1 writes 800 of the device's 1200 KB/s, all in 16 KiB requests, 3 × 16 KiB = 0.046875 MiB
+        // queued beyond one: 2 × 2/3 + 0.75 × 2/3 + 0.046875; vm1 beside vm0's one-at-a-time 4 KiB reads gains nothing
         #expect(abs(terms.stallLogit(Self.scenario, guest: 0) - (11.0 / 6 + 0.046875)) < 1e-12)
-        #expect(abs(terms.stallLogit(Self.scenario, guest: 1) - 11.0 / 6) < 1e-12)
-        #expect(abs(terms.stallFactor(Self.scenario) - 4.0 / 3) < 1e-12, "1 + 0.5 × 2/3")
-        // the expectation output: calm + risk × (stall − calm), the risk σ(0 + logit), the stall 1000 × 4/3
+        #expect(terms.stallLogit(Self.scenario, guest: 1) == 0)
+        #expect(abs(terms.stallFactor(Self.scenario, guest: 0) - 4.0 / 3) < 1e-12, "1 + 0.5 × 2/3")
+        #expect(terms.stallFactor(Self.scenario, guest: 1) == 1)
+        // the expectation output: calm + risk × (stall − calm), the risk σ(0 + logit), vm0's stall 1000 × 4/3, vm1's 1000
         let idle = Settings(host: BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000), weights: [100, 100])
         let predicted = OpAwareModel(base: Self.base(output: .expectation, stallIntercept: 0), terms: terms).predict(Self.scenario, settings: idle)
         let calm = 1 + 0.5 * 1200.0 / 1024, stall = 1000 * 4.0 / 3
-        let risk0 = 1 / (1 + exp(-(11.0 / 6 + 0.046875))), risk1 = 1 / (1 + exp(-11.0 / 6))
+        let risk0 = 1 / (1 + exp(-(11.0 / 6 + 0.046875)))
         #expect(abs(predicted[0][0] - (calm + risk0 * (stall - calm))) < 1e-9)
-        #expect(abs(predicted[1][0] - (calm + risk1 * (stall - calm))) < 1e-9)
+        #expect(abs(predicted[1][0] - (calm + 0.5 * (1000 - calm))) < 1e-9, "vm1's risk is the base's σ(0)")
     }
 
     @Test("an op-aware file reads back exactly and refuses terms that mean nothing, with file:line")

@@ -1,0 +1,89 @@
+import Foundation
+import Glibc
+import Testing
+import RTVirtIO
+@testable import RTVirtIOHost
+
+/// A targets file with a writer, end to end on a real loop device (issue 16): planned by the
+/// op-aware model, applied (the writer's cap as the kernel's write limit, in its own request
+/// size), observed in the kernel per op while fio reads and writes, and restored.
+@Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
+struct LiveWriterTests {
+    @Test("needs root: a reader and a deep 16 KiB writer: plan caps the writer, apply writes its write limit, observe sees its writes held to it, restore", .timeLimit(.minutes(1)))
+    func rootWriterPlannedAppliedObserved() throws {
+        guard FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) else { print("skipping: no BTF at \(BPFObserver.kernelBTF)"); return }
+        let device = try LoopDevice(sizeMB: 64)
+        let cgroups = try TestCgroups()
+        try cgroups.make("vm0")
+        try cgroups.make("vm1")
+        let targets = device.directory + "/targets.yaml", state = device.directory + "/state"
+        // 300 reads + 400 × 16 KiB writes (1600 in 4 KiB) ask for more than the 1000 declared
+        try """
+            device: \(device.path)
+            model: op-aware
+            capacity: {readIops: 1000}
+            guests:
+              - {name: vm0, criticality: 1, match: {cgroup: vm0}, tasks: [{name: db, iops: 300, targetMs: 50}]}
+              - {name: vm1, criticality: 2, match: {cgroup: vm1}, tasks: [{name: backup, iops: 400, requestKB: 16, targetMs: 500, rw: write, queueDepth: 4}]}
+            """.write(toFile: targets, atomically: true, encoding: .utf8)
+        let host = ["--state-dir", state, "--cgroup-root", cgroups.relativeRoot]
+        let plan = Live.run(Live.binary, ["plan", "--targets", targets, "--format", "json"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let planned = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any], "\(plan.stdout)")
+        #expect((planned["model"] as? String) == "op-aware")
+        let guests = try #require(planned["guests"] as? [[String: Any]])
+        let cap = try #require(guests.first { $0["name"] as? String == "vm1" }?["readIopsCap"] as? Int, "the writer is capped: \(plan.stdout)")
+        #expect(guests.first { $0["name"] as? String == "vm0" }?["readIopsCap"] == nil)
+
+        let apply = Live.run(Live.binary, ["apply", "--targets", targets] + host)
+        #expect(apply.status == 0, "\(apply.stderr)")
+        let majMin = try BlockDevice.resolve(device.path).majMin
+        // the plan's cap is in 4 KiB requests, the kernel's in the writer's 16 KiB ones, and it only writes
+        let writeLimit = cap / 4
+        #expect(try HostFS().read("\(cgroups.root)/vm1/blkio.throttle.write_iops_device") == "\(majMin) \(writeLimit)\n")
+        #expect(try HostFS().read("\(cgroups.root)/vm1/blkio.throttle.read_iops_device").isEmpty)
+
+        let observe = Process()
+        observe.executableURL = URL(fileURLWithPath: Live.binary)
+        observe.arguments = ["observe", "--targets", targets, "--cgroup-root", cgroups.relativeRoot, "--duration-s", "5", "--format", "json"]
+        let out = Pipe(), err = Pipe()
+        (observe.standardOutput, observe.standardError) = (out, err)
+        try observe.run()
+        defer { if observe.isRunning { kill(observe.processIdentifier, SIGKILL) } }
+        usleep(1_500_000)   // attached before the first request
+        let loads: [(String, [String])] = [
+            ("vm0", ["--rw=randread", "--bs=4k", "--ioengine=psync", "--rate_iops=300"]),
+            ("vm1", ["--rw=randwrite", "--bs=16k", "--ioengine=libaio", "--iodepth=4", "--rate_iops=400"]),
+        ]
+        let fios = try loads.map { name, arguments in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", #"echo $$ > "$1" && shift && exec fio "$@""#, "sh", "\(cgroups.root)/\(name)/cgroup.procs",
+                                 "--name=\(name)", "--filename=\(device.path)", "--direct=1", "--time_based", "--runtime=3"] + arguments
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        for process in fios { process.waitUntilExit(); #expect(process.terminationStatus == 0) }
+        let json = out.fileHandleForReading.readDataToEndOfFile()
+        observe.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(observe.terminationStatus == 0, "\(stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any], "\(stderr)")
+        let observed = try #require(report["guests"] as? [[String: Any]])
+        func ops(_ guest: String) -> [String: [String: Any]] {
+            observed.first { $0["name"] as? String == guest }?["ops"] as? [String: [String: Any]] ?? [:]
+        }
+        #expect(Set(ops("vm0").keys) == ["read"] && Set(ops("vm1").keys) == ["write"], "\(ops("vm0").keys) \(ops("vm1").keys)")
+        // the writer asked 400 × 3 s and was held to its write limit; the reader got its 300 × 3 s
+        let writes = try #require(ops("vm1")["write"]?["count"] as? Int)
+        #expect(Double(writes) <= Double(writeLimit) * 3 * 1.1 + 10 && writes > writeLimit, "vm1 wrote \(writes), limit \(writeLimit)/s")
+        let reads = try #require(ops("vm0")["read"]?["count"] as? Int)
+        #expect(reads >= 850, "vm0 read \(reads) of 900")
+        print("writer end to end: cap \(cap) (4 KiB) = \(writeLimit) writes/s of 16 KiB; observed vm1 \(writes) writes, vm0 \(reads) reads in 3 s")
+
+        #expect(Live.run(Live.binary, ["restore"] + host).status == 0)
+        #expect(try HostFS().read("\(cgroups.root)/vm1/blkio.throttle.write_iops_device").isEmpty)
+        #expect(try device.scheduler() == "[none] mq-deadline kyber bfq")
+    }
+}
