@@ -6,6 +6,10 @@ public struct Plan: Sendable {
         public var targetMs: Double
         public var predictedMs: Double
         public var requestedIops: Double
+        /// Its requests' size (nil in plans from before it was recorded: 4 KiB).
+        public var requestKB: Double?
+        /// What it asks of the device in 4 KiB requests, the capacity's unit.
+        public var requested4K: Double { DeliveryModel.demand4K(iops: requestedIops, requestKB: requestKB ?? 4) }
         /// What the device will deliver, where its capacity is known.
         public var predictedIops: Double?
         public var meets: Bool
@@ -66,6 +70,7 @@ public struct Plan: Sendable {
                   tasks: requested.guests[index].tasks.enumerated().map { t, task in
                       var planned = Task(name: task.name, targetMs: task.targetMs, predictedMs: predictions[index][t], requestedIops: task.iops,
                                          predictedIops: delivered?[index][t], meets: false)
+                      planned.requestKB = task.requestKB
                       planned.meets = predictions[index][t] <= task.targetMs && planned.getsItsIops
                       return planned
                   })

@@ -9,9 +9,10 @@ struct DaemonCommand: AsyncParsableCommand {
         commandName: "daemon",
         abstract: "Observe, re-plan and apply continuously; restore on stop (the systemd service).",
         discussion: """
-        Every interval: measure each guest's reads from its cgroup, scale its tasks' load, re-plan, and apply \
+        Every interval: measure each guest's reads and writes from its cgroup, scale its tasks' load (and take its \
+        measured read/write mix where its tasks declare one far from it), re-plan, and apply \
         only when the plan changes enough to matter. Closed loop (where BPF runs): each guest is measured in the \
-        kernel every interval, the model's predictions at the settings in force are corrected by what was \
+        kernel every interval, each op held to the targets of the tasks that issue it, the model's predictions at the settings in force are corrected by what was \
         measured there, and a guest missing its target two intervals in a row makes the daemon re-plan; every \
         change is measured for --verify-intervals against the settings before it and put back if it made \
         things worse (as `apply --verify-s`); a change waits until the settings in force were measured for as \

@@ -4,7 +4,7 @@ import RTVirtIO
 struct RTVirtIOCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtvirtio",
-        abstract: "Predictable tail latency of VM disk reads on a KVM host, through bfq, cgroup weights and caps.",
+        abstract: "Predictable tail latency of VM disk I/O (reads and writes) on a KVM host, through bfq, cgroup weights and caps.",
         discussion: """
         Declare per-guest, per-task tail-latency targets in a targets file; rtvirtio predicts each \
         task's 99.99th-percentile latency (and, with the device's capacity, the IOPS it gets) for \

@@ -22,6 +22,19 @@ struct CapPlanningTests {
         }, delivery: delivery ?? capacity.map { DeliveryModel(capacityIops: $0) })
     }
 
+    @Test("the plan's load line counts a 64 KiB request as 16 of the capacity's 4 KiB ones, as the caps do")
+    func askedInCapacityUnits() throws {
+        var scenario = Self.scenario([[1000], [200]], targetMs: [25, 200], capacity: 3520)
+        scenario = Scenario(guests: [scenario.guests[0], .init(name: "vm1", criticality: 2, pinnedWeight: nil, guestBfq: .kernelDefault,
+                                                               tasks: [TaskSpec(name: "scan", iops: 200, requestKB: 64, targetMs: 200, queueDepth: 32)])],
+                            delivery: scenario.delivery)
+        let plan = try Optimizer(model: FlatModel(), space: SearchSpace(hostTimeoutSyncMs: [32], hostSliceIdleUs: [0])).plan(scenario)
+        // 1000 + 200 × 16 = 4200 of 3520: 119 %, where counting requests said 1200 (34 %)
+        let text = PlanReport(plan: plan, device: "/dev/x").text()
+        #expect(text.contains("the guests ask 4200 in 4 KiB requests (119 %)."), "\(text)")
+        #expect(PlanReport(plan: plan, device: "/dev/x").html().contains("the guests ask <b>4200</b> in 4 KiB requests (119 %)"))
+    }
+
     @Test("max-min fair shares, hand-worked")
     func maxMinFair() {
         #expect(DeliveryModel.maxMinFair(demands: [100, 500, 1500], weights: [1, 1, 1], capacity: 1200) == [100, 500, 600])
@@ -110,7 +123,7 @@ struct CapPlanningTests {
         #expect(plan.sacrificed.map(\.guest) == ["vm1", "vm2"] && plan.sacrificed[1].reason.contains("capped at 35"), "\(plan.sacrificed)")
         #expect(plan.sacrificed[0].reason.hasSuffix("blk-throttle holds a capped guest's requests up to ~106 ms (measured): t0 106 ms > 50 ms"))
         let text = PlanReport(plan: plan, device: "/dev/x").text()
-        #expect(text.contains("Device capacity 3520 IOPS (4 KiB reads); the guests ask 4500 (128 %).") && text.contains("MISS by 6 ms, gets 2 % of its IOPS"), "\(text)")
+        #expect(text.contains("Device capacity 3520 IOPS (4 KiB reads); the guests ask 4500 in 4 KiB requests (128 %).") && text.contains("MISS by 6 ms, gets 2 % of its IOPS"), "\(text)")
         let html = PlanReport(plan: plan, device: "/dev/x").html()
         #expect(html.contains("(log scale)") && html.contains("Device capacity <b>3520 IOPS</b>") && html.contains("<td>1487</td>")
                 && html.contains("1487 of 1500 IOPS") && html.contains("<h2>Caps</h2>"))
