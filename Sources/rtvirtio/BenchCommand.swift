@@ -16,7 +16,7 @@ struct BenchCommand: ParsableCommand {
         """)
 
     static let allSchemes = ["none", "mq-deadline", "bfq-noidle", "default", "ionice", "mimic-rtxen", "naive",
-                             "rtvirtio-analytical", "rtvirtio-mlp", "rtvirtio-idling"]
+                             "rtvirtio-analytical", "rtvirtio-mlp", "rtvirtio-idling", "rtvirtio-op-aware"]
     /// `rtvirtio` is also accepted: the scheme of the default model (ModelChoice.bundledDefault).
 
     @Option(help: ArgumentHelp("The cases file.", valueName: "file")) var cases: String = ""
@@ -105,6 +105,7 @@ struct BenchCommand: ParsableCommand {
         case "rtvirtio-analytical": return .rtvirtio(model: try ConfigFiles.loadModel(.analytical, params: nil), space: search)
         case "rtvirtio-mlp": return .rtvirtio(model: try ConfigFiles.loadModel(.mlp, params: nil), space: search)
         case "rtvirtio-idling": return .rtvirtio(model: try ConfigFiles.loadModel(.idling, params: nil), space: search)
+        case "rtvirtio-op-aware": return .rtvirtio(model: try ConfigFiles.loadModel(.opAware, params: nil), space: search)
         case "rtvirtio": return try scheme("rtvirtio-\(ModelChoice.bundledDefault.text)", search: search)
         default: throw ValidationError("unknown scheme '\(name)'; schemes: \(allSchemes.joined(separator: ", "))")
         }
