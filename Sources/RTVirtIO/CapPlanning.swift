@@ -16,7 +16,7 @@ extension Optimizer {
     /// `idling`: size them for what the device delivers with bfq's idling on.
     public static func capsByUrgency(_ scenario: Scenario, idling: Bool = false) -> [Int?]? {
         guard let delivery = scenario.delivery else { return nil }
-        let demands = scenario.guests.map { $0.tasks.reduce(0) { $0 + DeliveryModel.demand4K($1) } }
+        let demands = scenario.guests.map { $0.tasks.reduce(0) { $0 + delivery.cost4K($1) } }
         let usable = delivery.usableIops(idling: idling, tasks: DeliveryModel.competing(scenario))
         guard demands.reduce(0, +) > usable else { return nil }
         let floor = max(10, (0.01 * delivery.capacityIops).rounded())
@@ -42,14 +42,14 @@ extension Optimizer {
         let order = scenario.urgencyOrder
         return order.enumerated().compactMap { rank, g in
             guard let cap = guests[g].readIopsCap else { return nil }
-            let asks = scenario.guests[g].tasks.reduce(0) { $0 + DeliveryModel.demand4K($1) }
+            let asks = scenario.guests[g].tasks.reduce(0) { $0 + delivery.cost4K($1) }
             let protected = order[..<rank].filter { guests[$0].readIopsCap == nil }.map { guests[$0].name }
             let forWhom = protected.isEmpty ? "so that the device is not saturated"
                 : "so that \(protected.joined(separator: ", ")) \(protected.count == 1 ? "gets" : "get") the IOPS \(protected.count == 1 ? "it asks" : "they ask") for"
             // the unit of the capacity: 4 KiB requests; a guest that writes or asks for larger ones is told so
             let plain = scenario.guests[g].tasks.allSatisfy { $0.op == .read && $0.requestKB <= 4 }
             return "\(guests[g].name) capped at \(cap) \(plain ? "read IOPS" : "IOPS of 4 KiB, reads and writes") (asks \(formatNumber(asks, decimals: 0))) \(forWhom): the device delivers about "
-                + "\(formatNumber(delivery.usableIops(idling: idling, tasks: DeliveryModel.competing(scenario)), decimals: 0)) IOPS \(idling ? "with" : "without") idling and the guests ask \(formatNumber(scenario.totalDemandKBps / 4, decimals: 0))"
+                + "\(formatNumber(delivery.usableIops(idling: idling, tasks: DeliveryModel.competing(scenario)), decimals: 0)) IOPS \(idling ? "with" : "without") idling and the guests ask \(formatNumber(scenario.asked4K ?? 0, decimals: 0))"
         }
     }
 }
@@ -60,10 +60,11 @@ extension Scenario {
     public func capped(_ caps: [Int?]) -> Scenario {
         Scenario(guests: zip(guests, caps).map { guest, cap in
             guard let cap else { return guest }
-            let demands = guest.tasks.map(DeliveryModel.demand4K)
+            let cost = { (kb: Double) in delivery?.requestCost4K(requestKB: kb) ?? max(kb, 4) / 4 }
+            let demands = guest.tasks.map { $0.iops * cost($0.requestKB) }
             let allowed = DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap))
             var tasks = guest.tasks
-            for t in tasks.indices { tasks[t].iops = allowed[t] * 4 / max(tasks[t].requestKB, 4) }
+            for t in tasks.indices { tasks[t].iops = allowed[t] / cost(tasks[t].requestKB) }
             return Guest(name: guest.name, criticality: guest.criticality, pinnedWeight: guest.pinnedWeight, guestBfq: guest.guestBfq, tasks: tasks)
         }, delivery: delivery)
     }

@@ -78,11 +78,13 @@ public struct Optimizer: Sendable {
             }
         }
         let guests = Plan.predicted(model: chosen.model, scenario: chosen.scenario, settings: best.settings, requested: scenario)
-        return Plan(model: model.name, host: best.settings.host, guests: guests,
-                    sacrificed: sacrifices(chosen, guests: guests, settings: best.settings),
-                    warnings: model.validity.warnings(for: scenario), score: best.score,
-                    candidatesEvaluated: evaluated, capacityIops: scenario.delivery?.capacityIops,
-                    caps: capExplanations(scenario, guests: guests, idling: best.settings.host.sliceIdleUs > 0))
+        var plan = Plan(model: model.name, host: best.settings.host, guests: guests,
+                        sacrificed: sacrifices(chosen, guests: guests, settings: best.settings),
+                        warnings: model.validity.warnings(for: scenario), score: best.score,
+                        candidatesEvaluated: evaluated, capacityIops: scenario.delivery?.capacityIops,
+                        caps: capExplanations(scenario, guests: guests, idling: best.settings.host.sliceIdleUs > 0))
+        (plan.largeReadMBps, plan.asked4K) = (scenario.delivery?.largeReadMBps, scenario.asked4K)
+        return plan
     }
 
     /// How the device's own scheduler (`none`, `mq-deadline`) does, as the models can
@@ -94,9 +96,11 @@ public struct Optimizer: Sendable {
         guard model.validity.allows(proxy.host) else { return nil }
         let score = Evaluator(model: model, scenario: scenario).score(proxy)
         guard score.guestsMet.allSatisfy({ $0 }) else { return nil }
-        return Plan(model: model.name, host: proxy.host, guests: Plan.predicted(model: model, scenario: scenario, settings: proxy),
-                    sacrificed: [], warnings: model.validity.warnings(for: scenario), score: score, candidatesEvaluated: 1,
-                    capacityIops: scenario.delivery?.capacityIops, keptScheduler: scheduler)
+        var plan = Plan(model: model.name, host: proxy.host, guests: Plan.predicted(model: model, scenario: scenario, settings: proxy),
+                        sacrificed: [], warnings: model.validity.warnings(for: scenario), score: score, candidatesEvaluated: 1,
+                        capacityIops: scenario.delivery?.capacityIops, keptScheduler: scheduler)
+        (plan.largeReadMBps, plan.asked4K) = (scenario.delivery?.largeReadMBps, scenario.asked4K)
+        return plan
     }
 
     /// The weight and knob search for one load: the best settings and how many were scored.

@@ -8,8 +8,6 @@ public struct Plan: Sendable {
         public var requestedIops: Double
         /// Its requests' size (nil in plans from before it was recorded: 4 KiB).
         public var requestKB: Double?
-        /// What it asks of the device in 4 KiB requests, the capacity's unit.
-        public var requested4K: Double { DeliveryModel.demand4K(iops: requestedIops, requestKB: requestKB ?? 4) }
         /// What the device will deliver, where its capacity is known.
         public var predictedIops: Double?
         public var meets: Bool
@@ -39,6 +37,10 @@ public struct Plan: Sendable {
     public var candidatesEvaluated: Int
     /// The device's capacity (4 KiB read IOPS) the plan was made for, where known.
     public var capacityIops: Double?
+    /// MB/s of large reads, where the targets gave it: what a cap in 4 KiB requests is in larger ones.
+    public var largeReadMBps: Double?
+    /// What the guests ask, in the capacity's 4 KiB requests.
+    public var asked4K: Double?
     /// One sentence per cap: how much, what the guest asks, for whom.
     public var caps: [String]
     /// Set when the device's own scheduler already meets every target: the plan changes nothing

@@ -50,7 +50,12 @@ public struct Scenario: Sendable {
         self.init(guests: targets.guests.map {
             Guest(name: $0.name, criticality: $0.criticality, pinnedWeight: $0.weight,
                   guestBfq: $0.guestBfq, tasks: $0.tasks)
-        }, delivery: targets.capacityReadIops.map { DeliveryModel(capacityIops: $0) })
+        }, delivery: targets.capacityReadIops.map { DeliveryModel(capacityIops: $0, largeReadMBps: targets.capacityReadMBps) })
+    }
+
+    /// What the guests ask of the device in its 4 KiB requests per second, where its capacity is known.
+    public var asked4K: Double? {
+        delivery.map { delivery in guests.reduce(0) { sum, guest in guest.tasks.reduce(sum) { $0 + delivery.cost4K($1) } } }
     }
 
     /// Guest indices, most urgent first (criticality, then position).

@@ -11,6 +11,8 @@ public struct Targets: Sendable, Equatable {
     /// The device's capacity in 4 KiB random-read IOPS, where the operator measured it:
     /// then delivered IOPS are predicted and the least urgent guests may be capped.
     public var capacityReadIops: Double?
+    /// `capacity: {readMBps:}`: MB/s of large random reads, where measured (`rtvirtio probe`).
+    public var capacityReadMBps: Double?
     /// `libvirt: {uri}`: guests are also declared in the running domains' metadata (LibvirtMetadata).
     public var libvirtURI: String?
 

@@ -58,7 +58,7 @@ public enum TargetsParser {
         var targets = Targets(device: device, percentile: percentile, model: model,
                               modelParams: try top.optionalString("modelParams"), search: search,
                               onStop: onStop, guests: guests)
-        if top.has("capacity") { targets.capacityReadIops = try parseCapacity(reader, try top.node("capacity")) }
+        if top.has("capacity") { (targets.capacityReadIops, targets.capacityReadMBps) = try parseCapacity(reader, try top.node("capacity")) }
         targets.libvirtURI = libvirtURI
         return targets
     }
@@ -74,14 +74,20 @@ public enum TargetsParser {
         return uri
     }
 
-    /// `capacity: {readIops: N}`: what the device serves of 4 KiB random reads (measured, e.g. with fio).
-    static func parseCapacity(_ reader: YAMLReader, _ node: Node) throws -> Double {
-        let fields = try reader.mapping(node, "capacity", allowed: ["readIops"])
+    /// `capacity: {readIops: N, readMBps: M}`: what the device serves of 4 KiB random reads and,
+    /// optionally, MB/s of large random reads (measured: `rtvirtio probe`, or fio).
+    static func parseCapacity(_ reader: YAMLReader, _ node: Node) throws -> (Double, Double?) {
+        let fields = try reader.mapping(node, "capacity", allowed: ["readIops", "readMBps"])
         let iops = try fields.double("readIops")
         guard iops >= 1, iops <= 100_000_000 else {
             throw reader.error(fields.values["readIops"], "capacity.readIops", "must be a number of IOPS from 1 to 100000000, found \(formatNumber(iops))")
         }
-        return iops
+        guard fields.has("readMBps") else { return (iops, nil) }
+        let mbps = try fields.double("readMBps")
+        guard mbps > 0, mbps <= 1_000_000 else {
+            throw reader.error(fields.values["readMBps"], "capacity.readMBps", "must be MB/s from above 0 to 1000000, found \(formatNumber(mbps))")
+        }
+        return (iops, mbps)
     }
 
     public static func parseSearch(_ reader: YAMLReader, _ node: Node) throws -> SearchSpace {

@@ -7,6 +7,7 @@ public enum Units {
 
     public static func kilobytes(bytes: Double) -> Double { bytes / bytesPerKB }
     public static func megabytes(kilobytes: Double) -> Double { kilobytes / kbPerMB }
+    public static func kilobytes(megabytes: Double) -> Double { megabytes * kbPerMB }
 }
 
 extension Duration {

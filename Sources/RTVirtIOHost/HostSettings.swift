@@ -33,7 +33,8 @@ public enum HostSettings {
             }
             if let cap = guest.readIopsCap {
                 enableIo(above: cgroup)
-                let split = Self.splitCap(cap, tasks: guests.first { $0.name == guest.name }?.tasks ?? [])
+                let split = Self.splitCap(cap, tasks: guests.first { $0.name == guest.name }?.tasks ?? [],
+                                          delivery: plan.capacityIops.map { DeliveryModel(capacityIops: $0, largeReadMBps: plan.largeReadMBps) })
                 if let read = split.read {
                     entries.append(JournalEntry(kind: .readIopsCap, path: hierarchy.readIopsCapFile(cgroup), original: nil,
                                                 applied: String(read), majMin: device.majMin, guest: guest.name))
@@ -65,8 +66,9 @@ public enum HostSettings {
     /// (blk-throttle has none on both together) in the shares its tasks ask for; a guest that
     /// only reads gets the read limit alone, one that only writes the write limit. Each limit
     /// is at least 1 (0 would lift a v1 limit). Unknown tasks (no targets at hand): all reads.
-    public static func splitCap(_ cap: Int, tasks: [TaskSpec]) -> (read: Int?, write: Int?) {
-        let demand4K = tasks.reduce(0.0) { $0 + DeliveryModel.demand4K($1) }
+    /// A request's cost in 4 KiB ones is `delivery`'s (its large-read bandwidth), else its KiB / 4.
+    public static func splitCap(_ cap: Int, tasks: [TaskSpec], delivery: DeliveryModel? = nil) -> (read: Int?, write: Int?) {
+        let demand4K = tasks.reduce(0.0) { $0 + (delivery?.cost4K($1) ?? DeliveryModel.demand4K($1)) }
         let readIos = tasks.reduce(0.0) { $0 + $1.iops * $1.op.readFraction }
         let writeIos = tasks.reduce(0.0) { $0 + $1.iops * (1 - $1.op.readFraction) }
         guard demand4K > 0 else { return (cap, nil) }

@@ -55,7 +55,7 @@ public struct BenchRunner {
             CalibrationPoint.Guest(weight: weight, taskIops: guest.tasks.map { Int($0.iops.rounded()) },
                                    taskOps: guest.tasks.map(\.op), taskQueueDepths: guest.tasks.map(\.queueDepth),
                                    taskRequestKB: guest.tasks.map { max(1, Int($0.requestKB.rounded())) })
-        }, host: settings.host, repeatIndex: 0, scheduler: settings.scheduler, capsIops: settings.capsIops ?? [])
+        }, host: settings.host, repeatIndex: 0, scheduler: settings.scheduler, capsIops: settings.capsIops ?? [], delivery: benchCase.delivery)
     }
 
     static func tasks(_ benchCase: BenchCases.Case, _ rows: [CalibrationRow], predicted: [[Double]]? = nil,

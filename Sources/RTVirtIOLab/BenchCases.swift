@@ -11,10 +11,13 @@ public struct BenchCases: Sendable {
         public var guests: [GuestSpec]
         /// The cases file's `capacityIops`: the rtvirtio schemes predict delivered IOPS and may cap.
         public var capacityIops: Double?
+        /// The cases file's `capacityReadMBps`: large reads' bandwidth, what a large request costs.
+        public var capacityReadMBps: Double?
+        public var delivery: DeliveryModel? { capacityIops.map { DeliveryModel(capacityIops: $0, largeReadMBps: capacityReadMBps) } }
         public var scenario: Scenario {
             Scenario(guests: guests.map { Scenario.Guest(name: $0.name, criticality: $0.criticality, pinnedWeight: $0.weight,
                                                          guestBfq: $0.guestBfq, tasks: $0.tasks) },
-                     delivery: capacityIops.map { DeliveryModel(capacityIops: $0) })
+                     delivery: delivery)
         }
     }
 
@@ -30,7 +33,7 @@ public struct BenchCases: Sendable {
 
     public static func parse(_ text: String, file: String) throws -> BenchCases {
         let reader = YAMLReader(file: file)
-        let top = try reader.mapping(try reader.root(text), "", allowed: ["targetRule", "scaleRule", "capacityIops", "search", "cases"])
+        let top = try reader.mapping(try reader.root(text), "", allowed: ["targetRule", "scaleRule", "capacityIops", "capacityReadMBps", "search", "cases"])
         let search = top.has("search") ? try TargetsParser.parseSearch(reader, try top.node("search")) : .standard
         var cases: [Case] = []
         for (index, node) in try top.list("cases").enumerated() {
@@ -61,7 +64,11 @@ public struct BenchCases: Sendable {
         if let capacity, !(capacity > 0 && capacity < 1e8) {
             throw reader.error(top.values["capacityIops"], "capacityIops", "must be a number of IOPS above 0 (got \(capacity))")
         }
-        for index in cases.indices { cases[index].capacityIops = capacity }
+        let mbps = top.has("capacityReadMBps") ? try top.double("capacityReadMBps") : nil
+        if let mbps, !(mbps > 0 && mbps <= 1e6) || capacity == nil {
+            throw reader.error(top.values["capacityReadMBps"], "capacityReadMBps", "must be MB/s above 0, beside a capacityIops")
+        }
+        for index in cases.indices { (cases[index].capacityIops, cases[index].capacityReadMBps) = (capacity, mbps) }
         return BenchCases(targetRule: try top.string("targetRule"), scaleRule: try top.optionalString("scaleRule"),
                           capacityIops: capacity, search: search, cases: cases)
     }

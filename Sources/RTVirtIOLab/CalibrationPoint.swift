@@ -31,9 +31,13 @@ public struct CalibrationPoint: Sendable, Equatable {
     public var scheduler = "bfq"
     /// Per guest, a read IOPS cap (4 KiB); nil: none.
     public var capsIops: [Int?] = []
+    /// The device as the plan that set the caps saw it: what a large request costs in 4 KiB ones.
+    public var delivery: DeliveryModel?
 
-    public init(id: String, guests: [Guest], host: BfqSettings, repeatIndex: Int, scheduler: String = "bfq", capsIops: [Int?] = []) {
+    public init(id: String, guests: [Guest], host: BfqSettings, repeatIndex: Int, scheduler: String = "bfq", capsIops: [Int?] = [],
+                delivery: DeliveryModel? = nil) {
         (self.id, self.guests, self.host, self.repeatIndex, self.scheduler, self.capsIops) = (id, guests, host, repeatIndex, scheduler, capsIops)
+        self.delivery = delivery
     }
 
     /// A guest's cap split among its tasks as the delivery model assumes (max-min fair
@@ -42,7 +46,9 @@ public struct CalibrationPoint: Sendable, Equatable {
     public func taskCaps(guest g: Int) -> [Int]? {
         guard g < capsIops.count, let cap = capsIops[g] else { return nil }
         let guest = guests[g]
-        let demands = guest.taskIops.indices.map { DeliveryModel.demand4K(iops: Double(guest.taskIops[$0]), requestKB: Double(guest.taskRequestKB[$0])) }
+        let demands = guest.taskIops.indices.map { t in
+            Double(guest.taskIops[t]) * (delivery?.requestCost4K(requestKB: Double(guest.taskRequestKB[t])) ?? max(Double(guest.taskRequestKB[t]), 4) / 4)
+        }
         return DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap)).map { max(1, Int($0.rounded())) }
     }
 
@@ -253,7 +259,7 @@ public struct PointRunner: Sendable {
                 if let caps {
                     // as the host sets a guest's cap: read and write limits in the task's shares
                     let spec = TaskSpec(name: "t", iops: Double(iops), requestKB: Double(guest.taskRequestKB[t]), targetMs: 1, op: guest.taskOps[t])
-                    let split = HostSettings.splitCap(caps[t], tasks: [spec])
+                    let split = HostSettings.splitCap(caps[t], tasks: [spec], delivery: point.delivery)
                     for (kind, file, limit) in [(JournalEntry.Kind.readIopsCap, "read_iops_device", split.read), (.writeIopsCap, "write_iops_device", split.write)] {
                         guard let limit else { continue }
                         try JournalEntry(kind: kind, path: "\(taskCgroup)/blkio.throttle.\(file)", original: nil,

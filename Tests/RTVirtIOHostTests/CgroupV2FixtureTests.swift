@@ -244,6 +244,10 @@ struct WriterCapTests {
         // a sliver of writes still gets a limit of 1 (0 would lift a v1 limit); unknown tasks: reads
         #expect(HostSettings.splitCap(10, tasks: [TaskSpec(name: "r", iops: 999, targetMs: 50), TaskSpec(name: "w", iops: 1, targetMs: 50, op: .write)]) == (9, 1))
         #expect(HostSettings.splitCap(10, tasks: []) == (10, nil))
+        // with the device's large-read bandwidth, a cap of 2104 in 4 KiB requests is 2104 / 11.577 = 182 of 64 KiB (not 2104 / 16)
+        let scan = [TaskSpec(name: "scan", iops: 200, requestKB: 64, targetMs: 200)]
+        #expect(HostSettings.splitCap(2104, tasks: scan, delivery: DeliveryModel(capacityIops: 3520, largeReadMBps: 19.5)) == (182, nil))
+        #expect(HostSettings.splitCap(2104, tasks: scan) == (132, nil))
         // the plan's cap is in 4 KiB requests, the kernel's in the guest's own: 512 × 4 KiB = 2 × 1 MiB
         #expect(HostSettings.splitCap(512, tasks: [TaskSpec(name: "scan", iops: 3000, requestKB: 1024, targetMs: 200)]) == (2, nil))
         // a 4 KiB reader beside a 1 MiB writer: 100 + 256 × 10 = 2660 4 KiB units; cap 266 → 10 reads, 1 write

@@ -145,14 +145,18 @@ struct LiveCommandTests {
         #expect(try HostFS().read("\(s.cgroups.root)/vm1/blkio.throttle.read_iops_device").isEmpty)
     }
 
-    @Test("needs root: probe measures a device's 4 KiB read IOPS read-only and prints the capacity line; a non-device is refused before fio runs")
+    @Test("needs root: probe measures a device's 4 KiB read IOPS and 1 MiB read MB/s read-only and prints the capacity line; a non-device is refused before fio runs")
     func rootProbeMeasuresCapacity() throws {
         let device = try LoopDevice()
         let result = Live.run(Live.binary, ["probe", "--device", device.path, "--seconds", "1", "--jobs", "2"])
         #expect(result.status == 0, "\(result)")
         let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("capacity: {readIops: ") }, "\(result.stdout)")
-        let iops = try #require(Int(line.dropFirst("capacity: {readIops: ".count).dropLast()))
-        #expect(iops > 100, "\(result.stdout)")
+        // "capacity: {readIops: N, readMBps: M}", the line the targets parser reads
+        let targets = try TargetsParser.parse("device: \(device.path)\n\(line)\nguests: [{name: vm0, criticality: 1, tasks: [{name: t, iops: 1, targetMs: 1}]}]\n", file: "t.yaml")
+        let iops = try #require(targets.capacityReadIops), mbps = try #require(targets.capacityReadMBps)
+        #expect(iops > 100 && mbps > 1, "\(result.stdout)")
+        // large reads move at least half the bytes per second that 4 KiB ones do (on a loop device, many times more)
+        #expect(mbps * 1024 > iops * 4 * 0.5, "\(result.stdout)")
         #expect(result.stderr.contains("(read-only)"))
         let notADevice = Live.run(Live.binary, ["probe", "--device", device.directory + "/disk.img", "--seconds", "1"])
         #expect(notADevice.status != 0 && !notADevice.stderr.contains("fio"), "\(notADevice)")

@@ -37,30 +37,12 @@ struct LiveObserveTests {
             "  - {name: \($0.name), match: {cgroup: \($0.name)}, tasks: [{name: t, iops: \($0.iops), targetMs: 0.001}]}\n"
         }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
 
-        let observe = Process()
-        observe.executableURL = URL(fileURLWithPath: Live.binary)
-        observe.arguments = ["observe", "--targets", targets, "--cgroup-root", cgroups.relativeRoot, "--duration-s", "6", "--format", "json"]
-        let out = Pipe(), err = Pipe()
-        (observe.standardOutput, observe.standardError) = (out, err)
-        try observe.run()
-        defer { if observe.isRunning { kill(observe.processIdentifier, SIGKILL) } }
-        usleep(1_500_000)   // attached well before the first request
-        let fios = try jobs.map { job in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", #"echo $$ > "$1" && shift && exec fio "$@""#, "sh", "\(cgroups.root)/\(job.name)/cgroup.procs",
-                                 "--name=\(job.name)", "--filename=\(device.path)", "--rw=\(job.rw)", "--bs=4k", "--direct=1", "--ioengine=psync",
-                                 "--rate_iops=\(job.iops)", "--time_based", "--runtime=3", "--output-format=json",
-                                 "--output=\(device.directory)/\(job.name).json"]
-            try process.run()
-            return process
-        }
-        for process in fios { process.waitUntilExit(); #expect(process.terminationStatus == 0) }
-        let json = out.fileHandleForReading.readDataToEndOfFile()
-        observe.waitUntilExit()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(observe.terminationStatus == 0, "\(stderr)")
-        let report = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any], "\(stderr)")
+        let run = try Live.observeDuring(targets: targets, cgroups: cgroups, device: device.path, seconds: 6, loads: jobs.map { job in
+            (job.name, ["--rw=\(job.rw)", "--bs=4k", "--ioengine=psync", "--rate_iops=\(job.iops)", "--output-format=json",
+                        "--output=\(device.directory)/\(job.name).json"])
+        })
+        #expect(run.fioStatuses.allSatisfy { $0 == 0 })
+        let report = try #require(run.report, "\(run.stderr)")
         let guests = try #require(report["guests"] as? [[String: Any]])
         for job in jobs {
             let op = job.rw == "randwrite" ? "write" : "read"

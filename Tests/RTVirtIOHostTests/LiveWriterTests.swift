@@ -43,33 +43,12 @@ struct LiveWriterTests {
         #expect(try HostFS().read("\(cgroups.root)/vm1/blkio.throttle.write_iops_device") == "\(majMin) \(writeLimit)\n")
         #expect(try HostFS().read("\(cgroups.root)/vm1/blkio.throttle.read_iops_device").isEmpty)
 
-        let observe = Process()
-        observe.executableURL = URL(fileURLWithPath: Live.binary)
-        observe.arguments = ["observe", "--targets", targets, "--cgroup-root", cgroups.relativeRoot, "--duration-s", "5", "--format", "json"]
-        let out = Pipe(), err = Pipe()
-        (observe.standardOutput, observe.standardError) = (out, err)
-        try observe.run()
-        defer { if observe.isRunning { kill(observe.processIdentifier, SIGKILL) } }
-        usleep(1_500_000)   // attached before the first request
-        let loads: [(String, [String])] = [
+        let run = try Live.observeDuring(targets: targets, cgroups: cgroups, device: device.path, seconds: 5, loads: [
             ("vm0", ["--rw=randread", "--bs=4k", "--ioengine=psync", "--rate_iops=300"]),
             ("vm1", ["--rw=randwrite", "--bs=16k", "--ioengine=libaio", "--iodepth=4", "--rate_iops=400"]),
-        ]
-        let fios = try loads.map { name, arguments in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", #"echo $$ > "$1" && shift && exec fio "$@""#, "sh", "\(cgroups.root)/\(name)/cgroup.procs",
-                                 "--name=\(name)", "--filename=\(device.path)", "--direct=1", "--time_based", "--runtime=3"] + arguments
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            return process
-        }
-        for process in fios { process.waitUntilExit(); #expect(process.terminationStatus == 0) }
-        let json = out.fileHandleForReading.readDataToEndOfFile()
-        observe.waitUntilExit()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(observe.terminationStatus == 0, "\(stderr)")
-        let report = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any], "\(stderr)")
+        ])
+        #expect(run.fioStatuses == [0, 0])
+        let report = try #require(run.report, "\(run.stderr)")
         let observed = try #require(report["guests"] as? [[String: Any]])
         func ops(_ guest: String) -> [String: [String: Any]] {
             observed.first { $0["name"] as? String == guest }?["ops"] as? [String: [String: Any]] ?? [:]

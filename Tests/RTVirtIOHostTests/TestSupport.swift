@@ -174,3 +174,35 @@ final class SlowDevice {
         server.waitUntilExit()
     }
 }
+
+extension Live {
+    /// `rtvirtio observe --format json` for `seconds` while fio runs `loads` (3 s each, every job in its
+    /// own cgroup below `cgroups`, started once the observer has attached); fio's exit statuses, and
+    /// observe's report with its stderr.
+    static func observeDuring(targets: String, cgroups: TestCgroups, device: String, seconds: Int,
+                              loads: [(cgroup: String, fio: [String])]) throws -> (fioStatuses: [Int32], report: [String: Any]?, stderr: String) {
+        let observe = Process()
+        observe.executableURL = URL(fileURLWithPath: binary)
+        observe.arguments = ["observe", "--targets", targets, "--cgroup-root", cgroups.relativeRoot, "--duration-s", String(seconds), "--format", "json"]
+        let out = Pipe(), err = Pipe()
+        (observe.standardOutput, observe.standardError) = (out, err)
+        try observe.run()
+        defer { if observe.isRunning { kill(observe.processIdentifier, SIGKILL) } }
+        usleep(1_500_000)   // attached well before the first request
+        let fios = try loads.map { load in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", #"echo $$ > "$1" && shift && exec fio "$@""#, "sh", "\(cgroups.root)/\(load.cgroup)/cgroup.procs",
+                                 "--name=\(load.cgroup)", "--filename=\(device)", "--direct=1", "--time_based", "--runtime=3"] + load.fio
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        let statuses = fios.map { $0.waitUntilExit(); return $0.terminationStatus }
+        let json = out.fileHandleForReading.readDataToEndOfFile()
+        observe.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let report = observe.terminationStatus == 0 ? (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] : nil
+        return (statuses, report, stderr)
+    }
+}

@@ -35,6 +35,38 @@ struct CapPlanningTests {
         #expect(PlanReport(plan: plan, device: "/dev/x").html().contains("the guests ask <b>4200</b> in 4 KiB requests (119 %)"))
     }
 
+    @Test("with the device's large-read bandwidth a large request costs a fixed part plus its KiB, hand-worked; without it, its KiB / 4")
+    func largeRequestCost() {
+        // 3520 IOPS: 284.09 µs per 4 KiB; 19.5 MB/s: 50.08 µs per KiB, so 83.77 µs fixed; 64 KiB: (83.77 + 3205.13) / 284.09
+        let deviceBound = DeliveryModel(capacityIops: 3520, largeReadMBps: 19.5)
+        #expect(abs(deviceBound.requestCost4K(requestKB: 64) - 11.577) < 0.001)
+        #expect(deviceBound.requestCost4K(requestKB: 4) == 1 && deviceBound.requestCost4K(requestKB: 2) == 1)
+        #expect(DeliveryModel(capacityIops: 3520).requestCost4K(requestKB: 64) == 16, "no bandwidth: the upper bound")
+        // an SSD's 1 GB/s beside 13000 IOPS: a 64 KiB read costs 1.76 of its 4 KiB ones; a bandwidth below the
+        // 4 KiB reads' own (1 MB/s) cannot make a request dearer than its KiB / 4
+        #expect(abs(DeliveryModel(capacityIops: 13000, largeReadMBps: 1000).requestCost4K(requestKB: 64) - 1.7626) < 0.001)
+        #expect(DeliveryModel(capacityIops: 3520, largeReadMBps: 1).requestCost4K(requestKB: 64) == 16)
+    }
+
+    @Test("a depth-32 reader of 64 KiB beside an urgent 4 KiB reader: capped when each request counts 16, not when the bandwidth says 11.6 (writers-contended deep-reader-32)")
+    func largeReaderNotCappedWithBandwidth() throws {
+        func plan(_ mbps: Double?) throws -> Plan {
+            let scenario = Scenario(guests: [
+                .init(name: "vm0", criticality: 1, pinnedWeight: nil, guestBfq: .kernelDefault, tasks: [TaskSpec(name: "db", iops: 1000, targetMs: 25)]),
+                .init(name: "vm1", criticality: 2, pinnedWeight: nil, guestBfq: .kernelDefault,
+                      tasks: [TaskSpec(name: "scan", iops: 200, requestKB: 64, targetMs: 200, queueDepth: 32)]),
+            ], delivery: DeliveryModel(capacityIops: 3520, largeReadMBps: mbps))
+            return try Optimizer(model: FlatModel(), space: SearchSpace(hostTimeoutSyncMs: [32], hostSliceIdleUs: [0])).plan(scenario)
+        }
+        // 1000 + 200 × 16 = 4200 > 3375 usable: the scanner capped (measured: vm0 then waited 44 ms behind its throttled bursts)
+        #expect(try plan(nil).guests[1].readIopsCap == 2104)
+        // 1000 + 200 × 11.577 = 3315 ≤ 3375: nothing to cap (measured: every kernel scheduler served both)
+        let measured = try plan(19.5)
+        #expect(measured.guests.allSatisfy { $0.readIopsCap == nil }, "\(measured.caps)")
+        #expect(abs((measured.asked4K ?? 0) - 3315.5) < 1, "\(measured.asked4K ?? 0)")
+        #expect(PlanReport(plan: measured, device: "/dev/x").text().contains("the guests ask 3315 in 4 KiB requests (94 %)."))
+    }
+
     @Test("max-min fair shares, hand-worked")
     func maxMinFair() {
         #expect(DeliveryModel.maxMinFair(demands: [100, 500, 1500], weights: [1, 1, 1], capacity: 1200) == [100, 500, 600])

@@ -204,6 +204,17 @@ struct TargetsParserTests {
         Self.rejects(Self.guest("    guestAgent: {path: /q}\n" + Self.task), line: 4, key: "guests[0].guestAgent.path", "unknown key")
     }
 
+    @Test("capacity: readIops, and the large reads' MB/s where measured; a bandwidth that means nothing is refused with its line")
+    func capacityWithBandwidth() throws {
+        let body = "    criticality: 1\n" + Self.task
+        let parsed = try TargetsParser.parse("capacity: {readIops: 3520, readMBps: 19.5}\n" + Self.guest(body))
+        #expect(parsed.capacityReadIops == 3520 && parsed.capacityReadMBps == 19.5)
+        #expect(Scenario(targets: parsed).delivery == DeliveryModel(capacityIops: 3520, largeReadMBps: 19.5))
+        #expect(try TargetsParser.parse("capacity: {readIops: 3520}\n" + Self.guest(body)).capacityReadMBps == nil)
+        Self.rejects("capacity: {readIops: 3520, readMBps: 0}\n" + Self.guest(body), line: 1, key: "capacity.readMBps", "above 0")
+        Self.rejects("capacity: {readIops: 3520, readMbps: 20}\n" + Self.guest(body), line: 1, key: "capacity.readMbps", "unknown key")
+    }
+
     @Test func errorTextNamesFileLineColumnKeyAndHint() throws {
         let error = try #require(throws: InputError.self) {
             try TargetsParser.parse("device: /dev/sdb\nguest: []", file: "/etc/rtvirtio/targets.yaml")
