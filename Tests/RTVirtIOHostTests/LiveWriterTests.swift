@@ -39,7 +39,7 @@ struct LiveWriterTests {
         #expect(apply.status == 0, "\(apply.stderr)")
         let majMin = try BlockDevice.resolve(device.path).majMin
         // the plan's cap is in 4 KiB requests, the kernel's in the writer's 16 KiB ones, and it only writes
-        let writeLimit = cap / 4
+        let writeLimit = Int((Double(cap) / 4).rounded())
         #expect(try HostFS().read("\(cgroups.root)/vm1/blkio.throttle.write_iops_device") == "\(majMin) \(writeLimit)\n")
         #expect(try HostFS().read("\(cgroups.root)/vm1/blkio.throttle.read_iops_device").isEmpty)
 
