@@ -58,7 +58,8 @@ public struct Optimizer: Sendable {
     /// model says it already meets every target, the plan keeps it and changes nothing.
     public func plan(_ scenario: Scenario, currentScheduler: String? = nil) throws -> Plan {
         if let current = currentScheduler, current != "bfq", let kept = keepCurrent(scenario, scheduler: current) { return kept }
-        let plain = Evaluator(model: model, scenario: scenario)
+        // the latency models read load in KB/s of 4 KiB reads: large requests as the device's time sees them
+        let plain = Evaluator(model: model, scenario: scenario.inDeviceTime, requested: scenario)
         var (best, evaluated) = try searchWeights(plain)
         var chosen = plain
         // A saturated device: no weight or knob gives the urgent guests the IOPS they ask
@@ -69,7 +70,8 @@ public struct Optimizer: Sendable {
             guard let caps = Self.capsByUrgency(scenario, idling: idling) else { continue }
             var space = self
             space.space.hostSliceIdleUs = self.space.hostSliceIdleUs.filter { ($0 > 0) == idling }
-            let capped = Evaluator(model: ThrottledModel(base: model, caps: caps), scenario: scenario.capped(caps), requested: scenario, caps: caps)
+            let capped = Evaluator(model: ThrottledModel(base: model, caps: caps), scenario: scenario.capped(caps).inDeviceTime,
+                                   requested: scenario, caps: caps)
             let result = try space.searchWeights(capped)
             evaluated += result.evaluated
             if result.best.score > best.score {
@@ -94,9 +96,10 @@ public struct Optimizer: Sendable {
     func keepCurrent(_ scenario: Scenario, scheduler: String) -> Plan? {
         let proxy = Settings.deviceSchedulerProxy(weights: scenario.untouchedWeights)
         guard model.validity.allows(proxy.host) else { return nil }
-        let score = Evaluator(model: model, scenario: scenario).score(proxy)
+        let score = Evaluator(model: model, scenario: scenario.inDeviceTime, requested: scenario).score(proxy)
         guard score.guestsMet.allSatisfy({ $0 }) else { return nil }
-        var plan = Plan(model: model.name, host: proxy.host, guests: Plan.predicted(model: model, scenario: scenario, settings: proxy),
+        var plan = Plan(model: model.name, host: proxy.host,
+                        guests: Plan.predicted(model: model, scenario: scenario.inDeviceTime, settings: proxy, requested: scenario),
                         sacrificed: [], warnings: model.validity.warnings(for: scenario), score: score, candidatesEvaluated: 1,
                         capacityIops: scenario.delivery?.capacityIops, keptScheduler: scheduler)
         (plan.largeReadMBps, plan.asked4K) = (scenario.delivery?.largeReadMBps, scenario.asked4K)

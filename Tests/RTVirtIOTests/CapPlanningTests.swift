@@ -67,6 +67,21 @@ struct CapPlanningTests {
         #expect(PlanReport(plan: measured, device: "/dev/x").text().contains("the guests ask 3315 in 4 KiB requests (94 %)."))
     }
 
+    @Test("the latency models see a large request as the 4 KiB reads of device time it costs: 1 MiB at 13000 IOPS and 1372 MB/s is 41.8 KiB")
+    func inDeviceTime() {
+        let guests: [Scenario.Guest] = [
+            .init(name: "vm0", criticality: 1, pinnedWeight: nil, guestBfq: .kernelDefault, tasks: [TaskSpec(name: "db", iops: 500, targetMs: 25)]),
+            .init(name: "vm1", criticality: 2, pinnedWeight: nil, guestBfq: .kernelDefault, tasks: [TaskSpec(name: "scan", iops: 100, requestKB: 1024, targetMs: 200)]),
+        ]
+        // 76.92 µs per 4 KiB; 0.7118 µs per KiB; 74.08 µs fixed: (74.08 + 1024 × 0.7118) / 76.92 = 10.44 → × 4 KiB
+        let seen = Scenario(guests: guests, delivery: DeliveryModel(capacityIops: 13000, largeReadMBps: 1372)).inDeviceTime
+        #expect(abs(seen.guests[1].tasks[0].requestKB - 41.76) < 0.01, "\(seen.guests[1].tasks[0].requestKB)")
+        #expect(seen.guests[0].tasks[0].requestKB == 4 && seen.guests[1].tasks[0].iops == 100)
+        // without the bandwidth, bytes are all the models have: unchanged
+        let plain = Scenario(guests: guests, delivery: DeliveryModel(capacityIops: 13000))
+        #expect(plain.inDeviceTime.guests[1].tasks[0].requestKB == 1024 && plain.inDeviceTime.totalDemandKBps == plain.totalDemandKBps)
+    }
+
     @Test("max-min fair shares, hand-worked")
     func maxMinFair() {
         #expect(DeliveryModel.maxMinFair(demands: [100, 500, 1500], weights: [1, 1, 1], capacity: 1200) == [100, 500, 600])
