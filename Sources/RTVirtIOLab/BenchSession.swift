@@ -25,6 +25,8 @@ public struct BenchSession {
     }
 
     public func run(progress: @escaping (String) -> Void) throws -> BenchResults {
+        // the checkout as the run starts: a commit made while it measures is not the binary's
+        let (commit, started) = (Provenance.gitCommit(), ISO8601DateFormatter().string(from: Date()))
         let lock = try LabTestbed.exclusive()
         defer { close(lock) }
         if let running = try LabTestbed.current(), running.regime != regime {
@@ -52,7 +54,7 @@ public struct BenchSession {
             "durationS": String(durationS), "repeats": String(repeats),
             "kernel": ((try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"),
             "device": testbed.deviceDescription,
-            "gitCommit": Provenance.gitCommit(), "date": ISO8601DateFormatter().string(from: Date()),
+            "gitCommit": commit, "date": started, "finished": ISO8601DateFormatter().string(from: Date()),
             "command": CommandLine.arguments.joined(separator: " "),
         ]
         return results
