@@ -69,7 +69,7 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     /// One request of `requestKB` in 4 KiB requests of this device. Without `largeReadMBps`, its
     /// KiB / 4 (an upper bound). With it, a request takes a fixed time plus its KiB at the large-
     /// request rate, the fixed part what a 4 KiB request takes beyond its 4 KiB: on the device-bound
-    /// testbed (3520 IOPS, 19.5 MB/s) a 64 KiB read costs 11.6, not 16 — measured, a depth-32 reader
+    /// testbed (3520 IOPS, 19.3 MB/s measured) a 64 KiB read costs 11.7, not 16 — measured, a depth-32 reader
     /// of 200 × 64 KiB beside 1000 × 4 KiB left the device unsaturated under every kernel scheduler,
     /// where counting 16 each made rtvirtio cap it (and its throttled bursts cost the urgent reader).
     public func requestCost4K(requestKB: Double) -> Double {
