@@ -21,6 +21,12 @@ public struct CalibrationPoint: Sendable, Equatable {
             self.taskQueueDepths = taskQueueDepths ?? taskIops.map { _ in 1 }
             self.taskRequestKB = taskRequestKB ?? taskIops.map { _ in 4 }
         }
+
+        /// Task t's op, depth and request size: a task given only in `taskIops` (the arrays are
+        /// public and may be set apart) is a 4 KiB read, one at a time, as the calibration began.
+        public func op(_ t: Int) -> TaskOp { t < taskOps.count ? taskOps[t] : .read }
+        public func queueDepth(_ t: Int) -> Int { t < taskQueueDepths.count ? taskQueueDepths[t] : 1 }
+        public func requestKB(_ t: Int) -> Int { t < taskRequestKB.count ? taskRequestKB[t] : 4 }
     }
 
     public var id: String
@@ -47,7 +53,7 @@ public struct CalibrationPoint: Sendable, Equatable {
         guard g < capsIops.count, let cap = capsIops[g] else { return nil }
         let guest = guests[g]
         let demands = guest.taskIops.indices.map { t in
-            Double(guest.taskIops[t]) * (delivery?.requestCost4K(requestKB: Double(guest.taskRequestKB[t])) ?? max(Double(guest.taskRequestKB[t]), 4) / 4)
+            Double(guest.taskIops[t]) * (delivery?.requestCost4K(requestKB: Double(guest.requestKB(t))) ?? max(Double(guest.requestKB(t)), 4) / 4)
         }
         return DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap)).map { max(1, Int($0.rounded())) }
     }
@@ -258,7 +264,7 @@ public struct PointRunner: Sendable {
                 if stat(taskCgroup, &info) == 0 { taskOfCgroup[UInt64(info.st_ino)] = (g, t) }
                 if let caps {
                     // as the host sets a guest's cap: read and write limits in the task's shares
-                    let spec = TaskSpec(name: "t", iops: Double(iops), requestKB: Double(guest.taskRequestKB[t]), targetMs: 1, op: guest.taskOps[t])
+                    let spec = TaskSpec(name: "t", iops: Double(iops), requestKB: Double(guest.requestKB(t)), targetMs: 1, op: guest.op(t))
                     let split = HostSettings.splitCap(caps[t], tasks: [spec], delivery: point.delivery)
                     for (kind, file, limit) in [(JournalEntry.Kind.readIopsCap, "read_iops_device", split.read), (.writeIopsCap, "write_iops_device", split.write)] {
                         guard let limit else { continue }
@@ -267,7 +273,7 @@ public struct PointRunner: Sendable {
                     }
                 }
                 let process = try FioLoad.start(name: "g\(g)t\(t)", device: testbed.device, cgroupProcs: "\(taskCgroup)/cgroup.procs",
-                                                iops: iops, op: guest.taskOps[t], queueDepth: guest.taskQueueDepths[t], requestKB: guest.taskRequestKB[t],
+                                                iops: iops, op: guest.op(t), queueDepth: guest.queueDepth(t), requestKB: guest.requestKB(t),
                                                 seconds: durationS,
                                                 extra: ["--write_lat_log=\(work)/g\(g)t\(t)", "--log_avg_msec=0", "--per_job_logs=1",
                                                         "--output-format=json", "--output=\(work)/g\(g)t\(t).json"] + priority)
@@ -281,7 +287,7 @@ public struct PointRunner: Sendable {
             kernel["\(g)/\(t)", default: LatencyHistogram()] = kernel["\(g)/\(t)", default: LatencyHistogram()] + histogram
         }
         let totalWeight = Double(point.guests.reduce(0) { $0 + $1.weight })
-        let guestDemandKBps = point.guests.map { guest in Double(zip(guest.taskIops, guest.taskRequestKB).reduce(0) { $0 + $1.0 * $1.1 }) }
+        let guestDemandKBps = point.guests.map { guest in Double(guest.taskIops.indices.reduce(0) { $0 + guest.taskIops[$1] * guest.requestKB($1) }) }
         let totalDemand = guestDemandKBps.reduce(0, +)
         return try processes.map { g, t, process in
             guard process.terminationStatus == 0 else {
@@ -292,13 +298,13 @@ public struct PointRunner: Sendable {
             var row = CalibrationRow(
                 pointID: point.id, repeatIndex: point.repeatIndex, regime: testbed.regime.rawValue, guestCount: point.guests.count,
                 guestIndex: g, guestWeight: guest.weight, guestWeightShare: Double(guest.weight) / totalWeight,
-                tasksInGuest: guest.taskIops.count, taskIndex: t, taskIops: guest.taskIops[t], requestKB: Double(guest.taskRequestKB[t]),
+                tasksInGuest: guest.taskIops.count, taskIndex: t, taskIops: guest.taskIops[t], requestKB: Double(guest.requestKB(t)),
                 hostTimeoutSyncMs: point.host.timeoutSyncMs, hostSliceIdleUs: point.host.sliceIdleUs,
                 guestTimeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, guestSliceIdleUs: BfqSettings.kernelDefault.sliceIdleUs,
                 otherGuestsDemandKBps: totalDemand - guestDemandKBps[g],
                 achievedIops: Double(samples.count) / Double(durationS), durationS: Double(durationS), stats: TailStats(samples, windowCount: durationS))
             if observer != nil { row.kernel = KernelMeasurement(kernel["\(g)/\(t)"] ?? LatencyHistogram()) }
-            (row.scheduler, row.op, row.queueDepth) = (point.scheduler, guest.taskOps[t], guest.taskQueueDepths[t])
+            (row.scheduler, row.op, row.queueDepth) = (point.scheduler, guest.op(t), guest.queueDepth(t))
             return row
         }
     }
@@ -324,8 +330,8 @@ extension CalibrationPoint {
         Scenario(guests: guests.enumerated().map { index, guest in
             Scenario.Guest(name: "g\(index)", criticality: index + 1, pinnedWeight: nil, guestBfq: .kernelDefault,
                            tasks: guest.taskIops.indices.map {
-                               TaskSpec(name: "t\($0)", iops: Double(guest.taskIops[$0]), requestKB: Double(guest.taskRequestKB[$0]), targetMs: 1,
-                                        op: guest.taskOps[$0], queueDepth: guest.taskQueueDepths[$0])
+                               TaskSpec(name: "t\($0)", iops: Double(guest.taskIops[$0]), requestKB: Double(guest.requestKB($0)), targetMs: 1,
+                                        op: guest.op($0), queueDepth: guest.queueDepth($0))
                            })
         })
     }
