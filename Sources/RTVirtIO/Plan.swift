@@ -8,6 +8,17 @@ public struct Plan: Sendable {
         public var requestedIops: Double
         /// Its requests' size (nil in plans from before it was recorded: 4 KiB).
         public var requestKB: Double?
+        /// What it does: read, write or readwrite with its percent of reads, and its requests in
+        /// flight (nil in plans from before they were recorded: reads, one at a time).
+        public var op: String?
+        public var queueDepth: Int?
+
+        /// "write 16 KiB ×4": what the task does, for the reports; empty for a 4 KiB read one at a time.
+        public var doesText: String {
+            let kb = requestKB ?? 4, depth = queueDepth ?? 1
+            guard (op ?? "read") != "read" || kb != 4 || depth != 1 else { return "" }
+            return "\(op ?? "read") \(formatNumber(kb)) KiB" + (depth > 1 ? " ×\(depth)" : "")
+        }
         /// What the device will deliver, where its capacity is known.
         public var predictedIops: Double?
         public var meets: Bool
@@ -73,6 +84,11 @@ public struct Plan: Sendable {
                       var planned = Task(name: task.name, targetMs: task.targetMs, predictedMs: predictions[index][t], requestedIops: task.iops,
                                          predictedIops: delivered?[index][t], meets: false)
                       planned.requestKB = task.requestKB
+                      planned.queueDepth = task.queueDepth
+                      planned.op = switch task.op {
+                      case .readWrite(let percent): "readwrite \(percent) % reads"
+                      default: task.op.csvName
+                      }
                       planned.meets = predictions[index][t] <= task.targetMs && planned.getsItsIops
                       return planned
                   })

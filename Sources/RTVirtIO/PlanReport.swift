@@ -88,9 +88,12 @@ public struct PlanReport: Sendable {
             let capText = guest.readIopsCap.map { "  capped at \($0) read IOPS" } ?? ""
             lines.append("\(guest.name)  criticality \(guest.criticality)  \(weightText)\(guest.weightPinned ? " pinned" : "")  share \(formatPercent(Double(guest.weight) / total))\(capText)  \(guest.meets ? "MEETS" : "MISSES")")
             let withIops = plan.capacityIops != nil
-            lines.append(Table(header: ["task", "target ms", "predicted ms", "slack"] + (withIops ? ["asks IOPS", "predicted IOPS"] : []) + [""],
+            // what a task does, where any task of the plan is more than a 4 KiB read one at a time
+            let withDoes = plan.guests.contains { $0.tasks.contains { !$0.doesText.isEmpty } }
+            lines.append(Table(header: ["task"] + (withDoes ? ["does"] : []) + ["target ms", "predicted ms", "slack"] + (withIops ? ["asks IOPS", "predicted IOPS"] : []) + [""],
                                rows: guest.tasks.map { task in
-                [task.name, formatNumber(task.targetMs), formatNumber(task.predictedMs), formatSlack(task)]
+                [task.name] + (withDoes ? [task.doesText.isEmpty ? "read 4 KiB" : task.doesText] : [])
+                    + [formatNumber(task.targetMs), formatNumber(task.predictedMs), formatSlack(task)]
                     + (withIops ? [formatNumber(task.requestedIops, decimals: 0), formatNumber(task.predictedIops ?? 0, decimals: 0)] : [])
                     + [missText(task)]
             }).render(indent: 2))
@@ -129,6 +132,7 @@ public struct PlanReport: Sendable {
         struct Host: Encodable { var timeoutSyncMs: Int; var sliceIdleMs: Double }
         struct Task: Encodable {
             var name: String; var targetMs: Double; var predictedMs: Double?; var requestedIops: Double; var predictedIops: Double?; var meets: Bool
+            var op: String?; var requestKB: Double?; var queueDepth: Int?
         }
         struct Guest: Encodable {
             var name: String; var criticality: Int; var weight: Int; var weightPinned: Bool; var readIopsCap: Int?; var meets: Bool; var tasks: [Task]
@@ -155,7 +159,8 @@ public struct PlanReport: Sendable {
                 .init(name: guest.name, criticality: guest.criticality, weight: guest.weight, weightPinned: guest.weightPinned,
                       readIopsCap: guest.readIopsCap, meets: guest.meets, tasks: guest.tasks.map {
                           .init(name: $0.name, targetMs: $0.targetMs, predictedMs: $0.predictedMs.isFinite ? $0.predictedMs : nil,
-                                requestedIops: $0.requestedIops, predictedIops: $0.predictedIops, meets: $0.meets)
+                                requestedIops: $0.requestedIops, predictedIops: $0.predictedIops, meets: $0.meets,
+                                op: $0.op, requestKB: $0.requestKB, queueDepth: $0.queueDepth)
                       })
             },
             sacrificed: plan.sacrificed, warnings: plan.warnings, tasksMet: plan.tasksMet, taskCount: plan.taskCount,

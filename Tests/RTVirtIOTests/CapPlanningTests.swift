@@ -32,6 +32,9 @@ struct CapPlanningTests {
         // 1000 + 200 × 16 = 4200 of 3520: 119 %, where counting requests said 1200 (34 %)
         let text = PlanReport(plan: plan, device: "/dev/x").text()
         #expect(text.contains("the guests ask 4200 in 4 KiB requests (119 %)."), "\(text)")
+        // and the plan says what each task does, where one is more than a 4 KiB read one at a time
+        #expect(text.contains("scan  read 64 KiB ×32") && text.contains("t0    read 4 KiB") && text.contains("  task  does "), "\(text)")
+        #expect(PlanReport(plan: plan, device: "/dev/x").html().contains("scan (read 64 KiB ×32)"))
         #expect(PlanReport(plan: plan, device: "/dev/x").html().contains("the guests ask <b>4200</b> in 4 KiB requests (119 %)"))
     }
 

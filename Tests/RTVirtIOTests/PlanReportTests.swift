@@ -21,7 +21,8 @@ struct PlanReportTests {
         #expect(guests[0]["weight"] as? Int == report.plan.guests[0].weight)
         let task = try #require((guests[0]["tasks"] as? [[String: Any]])?.first)
         // predictedIops is absent (null) without a capacity: nothing to predict it from
-        #expect(Set(task.keys) == ["name", "targetMs", "predictedMs", "requestedIops", "meets"])
+        #expect(Set(task.keys) == ["name", "targetMs", "predictedMs", "requestedIops", "meets", "op", "requestKB", "queueDepth"])
+        #expect(task["op"] as? String == "read" && task["requestKB"] as? Double == 4 && task["queueDepth"] as? Int == 1)
         #expect(abs((task["predictedMs"] as? Double ?? 0) - report.plan.guests[0].tasks[0].predictedMs) < 1e-9)
         let sacrificed = try #require(object["sacrificed"] as? [[String: Any]])
         #expect(sacrificed.first?["guest"] as? String == "vm1")
