@@ -85,7 +85,9 @@ public struct PlanReport: Sendable {
             lines.append("")
             let before = baseline?.weights[guest.name].map(String.init) ?? "?"
             let weightText = before == String(guest.weight) ? "weight \(guest.weight) (unchanged)" : "weight \(before) → \(guest.weight)"
-            let capText = guest.readIopsCap.map { "  capped at \($0) read IOPS" } ?? ""
+            // the cap is in the capacity's 4 KiB reads; a guest that writes or asks larger ones is told so
+            let plain = guest.tasks.allSatisfy(\.doesText.isEmpty)
+            let capText = guest.readIopsCap.map { "  capped at \($0) \(plain ? "read IOPS" : "IOPS of 4 KiB, reads and writes")" } ?? ""
             lines.append("\(guest.name)  criticality \(guest.criticality)  \(weightText)\(guest.weightPinned ? " pinned" : "")  share \(formatPercent(Double(guest.weight) / total))\(capText)  \(guest.meets ? "MEETS" : "MISSES")")
             let withIops = plan.capacityIops != nil
             // what a task does, where any task of the plan is more than a 4 KiB read one at a time

@@ -35,6 +35,8 @@ struct CapPlanningTests {
         // and the plan says what each task does, where one is more than a 4 KiB read one at a time
         #expect(text.contains("scan  read 64 KiB ×32") && text.contains("t0    read 4 KiB") && text.contains("  task  does "), "\(text)")
         #expect(PlanReport(plan: plan, device: "/dev/x").html().contains("scan (read 64 KiB ×32)"))
+        // its cap is in the capacity's 4 KiB reads, not in its own 64 KiB ones, and the guest line says so
+        #expect(text.contains("capped at 2104 IOPS of 4 KiB, reads and writes  MISSES"), "\(text)")
         #expect(PlanReport(plan: plan, device: "/dev/x").html().contains("the guests ask <b>4200</b> in 4 KiB requests (119 %)"))
     }
 
