@@ -75,7 +75,7 @@ extension Scenario {
     public func capped(_ caps: [Int?]) -> Scenario {
         Scenario(guests: zip(guests, caps).map { guest, cap in
             guard let cap else { return guest }
-            let cost = { (kb: Double) in delivery?.requestCost4K(requestKB: kb) ?? max(kb, 4) / 4 }
+            let cost = { (kb: Double) in DeliveryModel.requestCost4K(requestKB: kb, on: delivery) }
             let demands = guest.tasks.map { $0.iops * cost($0.requestKB) }
             let allowed = DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap))
             var tasks = guest.tasks

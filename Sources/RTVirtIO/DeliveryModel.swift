@@ -64,7 +64,14 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     public static func demand4K(_ task: TaskSpec) -> Double { demand4K(iops: task.iops, requestKB: task.requestKB) }
 
     /// `iops` requests of `requestKB` each, in 4 KiB requests per second (smaller ones count as one).
-    public static func demand4K(iops: Double, requestKB: Double) -> Double { iops * max(requestKB, 4) / 4 }
+    public static func demand4K(iops: Double, requestKB: Double) -> Double { iops * requestCost4K(requestKB: requestKB, on: nil) }
+
+    /// One request of `requestKB` in 4 KiB requests: `device`'s cost where it is known, else its
+    /// KiB / 4 (smaller ones count as one) — the upper bound every device without a measured
+    /// large-read bandwidth is planned with.
+    public static func requestCost4K(requestKB: Double, on device: DeliveryModel?) -> Double {
+        device?.requestCost4K(requestKB: requestKB) ?? max(requestKB, 4) / 4
+    }
 
     /// One request of `requestKB` in 4 KiB requests of this device. Without `largeReadMBps`, its
     /// KiB / 4 (an upper bound). With it, a request takes a fixed time plus its KiB at the large-
@@ -73,8 +80,7 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     /// of 200 × 64 KiB beside 1000 × 4 KiB left the device unsaturated under every kernel scheduler,
     /// where counting 16 each made rtvirtio cap it (and its throttled bursts cost the urgent reader).
     public func requestCost4K(requestKB: Double) -> Double {
-        guard requestKB > 4 else { return 1 }
-        guard let largeReadMBps, largeReadMBps > 0 else { return requestKB / 4 }
+        guard requestKB > 4, let largeReadMBps, largeReadMBps > 0 else { return max(requestKB, 4) / 4 }
         let per4K = 1 / capacityIops, perKB = 1 / Units.kilobytes(megabytes: largeReadMBps)
         let fixed = max(0, per4K - 4 * perKB)
         return min(requestKB / 4, (fixed + requestKB * perKB) / per4K)

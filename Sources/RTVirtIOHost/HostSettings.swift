@@ -22,6 +22,8 @@ public enum HostSettings {
                                             original: nil, applied: "io"))
             }
         }
+        // what a cap in 4 KiB requests is in the guests' own ones
+        let capacity = plan.capacityIops.map { DeliveryModel(capacityIops: $0, largeReadMBps: plan.largeReadMBps) }
         for guest in plan.guests {
             guard let cgroup = cgroups[guest.name] else { continue }
             // the weight the guest already has on this device is not written again (a plan
@@ -33,8 +35,7 @@ public enum HostSettings {
             }
             if let cap = guest.readIopsCap {
                 enableIo(above: cgroup)
-                let split = Self.splitCap(cap, tasks: guests.first { $0.name == guest.name }?.tasks ?? [],
-                                          delivery: plan.capacityIops.map { DeliveryModel(capacityIops: $0, largeReadMBps: plan.largeReadMBps) })
+                let split = Self.splitCap(cap, tasks: guests.first { $0.name == guest.name }?.tasks ?? [], delivery: capacity)
                 if let read = split.read {
                     entries.append(JournalEntry(kind: .readIopsCap, path: hierarchy.readIopsCapFile(cgroup), original: nil,
                                                 applied: String(read), majMin: device.majMin, guest: guest.name))
@@ -68,7 +69,7 @@ public enum HostSettings {
     /// is at least 1 (0 would lift a v1 limit). Unknown tasks (no targets at hand): all reads.
     /// A request's cost in 4 KiB ones is `delivery`'s (its large-read bandwidth), else its KiB / 4.
     public static func splitCap(_ cap: Int, tasks: [TaskSpec], delivery: DeliveryModel? = nil) -> (read: Int?, write: Int?) {
-        let demand4K = tasks.reduce(0.0) { $0 + (delivery?.cost4K($1) ?? DeliveryModel.demand4K($1)) }
+        let demand4K = tasks.reduce(0.0) { $0 + $1.iops * DeliveryModel.requestCost4K(requestKB: $1.requestKB, on: delivery) }
         let readIos = tasks.reduce(0.0) { $0 + $1.iops * $1.op.readFraction }
         let writeIos = tasks.reduce(0.0) { $0 + $1.iops * (1 - $1.op.readFraction) }
         guard demand4K > 0 else { return (cap, nil) }
