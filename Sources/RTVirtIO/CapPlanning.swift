@@ -64,9 +64,11 @@ extension Scenario {
     public var inDeviceTime: Scenario {
         guard let delivery, delivery.largeReadMBps != nil else { return self }
         return Scenario(guests: guests.map { guest in
-            var tasks = guest.tasks
-            for t in tasks.indices where tasks[t].requestKB > 4 { tasks[t].requestKB = 4 * delivery.requestCost4K(requestKB: tasks[t].requestKB) }
-            return Guest(name: guest.name, criticality: guest.criticality, pinnedWeight: guest.pinnedWeight, guestBfq: guest.guestBfq, tasks: tasks)
+            guest.mapTasks { task in
+                var seen = task
+                if task.requestKB > 4 { seen.requestKB = 4 * delivery.requestCost4K(requestKB: task.requestKB) }
+                return seen
+            }
         }, delivery: delivery)
     }
 
@@ -80,7 +82,7 @@ extension Scenario {
             let allowed = DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap))
             var tasks = guest.tasks
             for t in tasks.indices { tasks[t].iops = allowed[t] / cost(tasks[t].requestKB) }
-            return Guest(name: guest.name, criticality: guest.criticality, pinnedWeight: guest.pinnedWeight, guestBfq: guest.guestBfq, tasks: tasks)
+            return guest.replacingTasks(tasks)
         }, delivery: delivery)
     }
 }

@@ -39,12 +39,11 @@ public struct OpAwareModel: LatencyModel {
     /// model's load is the device's.
     public func inReadCost(_ scenario: Scenario) -> Scenario {
         Scenario(guests: scenario.guests.map { guest in
-            Scenario.Guest(name: guest.name, criticality: guest.criticality, pinnedWeight: guest.pinnedWeight, guestBfq: guest.guestBfq,
-                           tasks: guest.tasks.map { task in
-                               var costed = task
-                               costed.requestKB *= terms.cost(of: task.op)
-                               return costed
-                           })
+            guest.mapTasks { task in
+                var costed = task
+                costed.requestKB *= terms.cost(of: task.op)
+                return costed
+            }
         }, delivery: scenario.delivery)
     }
 

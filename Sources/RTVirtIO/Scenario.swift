@@ -25,6 +25,14 @@ public struct Scenario: Sendable {
             let totalWeight = Double(tasks.reduce(0) { $0 + $1.weight })
             taskShares = tasks.map { Double($0.weight) / totalWeight }
         }
+
+        /// The same guest with other tasks (its sums computed again).
+        public func replacingTasks(_ tasks: [TaskSpec]) -> Guest {
+            Guest(name: name, criticality: criticality, pinnedWeight: pinnedWeight, guestBfq: guestBfq, tasks: tasks)
+        }
+
+        /// The same guest with each task replaced by `transform`'s.
+        public func mapTasks(_ transform: (TaskSpec) -> TaskSpec) -> Guest { replacingTasks(tasks.map(transform)) }
     }
 
     public let guests: [Guest]
