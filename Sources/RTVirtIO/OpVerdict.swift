@@ -22,17 +22,21 @@ public struct OpVerdict: Sendable, Equatable {
 
     /// Whether the ops `task` issues (read, write; flushes with writes) measured within its target; an op not measured does not count against it.
     public static func meets(_ histograms: [IOOp: LatencyHistogram], task: TaskSpec, percentile: Double) -> Bool {
-        let ops: [IOOp] = (task.op.readFraction > 0 ? [.read] : []) + (task.op.readFraction < 1 ? [.write, .other] : [])
-        return ops.allSatisfy { op in (histograms[op]?.percentileMs(percentile)).map { $0 <= task.targetMs } ?? true }
+        IOOp.allCases.filter { issues(task, $0) }.allSatisfy { op in
+            (histograms[op]?.percentileMs(percentile)).map { $0 <= task.targetMs } ?? true
+        }
+    }
+
+    /// Whether `task`'s requests include `op`: reads where it reads; writes, and the flushes that make them durable, where it writes.
+    static func issues(_ task: TaskSpec, _ op: IOOp) -> Bool {
+        switch op {
+        case .read: task.op.readFraction > 0
+        case .write, .other: task.op.readFraction < 1
+        }
     }
 
     static func tightest(for op: IOOp, in tasks: [TaskSpec]) -> TaskSpec? {
-        let issuing = tasks.filter { task in
-            switch op {
-            case .read: task.op.readFraction > 0
-            case .write, .other: task.op.readFraction < 1
-            }
-        }
+        let issuing = tasks.filter { issues($0, op) }
         return (issuing.isEmpty ? tasks : issuing).min { $0.targetMs < $1.targetMs }
     }
 }
