@@ -28,11 +28,8 @@ public enum MLPFeature: String, CaseIterable, Sendable {
         case .taskReadFraction: return g.tasks[j].op.readFraction
         case .taskQueueDepth: return Double(g.tasks[j].queueDepth)
         case .othersQueuedKB:
-            return scenario.guests.enumerated().reduce(0.0) { sum, guest in
-                guest.element.tasks.enumerated().reduce(sum) { inner, task in
-                    guest.offset == i && task.offset == j ? inner : inner + Double(max(0, task.element.queueDepth - 1)) * task.element.requestKB
-                }
-            }
+            let own = g.tasks[j]
+            return OpTerms.queuedKB(scenario) - Double(max(0, own.queueDepth - 1)) * own.requestKB
         }
     }
 }
