@@ -46,8 +46,7 @@ public struct AnalyticalFit: Sendable {
             for (guest, measured) in point.measuredMs.enumerated() {
                 for (task, measuredMs) in measured.enumerated() where measuredMs > 0 {
                     let p = predicted[guest][task]
-                    let r = p.isFinite && p > 0 ? log(p) - log(measuredMs) : -20
-                    sum += r < 0 ? underestimatePenalty * r * r : r * r
+                    sum += FitLoss.asymmetric(logRatio: p.isFinite && p > 0 ? log(p) - log(measuredMs) : -20, penalty: underestimatePenalty)
                     count += 1
                 }
             }

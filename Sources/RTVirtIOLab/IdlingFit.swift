@@ -32,8 +32,7 @@ public struct IdlingFit: Sendable {
     }
 
     func asymmetric(_ predicted: Double, _ measured: Double) -> Double {
-        let r = log(predicted) - log(measured)
-        return r < 0 ? underestimatePenalty * r * r : r * r
+        FitLoss.asymmetric(predicted, measured, penalty: underestimatePenalty)
     }
 
     /// The calm tail's line by the asymmetric log loss; `perTask` adds the
@@ -96,8 +95,7 @@ public struct IdlingFit: Sendable {
     /// one factor (`margin`) on the whole prediction minimises the asymmetric
     /// loss against the windows' mean.
     public func fitExpectation(_ points: [CalibrationDataset.Point]) -> IdlingParameters {
-        struct Trials { var features: [Double]; var stalled: Double; var windows: Double }
-        var trials: [Trials] = [], calmRows: [Row] = [], stallTails: [Double] = []
+        var trials: [FitLoss.Trial] = [], calmRows: [Row] = [], stallTails: [Double] = []
         for point in points {
             let loadMBps = point.scenario.totalDemandKBps / 1000, queues = point.scenario.taskCount
             let sliceIdleMs = point.settings.host.sliceIdleMs
@@ -108,9 +106,9 @@ public struct IdlingFit: Sendable {
                     let stalls = windows.filter { $0 >= stallCutMs }, calm = windows.filter { $0 < stallCutMs }
                     stallTails += stalls   // their mean is the stall level: an expectation wants E[stall], not the typical one
                     let taskIops = point.scenario.guests[guest].tasks[task].iops
-                    trials.append(Trials(features: [loadMBps, share, Double(queues), sliceIdleMs, taskIops / 1000,
-                                                    Double(queues - tasks.count)],
-                                         stalled: Double(stalls.count), windows: Double(windows.count)))
+                    trials.append(FitLoss.Trial(features: [loadMBps, share, Double(queues), sliceIdleMs, taskIops / 1000,
+                                                           Double(queues - tasks.count)],
+                                                stalled: Double(stalls.count), windows: Double(windows.count)))
                     if !calm.isEmpty {
                         calmRows.append(Row(loadMBps: loadMBps, share: share, queues: queues, sliceIdleMs: sliceIdleMs,
                                             measuredMs: calm.reduce(0, +) / Double(calm.count), stalled: false, taskIops: taskIops))
@@ -118,14 +116,7 @@ public struct IdlingFit: Sendable {
                 }
             }
         }
-        func softplus(_ x: Double) -> Double { x > 30 ? x : log1p(exp(x)) }
-        // binomial log likelihood, small L2 so that separable data stays finite
-        let b = NelderMead.minimize({ b in
-            trials.reduce(0.0) { sum, t in
-                let z = zip(b.dropFirst(), t.features).reduce(b[0]) { $0 + $1.0 * $1.1 }
-                return sum + t.stalled * softplus(-z) + (t.windows - t.stalled) * softplus(z)
-            } + 0.01 * b.dropFirst().reduce(0) { $0 + $1 * $1 }
-        }, start: [Double](repeating: 0, count: 7), step: 0.5).x
+        let b = FitLoss.binomialLogit(trials, features: 6, intercept: true)
         let calmFallback = IdlingParameters.Line(interceptMs: 5, perLoadMBpsMs: 0)
         var parameters = IdlingParameters(
             noIdle: line(rows(points).filter { $0.sliceIdleMs == 0 }, fallback: calmFallback, perTask: true),

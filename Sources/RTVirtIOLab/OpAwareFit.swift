@@ -13,8 +13,7 @@ public struct OpAwareFit: Sendable {
 
     public func loss(_ terms: OpTerms, _ points: [CalibrationDataset.Point]) -> Double {
         Accuracy.pairs(OpAwareModel(base: base, terms: terms), points).reduce(0) { sum, pair in
-            let r = log(max(pair.predicted, 1e-6)) - log(pair.measured)
-            return sum + (r < 0 ? underestimatePenalty * r * r : r * r)
+            sum + FitLoss.asymmetric(max(pair.predicted, 1e-6), pair.measured, penalty: underestimatePenalty)
         }
     }
 
@@ -38,13 +37,7 @@ public struct OpAwareFit: Sendable {
         var terms = calmTerms(calm)
         let trials = stallTrials(points.filter { $0.settings.host.sliceIdleUs > 0 })
         guard !trials.isEmpty else { return terms }
-        func softplus(_ x: Double) -> Double { x > 30 ? x : log1p(exp(x)) }
-        let b = NelderMead.minimize({ b in
-            trials.reduce(0.0) { sum, t in
-                let z = t.offset + b[0] * t.writeShare + b[1] * t.othersLargeShare + b[2] * t.othersQueuedMB
-                return sum + t.stalled * softplus(-z) + (t.windows - t.stalled) * softplus(z)
-            } + 0.01 * b.reduce(0) { $0 + $1 * $1 }
-        }, start: [0, 0, 0], step: 0.5).x
+        let b = FitLoss.binomialLogit(trials.map(\.logit), features: 3, intercept: false)
         (terms.stallPerWriteShare, terms.stallPerLargeShare, terms.stallPerQueuedMB) = (b[0], b[1], b[2])
         // stalled window ≈ stallMs × (1 + c × the others' large share): c = Σ x (y/stallMs − 1) / Σ x²
         let stalled = trials.flatMap { t in t.stallTailsMs.map { (t.othersLargeShare, $0 / base.parameters.stallMs - 1) } }
@@ -59,6 +52,9 @@ public struct OpAwareFit: Sendable {
     struct StallTrial {
         var offset: Double, writeShare: Double, othersLargeShare: Double, othersQueuedMB: Double
         var stalled: Double, windows: Double, stallTailsMs: [Double]
+        var logit: FitLoss.Trial {
+            FitLoss.Trial(offset: offset, features: [writeShare, othersLargeShare, othersQueuedMB], stalled: stalled, windows: windows)
+        }
     }
 
     /// Each task's windows on the points with idling, with the base model's logit for it.
