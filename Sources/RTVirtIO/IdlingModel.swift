@@ -42,6 +42,14 @@ public struct IdlingModel: LatencyModel {
         return 1 / (1 + exp(-z))
     }
 
+    /// The stall risk of task `task` of `guest` in `scenario`, as a prediction computes it.
+    @inlinable
+    public func stallRisk(in scenario: Scenario, guest: Int, task: Int, share: Double, host: BfqSettings, extraLogit: Double = 0) -> Double {
+        stallRisk(loadMBps: Units.megabytes(kilobytes: scenario.totalDemandKBps), share: share, queues: scenario.taskCount,
+                  sliceIdleMs: host.sliceIdleMs, taskIops: scenario.guests[guest].tasks[task].iops,
+                  otherGuestsQueues: scenario.taskCount - scenario.guests[guest].tasks.count, extraLogit: extraLogit)
+    }
+
     public func predictGuest(_ scenario: Scenario, guest: Int, share: Double, host: BfqSettings,
                              into out: UnsafeMutableBufferPointer<Double>) {
         predictGuest(scenario, guest: guest, share: share, host: host, extraCalmMs: { _ in 0 }, extraLogit: 0, into: out)
@@ -61,8 +69,7 @@ public struct IdlingModel: LatencyModel {
         for (index, task) in tasks.enumerated() {
             let calmMs = calm.ms(loadMBps: loadMBps, queues: scenario.taskCount, sliceIdleMs: host.sliceIdleMs, taskIops: task.iops)
                 + extraCalmMs(index)
-            let risk = stallRisk(loadMBps: loadMBps, share: share, queues: scenario.taskCount, sliceIdleMs: host.sliceIdleMs,
-                                 taskIops: task.iops, otherGuestsQueues: scenario.taskCount - tasks.count, extraLogit: extraLogit)
+            let risk = stallRisk(in: scenario, guest: guest, task: index, share: share, host: host, extraLogit: extraLogit)
             switch p.output {
             case .threshold: out[index] = risk >= p.riskThreshold ? max(calmMs, stallMs) : calmMs
             case .expectation: out[index] = p.margin * (calmMs + risk * max(0, stallMs - calmMs))

@@ -62,13 +62,10 @@ public struct OpAwareFit: Sendable {
         points.flatMap { point -> [StallTrial] in
             let scenario = point.scenario
             let costed = OpAwareModel(base: base, terms: .none).inReadCost(scenario)
-            let loadMBps = Units.megabytes(kilobytes: costed.totalDemandKBps)
             return point.windowTailsMs.enumerated().flatMap { g, tasks in
                 tasks.enumerated().compactMap { t, windows -> StallTrial? in
                     guard !windows.isEmpty else { return nil }
-                    let risk = base.stallRisk(loadMBps: loadMBps, share: point.settings.share(of: g), queues: scenario.taskCount,
-                                              sliceIdleMs: point.settings.host.sliceIdleMs, taskIops: scenario.guests[g].tasks[t].iops,
-                                              otherGuestsQueues: scenario.taskCount - tasks.count)
+                    let risk = base.stallRisk(in: costed, guest: g, task: t, share: point.settings.share(of: g), host: point.settings.host)
                     let clamped = min(max(risk, 1e-9), 1 - 1e-9)
                     let stalls = windows.filter { $0 >= stallCutMs }
                     return StallTrial(offset: log(clamped / (1 - clamped)),
