@@ -82,10 +82,9 @@ public struct Optimizer: Sendable {
         let guests = Plan.predicted(model: chosen.model, scenario: chosen.scenario, settings: best.settings, requested: scenario)
         var plan = Plan(model: model.name, host: best.settings.host, guests: guests,
                         sacrificed: sacrifices(chosen, guests: guests, settings: best.settings),
-                        warnings: model.validity.warnings(for: scenario), score: best.score,
-                        candidatesEvaluated: evaluated, capacityIops: scenario.delivery?.capacityIops,
+                        warnings: model.validity.warnings(for: scenario), score: best.score, candidatesEvaluated: evaluated,
                         caps: capExplanations(scenario, guests: guests, idling: best.settings.host.sliceIdleUs > 0))
-        (plan.largeReadMBps, plan.asked4K) = (scenario.delivery?.largeReadMBps, scenario.asked4K)
+        plan.describeDevice(of: scenario)
         return plan
     }
 
@@ -96,13 +95,13 @@ public struct Optimizer: Sendable {
     func keepCurrent(_ scenario: Scenario, scheduler: String) -> Plan? {
         let proxy = Settings.deviceSchedulerProxy(weights: scenario.untouchedWeights)
         guard model.validity.allows(proxy.host) else { return nil }
-        let score = Evaluator(model: model, scenario: scenario.inDeviceTime, requested: scenario).score(proxy)
+        let seen = scenario.inDeviceTime
+        let score = Evaluator(model: model, scenario: seen, requested: scenario).score(proxy)
         guard score.guestsMet.allSatisfy({ $0 }) else { return nil }
-        var plan = Plan(model: model.name, host: proxy.host,
-                        guests: Plan.predicted(model: model, scenario: scenario.inDeviceTime, settings: proxy, requested: scenario),
+        var plan = Plan(model: model.name, host: proxy.host, guests: Plan.predicted(model: model, scenario: seen, settings: proxy, requested: scenario),
                         sacrificed: [], warnings: model.validity.warnings(for: scenario), score: score, candidatesEvaluated: 1,
-                        capacityIops: scenario.delivery?.capacityIops, keptScheduler: scheduler)
-        (plan.largeReadMBps, plan.asked4K) = (scenario.delivery?.largeReadMBps, scenario.asked4K)
+                        keptScheduler: scheduler)
+        plan.describeDevice(of: scenario)
         return plan
     }
 

@@ -65,6 +65,15 @@ public struct Plan: Sendable {
         self.keptScheduler = keptScheduler
     }
 
+    /// The device the plan was made for, where the scenario knows its capacity: that capacity,
+    /// its large-read bandwidth, and what the guests ask of it.
+    public mutating func describeDevice(of scenario: Scenario) {
+        (capacityIops, largeReadMBps, asked4K) = (scenario.delivery?.capacityIops, scenario.delivery?.largeReadMBps, scenario.asked4K)
+    }
+
+    /// What the guests ask, in the capacity's 4 KiB requests (their IOPS where the plan did not record it).
+    public var askedOfCapacity: Double { asked4K ?? guests.flatMap(\.tasks).reduce(0) { $0 + $1.requestedIops } }
+
     public var settings: Settings {
         Settings(host: host, weights: guests.map(\.weight), capsIops: guests.contains { $0.readIopsCap != nil } ? guests.map(\.readIopsCap) : nil)
     }

@@ -69,7 +69,7 @@ public struct PlanReport: Sendable {
             ]).render(indent: 0))
         }
         if let capacity = plan.capacityIops {
-            let asked = plan.asked4K ?? plan.guests.flatMap(\.tasks).reduce(0) { $0 + $1.requestedIops }
+            let asked = plan.askedOfCapacity
             lines.append("")
             lines.append("Device capacity \(formatNumber(capacity, decimals: 0)) IOPS (4 KiB reads); the guests ask \(formatNumber(asked, decimals: 0)) in 4 KiB requests (\(formatNumber(asked / capacity * 100, decimals: 0)) %).")
         }

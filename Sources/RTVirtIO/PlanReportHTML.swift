@@ -41,7 +41,7 @@ extension PlanReport {
         body += ".</p>"
         if let keptText { body += "<p><b>\(escapeHTML(keptText))</b></p>" }
         if let capacity = plan.capacityIops {
-            let asked = plan.asked4K ?? plan.guests.flatMap(\.tasks).reduce(0) { $0 + $1.requestedIops }
+            let asked = plan.askedOfCapacity
             body += "<p>Device capacity <b>\(formatNumber(capacity, decimals: 0)) IOPS</b> (4 KiB reads); the guests ask <b>\(formatNumber(asked, decimals: 0))</b> in 4 KiB requests (\(formatNumber(asked / capacity * 100, decimals: 0)) %).</p>"
         }
         if !plan.caps.isEmpty { body += "<h2>Caps</h2><ul>" + plan.caps.map { "<li>\(escapeHTML($0))</li>" }.joined() + "</ul>" }
