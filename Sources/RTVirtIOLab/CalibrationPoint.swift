@@ -64,7 +64,7 @@ public struct CalibrationPoint: Sendable, Equatable {
         guard scheduler != "bfq" else { return self }
         var other = self
         (other.scheduler, other.host) = (scheduler, Settings.deviceSchedulerProxy(weights: []).host)
-        other.guests = guests.map { Guest(weight: 100, taskIops: $0.taskIops, taskOps: $0.taskOps, taskQueueDepths: $0.taskQueueDepths, taskRequestKB: $0.taskRequestKB) }
+        for g in other.guests.indices { other.guests[g].weight = 100 }
         return other
     }
 
@@ -250,6 +250,8 @@ public struct PointRunner: Sendable {
         // each task's own cgroup, so the kernel's measurement is per task; attached before any fio starts
         let observer = try? BPFObserver(device: block)
         var taskOfCgroup: [UInt64: (Int, Int)] = [:]
+        // the tasks as the models see them: op, size and depth, and the demand in KB/s
+        let scenario = point.scenario
         for (g, guest) in point.guests.enumerated() {
             let guestCgroup = "\(testbed.cgroupRoot)/g\(g)"
             mkdir(guestCgroup, 0o755)
@@ -264,8 +266,7 @@ public struct PointRunner: Sendable {
                 if stat(taskCgroup, &info) == 0 { taskOfCgroup[UInt64(info.st_ino)] = (g, t) }
                 if let caps {
                     // as the host sets a guest's cap: read and write limits in the task's shares
-                    let spec = TaskSpec(name: "t", iops: Double(iops), requestKB: Double(guest.requestKB(t)), targetMs: 1, op: guest.op(t))
-                    let split = HostSettings.splitCap(caps[t], tasks: [spec], delivery: point.delivery)
+                    let split = HostSettings.splitCap(caps[t], tasks: [scenario.guests[g].tasks[t]], delivery: point.delivery)
                     for (kind, file, limit) in [(JournalEntry.Kind.readIopsCap, "read_iops_device", split.read), (.writeIopsCap, "write_iops_device", split.write)] {
                         guard let limit else { continue }
                         try JournalEntry(kind: kind, path: "\(taskCgroup)/blkio.throttle.\(file)", original: nil,
@@ -287,8 +288,6 @@ public struct PointRunner: Sendable {
             kernel["\(g)/\(t)", default: LatencyHistogram()] = kernel["\(g)/\(t)", default: LatencyHistogram()] + histogram
         }
         let totalWeight = Double(point.guests.reduce(0) { $0 + $1.weight })
-        let guestDemandKBps = point.guests.map { guest in Double(guest.taskIops.indices.reduce(0) { $0 + guest.taskIops[$1] * guest.requestKB($1) }) }
-        let totalDemand = guestDemandKBps.reduce(0, +)
         return try processes.map { g, t, process in
             guard process.terminationStatus == 0 else {
                 throw HostError("run fio for", path: "g\(g)t\(t)", detail: "exit \(process.terminationStatus)")
@@ -301,7 +300,7 @@ public struct PointRunner: Sendable {
                 tasksInGuest: guest.taskIops.count, taskIndex: t, taskIops: guest.taskIops[t], requestKB: Double(guest.requestKB(t)),
                 hostTimeoutSyncMs: point.host.timeoutSyncMs, hostSliceIdleUs: point.host.sliceIdleUs,
                 guestTimeoutSyncMs: BfqSettings.kernelDefault.timeoutSyncMs, guestSliceIdleUs: BfqSettings.kernelDefault.sliceIdleUs,
-                otherGuestsDemandKBps: totalDemand - guestDemandKBps[g],
+                otherGuestsDemandKBps: scenario.totalDemandKBps - scenario.guests[g].demandKBps,
                 achievedIops: Double(samples.count) / Double(durationS), durationS: Double(durationS), stats: TailStats(samples, windowCount: durationS))
             if observer != nil { row.kernel = KernelMeasurement(kernel["\(g)/\(t)"] ?? LatencyHistogram()) }
             (row.scheduler, row.op, row.queueDepth) = (point.scheduler, guest.op(t), guest.queueDepth(t))
