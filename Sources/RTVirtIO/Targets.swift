@@ -168,8 +168,9 @@ public struct GuestSpec: Sendable, Equatable {
     public var demandKBps: Double { tasks.reduce(0) { $0 + $1.demandKBps } }
 }
 
-/// What a task's requests are: the paper's tasks read and write. The latency models
-/// were fitted on reads; a plan predicts a writer's tail as a reader's (README says so).
+/// What a task's requests are: the paper's tasks read and write. The op-aware model
+/// predicts from it; the others were fitted on reads and predict a writer's tail as a
+/// reader's (README, "Writers, large requests and deep queues").
 public enum TaskOp: Sendable, Equatable {
     case read, write
     /// `readPercent` of the requests are reads (0…100), the rest writes.
