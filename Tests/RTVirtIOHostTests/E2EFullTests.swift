@@ -43,7 +43,7 @@ struct E2EFullTests {
               - {name: vm0, criticality: 1, match: {libvirt: \(names[0])}, tasks: [{name: db, iops: 200, targetMs: 25}],
                  guestBfq: {timeoutSyncMs: 124, sliceIdleMs: 0}, guestAgent: {socket: '\(vms[0].agentSocket)'}}
               - {name: vm1, criticality: 2, match: {pidfile: '/run/libvirt/qemu/\(names[1]).pid'}, tasks: [{name: web, iops: 150, targetMs: 50}]}
-              - {name: vm2, criticality: 3, match: {cgroup: '\(cgroup2.dropFirst(Live.blkioRoot.count + 1))'}, tasks: [{name: batch, iops: 100, targetMs: 200}]}
+              - {name: vm2, criticality: 3, match: {cgroup: '\(cgroup2.dropFirst(Live.cgroupMount.count + 1))'}, tasks: [{name: batch, iops: 100, targetMs: 200}]}
             """)
         print(Live.run(Live.binary, ["guests"]).stdout)
         func phaseEnd(_ index: Int) -> Date { Date(timeIntervalSince1970: Double(start + index * step + Self.runtimeS + Self.gapS - 2)) }

@@ -20,7 +20,7 @@ struct E2ESmokeTests {
         let pid = try libvirt.pid(name)
         let cgroup = try GuestLocator(hierarchy: try CgroupHierarchy.detect(root: nil))
             .locate(GuestSpec(name: "g", criticality: 1, match: .libvirt(name), tasks: []), fs: HostFS()).cgroup
-        let relative = String(cgroup.dropFirst(Live.blkioRoot.count + 1))
+        let relative = String(cgroup.dropFirst(Live.cgroupMount.count + 1))
         let majMin = try BlockDevice.resolve(disk.path).majMin
         func weight() throws -> Int? { WeightLines.weight(for: majMin, in: try HostFS().read("\(cgroup)/blkio.bfq.weight_device")) }
 

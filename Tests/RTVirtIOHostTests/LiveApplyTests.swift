@@ -4,8 +4,9 @@ import Testing
 @testable import RTVirtIO
 @testable import RTVirtIOHost
 
-/// apply / restore / status against a real loop device with bfq and real v1
-/// blkio cgroups. Every test makes its own device and cgroups.
+/// apply / restore / status against a real loop device with bfq and real v1 blkio cgroups;
+/// files and counts come from the hierarchy (v2 io paths too: not yet run on v2, Live.skipReason).
+/// Every test makes its own device and cgroups.
 @Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
 struct LiveApplyTests {
     struct Fixture {
@@ -36,9 +37,10 @@ struct LiveApplyTests {
                                  cgroups: ["vm0": "\(cgroups.root)/vm0", "vm1": "\(cgroups.root)/vm1"], fs: fs)
         }
 
-        func weight(_ guest: String) throws -> Int? {
-            WeightLines.weight(for: block.majMin, in: try HostFS().read("\(cgroups.root)/\(guest)/blkio.bfq.weight_device"))
-        }
+        func weight(_ guest: String) throws -> Int? { Live.weight(in: "\(cgroups.root)/\(guest)", majMin: block.majMin) }
+
+        /// The writes apply adds on cgroup v2 only: +io in each ancestor's cgroup.subtree_control that lacks it.
+        var controllerWrites: Int { desired(plan()).filter { $0.kind == .subtreeControl }.count }
 
         func iosched(_ name: String) throws -> String { try HostFS().readValue("\(block.ioschedPath)/\(name)") }
 
@@ -56,18 +58,19 @@ struct LiveApplyTests {
         let f = try Fixture()
         try f.expectPristine()
         let changes = try Applier(state: f.state).apply(f.desired(f.plan()), device: f.block)
-        #expect(changes.count == 5)
+        #expect(changes.count == 5 + f.controllerWrites)
+        #expect(f.hierarchy.version == .v1 || f.controllerWrites >= 1, "v2: io is enabled for the guests' cgroups")
         #expect(try f.device.scheduler() == "[none] mq-deadline kyber [bfq]".replacingOccurrences(of: "[none]", with: "none"))
         #expect(try f.iosched("timeout_sync") == "64")
         #expect(try f.iosched("slice_idle_us") == "2500")
         #expect(try f.weight("vm0") == 700)
         #expect(try f.weight("vm1") == 200)
         // the default weight is not touched: other disks of the guest keep theirs
-        #expect(try HostFS().readValue("\(f.cgroups.root)/vm0/blkio.bfq.weight") == "100")
+        #expect(Live.defaultWeight(in: "\(f.cgroups.root)/vm0") == 100)
         let status = try Applier(state: f.state).status()
-        #expect(status.values.count == 5 && status.values.allSatisfy { !$0.drift })
+        #expect(status.values.count == 5 + f.controllerWrites && status.values.allSatisfy { !$0.drift })
         let restored = try Applier(state: f.state).restore()
-        #expect(restored.count == 3, "two weight lines and the scheduler; iosched files go with bfq")
+        #expect(restored.count == 3 + f.controllerWrites, "two weight lines and the scheduler (and v2's +io); iosched files go with bfq")
         try f.expectPristine()
     }
 
@@ -119,7 +122,7 @@ struct LiveApplyTests {
         var desired = f.desired(f.plan())
         desired[desired.count - 1].applied = "5000"     // bfq weights end at 1000
         let error = try #require(throws: Applier.Failure.self) { try Applier(state: f.state).apply(desired, device: f.block) }
-        #expect(error.description.contains("\(f.cgroups.root)/vm1/blkio.bfq.weight_device"))
+        #expect(error.description.contains(f.hierarchy.weightFile("\(f.cgroups.root)/vm1")))
         #expect(error.description.contains("errno 34"))
         try f.expectPristine()
     }
@@ -235,7 +238,7 @@ struct LiveApplyTests {
         defer { _ = try? f.cgroups.make("vm1") }
         let error = try #require(throws: (any Error).self) { try Applier(fs: fs, state: f.state).apply(desired, device: f.block) }
         #expect(fs.writes >= 2, "premise: the apply wrote before it failed")
-        #expect("\(error)".contains("\(vm1)/blkio.bfq.weight_device") && "\(error)".contains("every value this run changed was put back"), "\(error)")
+        #expect("\(error)".contains(f.hierarchy.weightFile(vm1)) && "\(error)".contains("every value this run changed was put back"), "\(error)")
         #expect(try f.device.scheduler() == "[none] mq-deadline kyber bfq", "the first write rolled back")
         #expect(try f.weight("vm0") == nil)
         #expect(!FileManager.default.fileExists(atPath: f.state.journalPath))

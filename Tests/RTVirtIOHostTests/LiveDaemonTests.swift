@@ -255,8 +255,7 @@ struct LiveDaemonTests {
                                  log: s.device.directory + "/daemon.log")
         let ready = notify.wait(seconds: 10) { $0.contains("READY=1") }
         #expect(ready?.contains("STATUS=2 guests") == true, "\(daemon.output)")
-        let majMin = try BlockDevice.resolve(s.device.path).majMin
-        let before = try #require(WeightLines.weight(for: majMin, in: try s.weightLines("vm1")))
+        let before = try #require(s.weight("vm1"))
         #expect(try s.device.scheduler().contains("[bfq]"))
         // while it runs, a manual restore (or apply) is refused with the daemon's pid and changes nothing (issue 18, 24)
         let manual = Live.run(Live.binary, ["restore"] + s.hostArguments)
@@ -279,7 +278,7 @@ struct LiveDaemonTests {
         let reloaded = Date()
         var after = before
         while after == before, Date().timeIntervalSince(reloaded) < 3 {
-            after = try #require(WeightLines.weight(for: majMin, in: try s.weightLines("vm1")))
+            after = try #require(s.weight("vm1"))
             usleep(100_000)
         }
         #expect(after > before, "vm1 weight \(before) → \(after)")
@@ -289,7 +288,7 @@ struct LiveDaemonTests {
         daemon.signal(SIGHUP)
         #expect(notify.wait(seconds: 5) { $0.contains("READY=1") } != nil)
         #expect(daemon.output.contains("failed, keeping the previous targets"))
-        #expect(try WeightLines.weight(for: majMin, in: try s.weightLines("vm1")) == after)
+        #expect(try s.weight("vm1") == after)
 
         daemon.signal(SIGTERM)
         #expect(notify.wait(seconds: 5) { $0.contains("STOPPING=1") } != nil)
@@ -341,14 +340,13 @@ struct LiveDaemonTests {
         let daemon = try Running(arguments: ["daemon", "--targets", s.targetsPath, "--interval-s", "1"] + s.hostArguments,
                                  environment: ["NOTIFY_SOCKET": notify.path], log: s.device.directory + "/daemon.log")
         #expect(notify.wait(seconds: 10) { $0.contains("READY=1") } != nil, "\(daemon.output)")
-        let majMin = try BlockDevice.resolve(s.device.path).majMin
-        let before = try #require(WeightLines.weight(for: majMin, in: try s.weightLines("vm1")))
+        let before = try #require(s.weight("vm1"))
         // the first change is on trial (a settling interval and 3 of 1 s): no other change meanwhile
         usleep(5_000_000)
         // vm1 reads 3× what it declared: its tasks' load scales, its share must grow
         let fio = Live.run("/bin/sh", ["-c", "echo $$ > \(s.cgroups.root)/vm1/cgroup.procs; exec fio --name=rtvirtio-test --filename=\(s.device.path) --rw=randread --bs=4k --direct=1 --ioengine=psync --rate_iops=1500 --time_based --runtime=3 --output=/dev/null"])
         #expect(fio.status == 0, "\(fio.stderr)")
-        let after = try #require(WeightLines.weight(for: majMin, in: try s.weightLines("vm1")))
+        let after = try #require(s.weight("vm1"))
         #expect(after > before, "vm1 weight \(before) → \(after) after 3 s of 1500 IOPS; log:\n\(daemon.output)")
         daemon.signal(SIGTERM)
         daemon.process.waitUntilExit()
