@@ -52,7 +52,7 @@ struct LiveCommandTests {
             return ((write ? hierarchy.writeIopsCapFile("x") : hierarchy.readIopsCapFile("x")) as NSString).lastPathComponent
         }
         func expectPristine(sourceLocation: SourceLocation = #_sourceLocation) throws {
-            #expect(try device.scheduler() == "[none] mq-deadline kyber bfq", sourceLocation: sourceLocation)
+            #expect(try device.scheduler() == device.pristineScheduler, sourceLocation: sourceLocation)
             for guest in ["vm0", "vm1"] {
                 #expect(weight(guest) == nil && readIopsCap(guest) == nil && writeIopsCap(guest) == nil, "\(guest)", sourceLocation: sourceLocation)
             }

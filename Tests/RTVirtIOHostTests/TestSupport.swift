@@ -111,7 +111,12 @@ final class LoopDevice {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
+        pristineScheduler = (try? HostFS().read("/sys/block/\((path as NSString).lastPathComponent)/queue/scheduler"))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }
+
+    /// The scheduler line as attached ("[none] mq-deadline kyber bfq" here; kernels without kyber list less).
+    private(set) var pristineScheduler = ""
 
     func scheduler() throws -> String { try HostFS().read("/sys/block/\(name)/queue/scheduler").trimmingCharacters(in: .whitespacesAndNewlines) }
 
