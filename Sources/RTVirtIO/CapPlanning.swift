@@ -77,11 +77,10 @@ extension Scenario {
     public func capped(_ caps: [Int?]) -> Scenario {
         Scenario(guests: zip(guests, caps).map { guest, cap in
             guard let cap else { return guest }
-            let cost = { (kb: Double) in DeliveryModel.requestCost4K(requestKB: kb, on: delivery) }
-            let demands = guest.tasks.map { $0.iops * cost($0.requestKB) }
+            let demands = guest.tasks.map { DeliveryModel.cost4K(iops: $0.iops, requestKB: $0.requestKB, on: delivery) }
             let allowed = DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap))
             var tasks = guest.tasks
-            for t in tasks.indices { tasks[t].iops = allowed[t] / cost(tasks[t].requestKB) }
+            for t in tasks.indices { tasks[t].iops = allowed[t] / DeliveryModel.requestCost4K(requestKB: tasks[t].requestKB, on: delivery) }
             return guest.replacingTasks(tasks)
         }, delivery: delivery)
     }

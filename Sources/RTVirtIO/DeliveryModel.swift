@@ -60,11 +60,11 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     /// The tasks that ask the device for anything.
     static func competing(_ scenario: Scenario) -> Int { scenario.guests.reduce(0) { $0 + $1.tasks.filter { $0.iops > 0 }.count } }
 
-    /// A task's demand in 4 KiB requests per second (the unit of the capacity).
-    public static func demand4K(_ task: TaskSpec) -> Double { demand4K(iops: task.iops, requestKB: task.requestKB) }
-
-    /// `iops` requests of `requestKB` each, in 4 KiB requests per second (smaller ones count as one).
-    public static func demand4K(iops: Double, requestKB: Double) -> Double { iops * requestCost4K(requestKB: requestKB, on: nil) }
+    /// `iops` requests of `requestKB` each, in `device`'s 4 KiB requests per second (the unit of
+    /// the capacity; without a device, KiB / 4 each, smaller ones counting as one).
+    public static func cost4K(iops: Double, requestKB: Double, on device: DeliveryModel?) -> Double {
+        iops * requestCost4K(requestKB: requestKB, on: device)
+    }
 
     /// One request of `requestKB` in 4 KiB requests: `device`'s cost where it is known, else its
     /// KiB / 4 (smaller ones count as one) — the upper bound every device without a measured
@@ -87,7 +87,7 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     }
 
     /// A task's demand in this device's 4 KiB requests per second.
-    public func cost4K(_ task: TaskSpec) -> Double { task.iops * requestCost4K(requestKB: task.requestKB) }
+    public func cost4K(_ task: TaskSpec) -> Double { Self.cost4K(iops: task.iops, requestKB: task.requestKB, on: self) }
 
     /// Delivered IOPS per task ([guest][task], in the task's own request size).
     /// `caps[g]`: guest g's read IOPS limit (4 KiB), nil for none.

@@ -69,7 +69,7 @@ public enum HostSettings {
     /// is at least 1 (0 would lift a v1 limit). Unknown tasks (no targets at hand): all reads.
     /// A request's cost in 4 KiB ones is `delivery`'s (its large-read bandwidth), else its KiB / 4.
     public static func splitCap(_ cap: Int, tasks: [TaskSpec], delivery: DeliveryModel? = nil) -> (read: Int?, write: Int?) {
-        let demand4K = tasks.reduce(0.0) { $0 + $1.iops * DeliveryModel.requestCost4K(requestKB: $1.requestKB, on: delivery) }
+        let demand4K = tasks.reduce(0.0) { $0 + DeliveryModel.cost4K(iops: $1.iops, requestKB: $1.requestKB, on: delivery) }
         let readIos = tasks.reduce(0.0) { $0 + $1.iops * $1.op.readFraction }
         let writeIos = tasks.reduce(0.0) { $0 + $1.iops * (1 - $1.op.readFraction) }
         guard demand4K > 0 else { return (cap, nil) }

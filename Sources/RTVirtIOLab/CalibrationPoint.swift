@@ -53,7 +53,7 @@ public struct CalibrationPoint: Sendable, Equatable {
         guard g < capsIops.count, let cap = capsIops[g] else { return nil }
         let guest = guests[g]
         let demands = guest.taskIops.indices.map { t in
-            Double(guest.taskIops[t]) * DeliveryModel.requestCost4K(requestKB: Double(guest.requestKB(t)), on: delivery)
+            DeliveryModel.cost4K(iops: Double(guest.taskIops[t]), requestKB: Double(guest.requestKB(t)), on: delivery)
         }
         return DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap)).map { max(1, Int($0.rounded())) }
     }
