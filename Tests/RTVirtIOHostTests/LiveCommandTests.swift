@@ -45,7 +45,7 @@ struct LiveCommandTests {
         func readIopsCap(_ guest: String) -> Int? { Live.readIopsCap(in: "\(cgroups.root)/\(guest)", majMin: majMin) }
         func writeIopsCap(_ guest: String) -> Int? { Live.writeIopsCap(in: "\(cgroups.root)/\(guest)", majMin: majMin) }
         /// The writes apply adds on cgroup v2 only: +io where a parent lacks it.
-        var controllerWrites: Int { subtreeBefore.values.filter { !WeightLines.controllerEnabled("io", in: $0) }.count }
+        var controllerWrites: Int { Live.ioEnableWrites(subtreeBefore) }
         /// What `status` calls a cap's file: v1 blkio.throttle.*_iops_device, v2 io.max.
         func capFileName(write: Bool = false) -> String {
             let hierarchy = Live.hierarchy!

@@ -52,6 +52,11 @@ enum Live {
         return ThrottleLines.writeIops(for: majMin, in: text)
     }
 
+    /// How many of those files apply gives `+io` (v2: the ones without it; v1: none).
+    static func ioEnableWrites(_ subtreeControls: [String: String]) -> Int {
+        subtreeControls.values.filter { !WeightLines.controllerEnabled("io", in: $0) }.count
+    }
+
     /// v2: each ancestor's cgroup.subtree_control (where apply enables io), by path; v1: none.
     static func subtreeControls(above cgroup: String) -> [String: String] {
         guard let hierarchy else { return [:] }
