@@ -15,7 +15,7 @@ public struct Baseline: Sendable {
     /// Kernel defaults, for a plan made without reading the host.
     public static func kernelDefaults(guests: [String]) -> Baseline {
         Baseline(label: "kernel default", host: .kernelDefault,
-                 weights: Dictionary(uniqueKeysWithValues: guests.map { ($0, 100) }))
+                 weights: Dictionary(uniqueKeysWithValues: guests.map { ($0, BfqSettings.kernelDefaultWeight) }))
     }
 }
 

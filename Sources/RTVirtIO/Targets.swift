@@ -105,6 +105,8 @@ public struct BfqSettings: Sendable, Equatable, Hashable, Codable {
 
     /// The kernel's defaults: timeout_sync 124 ms (HZ/8), slice_idle 8 ms.
     public static let kernelDefault = BfqSettings(timeoutSyncMs: 124, sliceIdleUs: 8000)
+    /// bfq's weight for a cgroup nobody set one for (BFQ_DEFAULT_GRP_WEIGHT).
+    public static let kernelDefaultWeight = 100
 
     /// The knobs' ranges rtvirtio accepts anywhere (targets files, the command line).
     public static let timeoutSyncMsRange = 1.0...10_000.0

@@ -42,7 +42,9 @@ extension HostView {
     /// What the host has now, for the report's "before" column: the bfq knobs
     /// (bfq's defaults when another scheduler is selected: they are what
     /// selecting bfq gives) and each found guest's weight on this device (its
-    /// per-device line, else its default weight).
+    /// per-device line, else its default weight; on v2 without io.bfq.weight —
+    /// io not enabled in its parent, its requests charged there — bfq's default,
+    /// what enabling io gives it).
     public func baseline(fs: HostFS) -> Baseline {
         func number(_ path: String) -> Int? { (try? fs.readValue(path)).flatMap { Int($0) } }
         var host = BfqSettings.kernelDefault
@@ -54,7 +56,10 @@ extension HostView {
         }
         var weights: [String: Int] = [:]
         for (guest, cgroup) in cgroups {
-            let lines = (try? fs.read(hierarchy.weightFile(cgroup))) ?? ""
+            guard let lines = try? fs.read(hierarchy.weightFile(cgroup)) else {
+                weights[guest] = hierarchy.version == .v2 ? BfqSettings.kernelDefaultWeight : number("\(cgroup)/blkio.bfq.weight")
+                continue
+            }
             weights[guest] = WeightLines.weight(for: device.majMin, in: lines)
                 ?? WeightLines.weight(for: "default", in: lines)
                 ?? number("\(cgroup)/blkio.bfq.weight")

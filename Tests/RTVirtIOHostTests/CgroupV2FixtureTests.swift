@@ -87,6 +87,18 @@ struct CgroupV2FixtureTests {
         #expect(hierarchy.weightWithoutDeviceLine("\(tree.mount)/machine.slice", majMin: "8:16", fs: HostFS()) == nil, "no weight file")
     }
 
+    @Test("the report's 'before' weight on v2: the device's line, else 'default N', else — io not yet enabled in the parent, no io.bfq.weight at all — bfq's 100, what enabling io gives the guest")
+    func baselineWeightBeforeIoIsEnabled() throws {
+        let tree = try Tree()
+        try FileManager.default.createDirectory(atPath: "\(tree.mount)/machine.slice/vm2", withIntermediateDirectories: true)
+        let scope = { (n: Int, name: String) in "\(tree.mount)/machine.slice/machine-qemu\\x2d\(n)\\x2d\(name).scope" }
+        let view = HostView(device: BlockDevice(devicePath: "/dev/sdb", name: "sdb", major: 8, minor: 16, sysfsPath: "/nonexistent"),
+                            hierarchy: CgroupHierarchy(version: .v2, mountPoint: tree.mount),
+                            cgroups: ["vm0": scope(1, "vm0"), "vm1": scope(2, "vm1"), "vm2": "\(tree.mount)/machine.slice/vm2"],
+                            warnings: [], skipped: [])
+        #expect(view.baseline(fs: HostFS()).weights == ["vm0": 100, "vm1": 250, "vm2": 100])
+    }
+
     @Test func anAlreadyEnabledControllerIsLeftAlone() throws {
         let tree = try Tree()
         try "cpu io memory\n".write(toFile: "\(tree.mount)/cgroup.subtree_control", atomically: false, encoding: .utf8)
