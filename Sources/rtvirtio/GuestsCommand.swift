@@ -21,8 +21,13 @@ struct GuestsCommand: ParsableCommand {
             print("no QEMU processes found (io controller: cgroup \(hierarchy.version.rawValue) at \(hierarchy.mountPoint))")
         } else {
             print(Table(header: ["pid", "name", "cgroup", "weights"], rows: guests.map {
-                [String($0.pid), $0.name ?? "?", $0.cgroup ?? "?", $0.weights.joined(separator: ", ")]
+                [String($0.pid), $0.name ?? "?", $0.cgroup ?? "?", $0.weights.isEmpty ? noWeights(hierarchy) : $0.weights.joined(separator: ", ")]
             }).render(indent: 0))
         }
+    }
+
+    /// Why a cgroup shows no weight: on v2 its parent has not enabled io (its requests are the parent's).
+    private func noWeights(_ hierarchy: CgroupHierarchy) -> String {
+        hierarchy.version == .v2 ? "none (io not enabled in its parent)" : "none (no \(hierarchy.weightFileName))"
     }
 }

@@ -26,7 +26,7 @@ enum E2E {
 
     static var available: Bool {
         if let skipReason { print("skipping e2e: \(skipReason)") }
-        return Live.available && skipReason == nil
+        return Live.availableOnV1 && skipReason == nil
     }
 
     /// `scripts/e2e-image.sh`: the kernel and initramfs, built once into .build/e2e.

@@ -40,7 +40,7 @@ struct GuestMatchingTests {
 }
 
 /// Discovery against real v1 cgroups and real processes.
-@Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
+@Suite(.serialized, .enabled(if: Live.available, "needs root, cgroup v1 blkio or v2 io, bfq on loop devices and losetup"))
 struct LiveDiscoveryTests {
     static func guest(_ match: GuestMatch?, name: String = "vm0") -> GuestSpec {
         GuestSpec(name: name, criticality: 1, match: match, tasks: [TaskSpec(name: "t", iops: 1, targetMs: 1)])
@@ -127,11 +127,11 @@ struct QemuProcessTests {
     }
 }
 
-@Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
+@Suite(.serialized, .enabled(if: Live.available, "needs root, cgroup v1 blkio or v2 io, bfq on loop devices and losetup"))
 struct LiveGuestsCommandTests {
     @Test("needs root: `rtvirtio guests` lists a QEMU-named process with its cgroup")
     func rootGuestsListsQemu() throws {
-        let cgroups = try TestCgroups()
+        let cgroups = try TestCgroups(chargedToThem: true)   // v2: a weight file only where the parent enables io
         try cgroups.make("vm7.scope")
         let pid = try cgroups.spawn(in: "vm7.scope", name: "qemu-system-x86_64")
         // `exec -a` renames argv[0] only; the -name argument needs a real argv, so check the scan's pieces
@@ -141,5 +141,13 @@ struct LiveGuestsCommandTests {
         let result = Live.run(Live.binary, ["guests", "--format", "json"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("\"pid\" : \(pid)"))
+        // v2, before io is enabled in its parent: no weight file, and the table says why
+        if Live.isV2 {
+            try cgroups.make("vm8.scope")
+            try cgroups.make("vm8.scope/inner")
+            _ = try cgroups.spawn(in: "vm8.scope/inner", name: "qemu-system-x86_64")
+            let text = Live.run(Live.binary, ["guests"]).stdout
+            #expect(text.split(separator: "\n").contains { $0.contains("vm8.scope/inner") && $0.hasSuffix("none (io not enabled in its parent)") }, "\(text)")
+        }
     }
 }

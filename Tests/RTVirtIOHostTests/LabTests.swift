@@ -6,7 +6,7 @@ import RTVirtIO
 @testable import RTVirtIOLab
 
 
-@Suite(.serialized, .enabled(if: Live.available && FileManager.default.fileExists(atPath: "/usr/bin/fio"),
+@Suite(.serialized, .enabled(if: Live.availableOnV1 && FileManager.default.fileExists(atPath: "/usr/bin/fio"),
                              "needs root, v1 blkio cgroups, bfq on loop devices, losetup and fio"))
 struct LiveLabTests {
     @Test("needs root: testbed up, one calibration point measured with fio, down removes everything", .timeLimit(.minutes(1)))
@@ -165,7 +165,7 @@ final class SchedulerPoller: @unchecked Sendable {
 }
 
 
-@Suite(.enabled(if: Live.available, "needs root and loop devices"))
+@Suite(.enabled(if: Live.availableOnV1, "needs root and loop devices"))
 struct LabInterruptTests {
     /// The children of `pid`, from /proc.
     static func children(of pid: Int32) -> [Int32] {

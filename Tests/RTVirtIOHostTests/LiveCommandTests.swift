@@ -5,9 +5,9 @@ import RTVirtIO
 @testable import RTVirtIOHost
 @testable import RTVirtIOLab
 
-/// The rtvirtio binary itself against a real loop device and real v1 blkio cgroups; files and
-/// counts come from the hierarchy (v2 io paths too: not yet run on v2, Live.skipReason).
-@Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
+/// The rtvirtio binary itself against a real loop device and real cgroups (v1 blkio here, v2 io in
+/// CgroupV2GuestTests' guest); files and counts come from the hierarchy rtvirtio detects.
+@Suite(.serialized, .enabled(if: Live.available, "needs root, cgroup v1 blkio or v2 io, bfq on loop devices and losetup"))
 struct LiveCommandTests {
     static func targets(_ device: LoopDevice, extra: String = "") -> String {
         """

@@ -41,7 +41,7 @@ final class NotifySocket {
 }
 
 /// The real daemon binary against a real loop device and v1 cgroups.
-@Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
+@Suite(.serialized, .enabled(if: Live.available, "needs root, cgroup v1 blkio or v2 io, bfq on loop devices and losetup"))
 struct LiveDaemonTests {
     final class Running {
         let process = Process()
@@ -164,7 +164,7 @@ struct LiveDaemonTests {
         let fio = try LiveVerifyTests.loads(cgroups, device: slow.path, names: ["vm0", "vm1", "vm2"], iops: 1500, seconds: 27)
         defer { for p in fio { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         let majMin = try BlockDevice.resolve(slow.path).majMin
-        func caps() -> [Int?] { (0..<3).map { ThrottleLines.readIops(for: majMin, in: (try? HostFS().read("\(cgroups.root)/vm\($0)/blkio.throttle.read_iops_device")) ?? "") } }
+        func caps() -> [Int?] { (0..<3).map { Live.readIopsCap(in: "\(cgroups.root)/vm\($0)", majMin: majMin) } }
         let daemon = try Running(arguments: ["daemon", "--targets", targets, "--interval-s", "1", "--state-dir", slow.scratch.directory + "/state",
                                              "--cgroup-root", cgroups.relativeRoot], environment: [:], log: slow.scratch.directory + "/daemon.log")
         var seen: [[Int?]] = []
@@ -309,9 +309,7 @@ struct LiveDaemonTests {
         let daemon = try Running(arguments: ["daemon", "--targets", s.targetsPath, "--interval-s", "0.3", "--open-loop"] + s.hostArguments,
                                  environment: [:], log: s.device.directory + "/daemon.log")
         let majMin = try BlockDevice.resolve(s.device.path).majMin
-        func weight(_ cgroup: String) -> Int? {
-            WeightLines.weight(for: majMin, in: (try? HostFS().read("\(s.cgroups.root)/\(cgroup)/blkio.bfq.weight_device")) ?? "")
-        }
+        func weight(_ cgroup: String) -> Int? { Live.weight(in: "\(s.cgroups.root)/\(cgroup)", majMin: majMin) }
         func wait(_ seconds: Double, until condition: () -> Bool) -> Bool {
             let deadline = Date().addingTimeInterval(seconds)
             while Date() < deadline { if condition() { return true }; usleep(100_000) }

@@ -7,7 +7,7 @@ import RTVirtIO
 /// rtvirtio against a real libvirtd (Debian 12: libvirt 9.0) and a real TCG domain,
 /// not libvirt's layout mimicked: discovery, `guests`, targets from the domain's
 /// metadata, and living beside libvirt's own blkiotune weight.
-@Suite(.serialized, .enabled(if: Live.available && RealLibvirt.skipReason == nil, "needs root, v1 blkio, libvirtd, virsh and qemu-system-x86_64"))
+@Suite(.serialized, .enabled(if: Live.availableOnV1 && RealLibvirt.skipReason == nil, "needs root, v1 blkio, libvirtd, virsh and qemu-system-x86_64"))
 struct LiveLibvirtTests {
     @Test("needs root: a real libvirt domain is found by libvirt: NAME, listed by guests, planned from its metadata, its per-device weight coexists with blkiotune's, and libvirt's own settings are shown",
           .timeLimit(.minutes(3)))

@@ -7,7 +7,7 @@ import RTVirtIOLab
 
 /// `rtvirtio observe` against fio on a real loop device: the kernel's count
 /// of every request, charged to the cgroup that issued it.
-@Suite(.serialized, .enabled(if: Live.available, "needs root, v1 blkio cgroups, bfq on loop devices and losetup"))
+@Suite(.serialized, .enabled(if: Live.available, "needs root, cgroup v1 blkio or v2 io, bfq on loop devices and losetup"))
 struct LiveObserveTests {
     struct Fio {
         var name: String, rw: String, iops: Int
@@ -28,7 +28,7 @@ struct LiveObserveTests {
             print("skipping: no BTF at \(BPFObserver.kernelBTF)"); return
         }
         let device = try LoopDevice(sizeMB: 64)
-        let cgroups = try TestCgroups()
+        let cgroups = try TestCgroups(chargedToThem: true)
         let jobs = [Fio(name: "r0", rw: "randread", iops: 300), Fio(name: "r1", rw: "randread", iops: 150), Fio(name: "w0", rw: "randwrite", iops: 100)]
         for job in jobs { try cgroups.make(job.name) }
         try HostFS().write("/sys/block/\(device.name)/queue/scheduler", "bfq")
@@ -69,7 +69,7 @@ struct LiveObserveTests {
     /// A small loop device, one cgroup vm0, and a targets file with one task for it.
     static func oneGuest(task: String) throws -> (device: LoopDevice, cgroups: TestCgroups, targets: String) {
         let device = try LoopDevice(sizeMB: 16)
-        let cgroups = try TestCgroups()
+        let cgroups = try TestCgroups(chargedToThem: true)
         try cgroups.make("vm0")
         let targets = device.directory + "/targets.yaml"
         try "device: \(device.path)\nguests:\n  - {name: vm0, match: {cgroup: vm0}, tasks: [\(task)]}\n".write(toFile: targets, atomically: true, encoding: .utf8)
@@ -126,7 +126,7 @@ struct LiveObserveTests {
 
 /// `apply --verify-s`: the change stays only if the guests, measured in the kernel, are not worse.
 @Suite(.serialized, .enabled(if: Live.available && FileManager.default.fileExists(atPath: BPFObserver.kernelBTF),
-                             "needs root, v1 blkio cgroups, bfq on loop devices, losetup and BTF"))
+                             "needs root, cgroup v1 blkio or v2 io, bfq on loop devices, losetup and BTF"))
 struct LiveVerifyTests {
     /// fio in each of the cgroups for `seconds`, at `iops` (nil: as fast as it can), random reads of `blockKB`.
     static func loads(_ cgroups: TestCgroups, device: String, names: [String], iops: Int?, seconds: Int, blockKB: Int = 4) throws -> [Process] {
@@ -145,7 +145,7 @@ struct LiveVerifyTests {
     /// `apply --verify-s 5` with the targets file `header` (device, model, capacity) begins.
     static func applyVerifying(header: String, device: String, directory: String, iops: Int, targetMs: Int) throws
         -> (result: (status: Int32, stdout: String, stderr: String), cgroups: TestCgroups, state: String) {
-        let cgroups = try TestCgroups()
+        let cgroups = try TestCgroups(chargedToThem: true)
         let names = ["vm0", "vm1", "vm2"]
         for name in names { try cgroups.make(name) }
         let targets = directory + "/targets.yaml", state = directory + "/state"
@@ -169,7 +169,7 @@ struct LiveVerifyTests {
         #expect(result.status == 5, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("before: p99.99 ms") && result.stdout.contains("put back:"), "\(result.stdout)")
         // exactly as before: loop's own scheduler, no journal
-        #expect(try device.scheduler() == "[none] mq-deadline kyber bfq")
+        #expect(try device.scheduler() == device.pristineScheduler)
         #expect(!FileManager.default.fileExists(atPath: state + "/journal.json"))
     }
 
@@ -183,8 +183,8 @@ struct LiveVerifyTests {
                                                                device: slow.path, directory: slow.scratch.directory, iops: 1500, targetMs: 50)
         let verified = result.stdout.components(separatedBy: "Verified by measurement:").last ?? ""
         #expect(result.status == 0 && verified.contains("kept: ") && verified.contains("0 before"), "\(verified)\n\(result.stderr)")
-        #expect(try HostFS().read("\(cgroups.root)/vm2/blkio.throttle.read_iops_device").contains(" "), "vm2 keeps its cap")
+        #expect(Live.readIopsCap(in: "\(cgroups.root)/vm2", majMin: try BlockDevice.resolve(slow.path).majMin) != nil, "vm2 keeps its cap")
         #expect(Live.run(Live.binary, ["restore", "--state-dir", state]).status == 0)
-        #expect(try HostFS().read("\(cgroups.root)/vm2/blkio.throttle.read_iops_device").isEmpty)
+        #expect(Live.readIopsCap(in: "\(cgroups.root)/vm2", majMin: try BlockDevice.resolve(slow.path).majMin) == nil)
     }
 }
