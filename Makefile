@@ -45,7 +45,7 @@ test: deps
 	$(SWIFT) test --skip-build --no-parallel
 
 # cgroup v2 for real: a QEMU guest with the unified hierarchy only plays the KVM host
-# (about a minute; make test runs it too, as CgroupV2GuestTests)
+# (about 3 minutes with the host's live suites run inside it; make test runs it too, as CgroupV2GuestTests)
 test-v2: deps
 	$(call apt_need,$(E2E_PKGS) $(RUNTIME_PKGS))
 	$(SWIFT) build --build-tests

@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${1:-$ROOT/.build/guest-kernel}
-MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console bfq"
+MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console bfq loop"
 key="$(sha256sum "$0" | cut -c1-16)"
 if [ -s "$DIR/vmlinuz" ] && [ "$(cat "$DIR/key" 2>/dev/null)" = "$key" ]; then echo "$DIR"; exit 0; fi
 tmp=$DIR.tmp

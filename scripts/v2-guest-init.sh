@@ -4,6 +4,7 @@
 # Everything it finds goes out on the serial console as lines the host parses:
 #   RTV-FILE <label> <path> <base64 of the file, or "-" when absent>
 #   RTV-OUT <label> <exit status> <base64 of the command's stdout>
+#   RTV-LIVE <a line of the host's live suites' output> (when the image holds them)
 #   RTV-DONE
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -11,7 +12,9 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
 mkdir -p /run /var/lib/rtvirtio
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk bfq; do
+# Foundation's Process learns of a child's exit through a CFSocket pair: without loopback it never does
+ifconfig lo 127.0.0.1 up
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk bfq loop; do
   insmod /lib/modules/$m.ko 2>/dev/null
 done
 mount -t cgroup2 none /sys/fs/cgroup || echo "RTV-OUT mount-cgroup2 1 -"
@@ -40,6 +43,7 @@ load() { # cgroup iops seconds [name]: fio reading vdb from inside the cgroup, i
 }
 
 echo "RTV-READY $(uname -r) $(cat $D/dev) btf=$([ -e /sys/kernel/btf/vmlinux ] && echo yes || echo no)"
+if ! grep -qw rtv.only_live /proc/cmdline; then
 echo bfq > $D/queue/scheduler
 snapshot before
 
@@ -86,6 +90,17 @@ wait
 for g in vm0 vm1; do printf 'RTV-FILE force /tmp/fio-%s.json %s\n' $g "$(b64 < /tmp/fio-$g.json)"; done
 run restore-weights rtvirtio restore --state-dir /var/lib/rtvirtio
 snapshot end
+fi
+
+# 6. the host's live suites, on this kernel's cgroup v2, one at a time (they share the root's
+# subtree_control); their loop devices' files on ext4 (this kernel's tmpfs has no O_DIRECT)
+if [ -x /tests/rtvirtio-tests ]; then
+  mkdir -p /scratch && mount -t ext4 /dev/vda /scratch || echo "RTV-LIVE cannot mount the scratch disk /dev/vda"
+  TMPDIR=/scratch/ HOME=/scratch PATH=/bin:/sbin NO_COLOR=1 /tests/rtvirtio-tests --testing-library swift-testing \
+    --no-parallel --filter "$(cat /live-filter)" >/scratch/live.log 2>&1
+  echo "RTV-OUT live $? -"
+  sed 's/^/RTV-LIVE /' /scratch/live.log
+fi
 
 echo RTV-DONE
 poweroff -f

@@ -7,9 +7,16 @@
 # mid-apply, the daemon, observe and a weights-with-idling fio, and writes what it
 # read back from its kernel to the serial console. This script prints those RTV-
 # lines; the assertions are made in Swift (Tests/RTVirtIOHostTests/CgroupV2GuestTests).
-#   scripts/v2-guest.sh BIN      (TCG, about a minute). The host is not touched.
+#   scripts/v2-guest.sh BIN [TESTS FILTER]      (TCG, about a minute; 3 with the suites). The host is not touched.
+# With TESTS (the SwiftPM test binary, rtvirtioPackageTests.xctest) and FILTER, the guest then
+# runs the host's live suites that FILTER names on its cgroup v2, one at a time, over loop
+# devices on a scratch ext4 disk (its tmpfs has no O_DIRECT), and prints their output as
+# RTV-LIVE lines. V2_GUEST_ONLY_LIVE=1 skips the rtvirtio steps and runs only the suites.
 set -euo pipefail
-BIN=${1:?usage: v2-guest.sh /path/to/rtvirtio}
+BIN=${1:?usage: v2-guest.sh /path/to/rtvirtio [/path/to/rtvirtioPackageTests.xctest FILTER]}
+TESTS=${2:-}
+FILTER=${3:-}
+[ -z "$TESTS" ] || [ -n "$FILTER" ] || { echo "v2-guest: TESTS needs a FILTER (the suites to run)" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/rtvirtio-v2-guest.XXXXXX)
 QEMU_PID=""
@@ -21,7 +28,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 fail() { echo "v2-guest: FAILED: $*" >&2; exit 1; }
 
-for tool in qemu-system-x86_64 busybox fio cpio; do command -v "$tool" >/dev/null || fail "$tool is missing (make test installs it)"; done
+for tool in qemu-system-x86_64 busybox fio cpio ${TESTS:+losetup flock mkfs.ext4}; do command -v "$tool" >/dev/null || fail "$tool is missing (make test installs it)"; done
 kernel=$("$ROOT/scripts/guest-kernel.sh") || fail "the guest kernel could not be fetched"
 
 # --- the initramfs: busybox, fio, rtvirtio and their libraries, the modules, the targets
@@ -30,7 +37,19 @@ mkdir -p "$r"/{bin,dev,proc,sys,tmp,lib/modules}
 cp "$(command -v busybox)" "$r/bin/busybox"
 cp "$(command -v fio)" "$r/bin/fio"
 cp "$BIN" "$r/bin/rtvirtio"
-for lib in $(ldd "$(command -v fio)" "$BIN" | awk '/=>/{print $3} /ld-linux/{print $1}' | sort -u); do
+if [ -n "$TESTS" ]; then
+  # the suites find rtvirtio where they were built, and it its models beside it (the checkout's
+  # config/models); fio where rtvirtio looks for it; losetup and flock (busybox has no flock)
+  mkdir -p "$r/tests" "$r/sbin" "$r/usr/bin" "$r$ROOT/.build/debug" "$r$ROOT/config"
+  cp "$TESTS" "$r/tests/rtvirtio-tests"
+  mv "$r/bin/rtvirtio" "$r$ROOT/.build/debug/rtvirtio" && ln -s "$ROOT/.build/debug/rtvirtio" "$r/bin/rtvirtio"
+  cp -r "$ROOT/config/models" "$r$ROOT/config/models"
+  ln -s /bin/fio "$r/usr/bin/fio"
+  cp "$(command -v losetup)" "$(command -v flock)" "$r/sbin/"
+  # bash and a sleep that keeps the name exec -a gives it (busybox's dispatches on it): the guests' stand-ins
+  cp "$(command -v bash)" "$(command -v sleep)" "$r/bin/"
+fi
+for lib in $(ldd "$(command -v fio)" "$BIN" ${TESTS:+"$TESTS" "$(command -v losetup)" "$(command -v flock)" "$(command -v bash)"} | awk '/=>/{print $3} /ld-linux/{print $1}' | sort -u); do
   mkdir -p "$r$(dirname "$lib")" && cp -L "$lib" "$r$lib"
 done
 cp "$kernel"/modules/*.ko "$r/lib/modules/"
@@ -53,25 +72,27 @@ guests:
   - {name: vm0, criticality: 1, weight: 800, match: {cgroup: vm0}, tasks: [{name: t, iops: 100, targetMs: 1000}]}
   - {name: vm1, criticality: 2, weight: 100, match: {cgroup: vm1}, tasks: [{name: t, iops: 100, targetMs: 1000}]}
 YAML
+[ -z "$TESTS" ] || printf '%s\n' "$FILTER" > "$r/live-filter"
 cp "$ROOT/scripts/v2-guest-init.sh" "$r/init" && chmod +x "$r/init"
 (cd "$r" && find . | cpio -o -H newc --quiet | gzip -1 > "$WORK/initrd.gz")
 rm -rf "$r"
 
-# --- the guest: two disks (vda unused, vdb the shared device), the unified hierarchy only
-truncate -s 16M "$WORK/vda.img"
+# --- the guest: two disks (vda: scratch for the suites' loop devices, vdb the shared device), the unified hierarchy only
+if [ -n "$TESTS" ]; then truncate -s 512M "$WORK/vda.img" && mkfs.ext4 -q -F "$WORK/vda.img"; else truncate -s 16M "$WORK/vda.img"; fi
 dd if=/dev/urandom of="$WORK/vdb.img" bs=1M count=128 status=none
 echo "v2-guest: booting $(cat "$kernel/package") with cgroup v2 only (TCG)…" >&2
-qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot -display none -monitor none \
+qemu-system-x86_64 -accel tcg -m "$([ -n "$TESTS" ] && echo 2048 || echo 1024)" -smp 2 -nographic -no-reboot -display none -monitor none \
   -kernel "$kernel/vmlinuz" -initrd "$WORK/initrd.gz" \
-  -append "console=ttyS0 quiet loglevel=1 panic=-1 systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all" \
+  -append "console=ttyS0 quiet loglevel=1 panic=-1 systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all${V2_GUEST_ONLY_LIVE:+ rtv.only_live}" \
   -drive "file=$WORK/vda.img,format=raw,if=virtio,cache=none" \
   -drive "file=$WORK/vdb.img,format=raw,if=virtio,cache=none" \
   -serial "file:$WORK/serial.log" >"$WORK/qemu.log" 2>&1 &
 QEMU_PID=$!
-deadline=$(( $(date +%s) + ${V2_GUEST_TIMEOUT_S:-600} ))
+timeout_s=${V2_GUEST_TIMEOUT_S:-$([ -n "$TESTS" ] && echo 1200 || echo 600)}
+deadline=$(( $(date +%s) + timeout_s ))
 until grep -q RTV-DONE "$WORK/serial.log" 2>/dev/null; do
   kill -0 "$QEMU_PID" 2>/dev/null || fail "the guest stopped early: $(tail -5 "$WORK/serial.log" 2>/dev/null | tr -d '\r'; cat "$WORK/qemu.log")"
-  [ "$(date +%s)" -lt "$deadline" ] || fail "no RTV-DONE within ${V2_GUEST_TIMEOUT_S:-600} s: $(tail -5 "$WORK/serial.log" | tr -d '\r')"
+  [ "$(date +%s)" -lt "$deadline" ] || fail "no RTV-DONE within $timeout_s s: $(tail -5 "$WORK/serial.log" | tr -d '\r')"
   sleep 1
 done
 wait "$QEMU_PID" 2>/dev/null || true
