@@ -10,7 +10,7 @@
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
+# no tmpfs on /tmp: the checkout may live under /tmp (a CI clone), and the suites find rtvirtio there
 mkdir -p /run /var/lib/rtvirtio
 # Foundation's Process learns of a child's exit through a CFSocket pair: without loopback it never does
 ifconfig lo 127.0.0.1 up
