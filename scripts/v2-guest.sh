@@ -17,6 +17,8 @@ BIN=${1:?usage: v2-guest.sh /path/to/rtvirtio [/path/to/rtvirtioPackageTests.xct
 TESTS=${2:-}
 FILTER=${3:-}
 [ -z "$TESTS" ] || [ -n "$FILTER" ] || { echo "v2-guest: TESTS needs a FILTER (the suites to run)" >&2; exit 2; }
+# with the suites: more memory for the test binary, a scratch disk for their loop devices, more time
+if [ -n "$TESTS" ]; then MEMORY_MB=2048 SCRATCH=512M TIMEOUT_S=1200; else MEMORY_MB=1024 SCRATCH=16M TIMEOUT_S=600; fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/rtvirtio-v2-guest.XXXXXX)
 QEMU_PID=""
@@ -78,17 +80,18 @@ cp "$ROOT/scripts/v2-guest-init.sh" "$r/init" && chmod +x "$r/init"
 rm -rf "$r"
 
 # --- the guest: two disks (vda: scratch for the suites' loop devices, vdb the shared device), the unified hierarchy only
-if [ -n "$TESTS" ]; then truncate -s 512M "$WORK/vda.img" && mkfs.ext4 -q -F "$WORK/vda.img"; else truncate -s 16M "$WORK/vda.img"; fi
+truncate -s "$SCRATCH" "$WORK/vda.img"
+[ -z "$TESTS" ] || mkfs.ext4 -q -F "$WORK/vda.img"
 dd if=/dev/urandom of="$WORK/vdb.img" bs=1M count=128 status=none
 echo "v2-guest: booting $(cat "$kernel/package") with cgroup v2 only (TCG)…" >&2
-qemu-system-x86_64 -accel tcg -m "$([ -n "$TESTS" ] && echo 2048 || echo 1024)" -smp 2 -nographic -no-reboot -display none -monitor none \
+qemu-system-x86_64 -accel tcg -m "$MEMORY_MB" -smp 2 -nographic -no-reboot -display none -monitor none \
   -kernel "$kernel/vmlinuz" -initrd "$WORK/initrd.gz" \
   -append "console=ttyS0 quiet loglevel=1 panic=-1 systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all${V2_GUEST_ONLY_LIVE:+ rtv.only_live}" \
   -drive "file=$WORK/vda.img,format=raw,if=virtio,cache=none" \
   -drive "file=$WORK/vdb.img,format=raw,if=virtio,cache=none" \
   -serial "file:$WORK/serial.log" >"$WORK/qemu.log" 2>&1 &
 QEMU_PID=$!
-timeout_s=${V2_GUEST_TIMEOUT_S:-$([ -n "$TESTS" ] && echo 1200 || echo 600)}
+timeout_s=${V2_GUEST_TIMEOUT_S:-$TIMEOUT_S}
 deadline=$(( $(date +%s) + timeout_s ))
 until grep -q RTV-DONE "$WORK/serial.log" 2>/dev/null; do
   kill -0 "$QEMU_PID" 2>/dev/null || fail "the guest stopped early: $(tail -5 "$WORK/serial.log" 2>/dev/null | tr -d '\r'; cat "$WORK/qemu.log")"
