@@ -48,7 +48,8 @@ extension Optimizer {
                 : "so that \(protected.joined(separator: ", ")) \(protected.count == 1 ? "gets" : "get") the IOPS \(protected.count == 1 ? "it asks" : "they ask") for"
             // the unit of the capacity: 4 KiB requests; a guest that writes or asks for larger ones is told so
             let plain = scenario.guests[g].tasks.allSatisfy { $0.op == .read && $0.requestKB <= 4 }
-            return "\(guests[g].name) capped at \(cap) \(plain ? "read IOPS" : "IOPS of 4 KiB, reads and writes") (asks \(formatNumber(asks, decimals: 0))) \(forWhom): the device delivers about "
+            let how = delivery.usesMeasurement(idling: idling) ? "was measured delivering" : "delivers about"
+            return "\(guests[g].name) capped at \(cap) \(plain ? "read IOPS" : "IOPS of 4 KiB, reads and writes") (asks \(formatNumber(asks, decimals: 0))) \(forWhom): the device \(how) "
                 + "\(formatNumber(delivery.usableIops(idling: idling, tasks: DeliveryModel.competing(scenario)), decimals: 0)) IOPS \(idling ? "with" : "without") idling and the guests ask \(formatNumber(scenario.asked4K ?? 0, decimals: 0))"
         }
     }

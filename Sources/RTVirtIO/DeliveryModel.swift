@@ -22,6 +22,9 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     /// What the device serves of large random reads, MB/s (`capacity: {readMBps:}`), where measured:
     /// then a request costs a fixed part plus its size, not its size alone (`requestCost4K`).
     public var largeReadMBps: Double?
+    /// What the device delivered with these guests on it just before planning, where it was
+    /// measured (no caps, no idling): it replaces the fitted efficiency without idling.
+    public var measured: MeasuredDelivery?
 
     /// intercept − perTask × tasks, within 0.5…1.
     public struct Efficiency: Sendable, Equatable, Codable {
@@ -49,12 +52,22 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
         self.idleEfficiency = idleEfficiency
     }
 
+    /// Whether `measured` sized the usable IOPS (for the report's words).
+    public func usesMeasurement(idling: Bool) -> Bool { !idling && measured != nil }
+
     /// A task that gets less than this share of the IOPS it asks for has missed (the benchmark's rule too).
     public static let minimumFraction = 0.95
 
-    /// What the device serves when `tasks` tasks ask for more than it can give.
+    /// What the device serves when `tasks` tasks ask for more than it can give: measured where
+    /// it was (without idling), else the capacity times the fitted efficiency.
     public func usableIops(idling: Bool, tasks: Int) -> Double {
-        capacityIops * (idling ? idleEfficiency : noIdleEfficiency).at(tasks: tasks)
+        let fitted = capacityIops * (idling ? idleEfficiency : noIdleEfficiency).at(tasks: tasks)
+        guard !idling, let measured else { return fitted }
+        // the device served what was asked: it can serve at least that
+        guard measured.saturated else { return max(fitted, measured.askedIops4K) }
+        // moved along the fit's slope to another number of tasks; never more than the capacity
+        let slope = noIdleEfficiency.at(tasks: tasks) / noIdleEfficiency.at(tasks: measured.tasks)
+        return min(capacityIops, measured.deliveredIops4K * slope)
     }
 
     /// The tasks that ask the device for anything.
@@ -135,4 +148,43 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
         }
         return result
     }
+}
+
+/// The device's delivery measured with the guests' own load on it — in 4 KiB requests per
+/// second, no caps in force and no idling (the device's own scheduler or bfq with `slice_idle` 0).
+/// The fitted efficiency is the calibration's average; on the day the testbed delivered 0.97–1.0
+/// of its capacity where the fit said 0.86–0.93, and caps sized from the fit left 14–16 % of the
+/// device unused (bench/results/contended24-rep5). A measurement taken just before says which
+/// device the guests will get.
+public struct MeasuredDelivery: Sendable, Equatable, Codable {
+    public var deliveredIops4K: Double
+    public var askedIops4K: Double
+    /// The tasks that asked for anything, while measured.
+    public var tasks: Int
+
+    public init(deliveredIops4K: Double, askedIops4K: Double, tasks: Int) {
+        self.deliveredIops4K = deliveredIops4K
+        self.askedIops4K = askedIops4K
+        self.tasks = tasks
+    }
+
+    /// From what each task got ([guest][task] IOPS in its own request size) in `scenario` on
+    /// `device`; nil for a measurement that says nothing (no load asked, a number that is not one).
+    public init?(_ scenario: Scenario, deliveredIops: [[Double]], on device: DeliveryModel) {
+        guard deliveredIops.count == scenario.guests.count,
+              zip(deliveredIops, scenario.guests).allSatisfy({ $0.count == $1.tasks.count }) else { return nil }
+        var delivered = 0.0
+        for (got, guest) in zip(deliveredIops, scenario.guests) {
+            for (iops, task) in zip(got, guest.tasks) {
+                guard iops.isFinite, iops >= 0 else { return nil }
+                delivered += iops * device.requestCost4K(requestKB: task.requestKB)
+            }
+        }
+        let asked = scenario.guests.reduce(0) { sum, guest in guest.tasks.reduce(sum) { $0 + device.cost4K($1) } }
+        guard asked > 0 else { return nil }
+        self.init(deliveredIops4K: delivered, askedIops4K: asked, tasks: DeliveryModel.competing(scenario))
+    }
+
+    /// The guests got less than they asked for (the benchmark's 95 %): the device was the limit.
+    public var saturated: Bool { deliveredIops4K < DeliveryModel.minimumFraction * askedIops4K }
 }

@@ -52,6 +52,8 @@ public struct Plan: Sendable {
     public var largeReadMBps: Double?
     /// What the guests ask, in the capacity's 4 KiB requests.
     public var asked4K: Double?
+    /// What the device was measured delivering (4 KiB requests per second) before the plan, where it was.
+    public var measuredDelivery: MeasuredDelivery?
     /// One sentence per cap: how much, what the guest asks, for whom.
     public var caps: [String]
     /// Set when the device's own scheduler already meets every target: the plan changes nothing
@@ -69,6 +71,7 @@ public struct Plan: Sendable {
     /// its large-read bandwidth, and what the guests ask of it.
     public mutating func describeDevice(of scenario: Scenario) {
         (capacityIops, largeReadMBps, asked4K) = (scenario.delivery?.capacityIops, scenario.delivery?.largeReadMBps, scenario.asked4K)
+        measuredDelivery = scenario.delivery?.measured
     }
 
     /// What the guests ask, in the capacity's 4 KiB requests (their IOPS where the plan did not record it).

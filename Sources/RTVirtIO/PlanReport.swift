@@ -72,6 +72,10 @@ public struct PlanReport: Sendable {
             let asked = plan.askedOfCapacity
             lines.append("")
             lines.append("Device capacity \(formatNumber(capacity, decimals: 0)) IOPS (4 KiB reads); the guests ask \(formatNumber(asked, decimals: 0)) in 4 KiB requests (\(formatNumber(asked / capacity * 100, decimals: 0)) %).")
+            if let measured = plan.measuredDelivery {
+                lines.append("Measured before planning: the device delivered \(formatNumber(measured.deliveredIops4K, decimals: 0)) of the \(formatNumber(measured.askedIops4K, decimals: 0)) asked"
+                             + (measured.saturated ? " — saturated; caps are sized from what it delivered, not from the fitted efficiency." : " — not saturated."))
+            }
         }
         if !plan.caps.isEmpty {
             lines.append("")
@@ -148,6 +152,7 @@ public struct PlanReport: Sendable {
         var tasksMet: Int
         var taskCount: Int
         var capacityIops: Double?
+        var measuredDelivery: MeasuredDelivery?
         var caps: [String]
         var keptScheduler: String?
         var libvirt: [LibvirtTuning]
@@ -166,7 +171,7 @@ public struct PlanReport: Sendable {
                       })
             },
             sacrificed: plan.sacrificed, warnings: plan.warnings, tasksMet: plan.tasksMet, taskCount: plan.taskCount,
-            capacityIops: plan.capacityIops, caps: plan.caps, keptScheduler: plan.keptScheduler, libvirt: libvirt)
+            capacityIops: plan.capacityIops, measuredDelivery: plan.measuredDelivery, caps: plan.caps, keptScheduler: plan.keptScheduler, libvirt: libvirt)
         return try encodeJSON(value)
     }
 }

@@ -12,6 +12,10 @@ public struct BenchRunner {
     public var durationS = 10
     public var repeats = 1
     public var warmUpS = 3
+    /// Seconds the model-driven schemes measure the case's load under the device's own scheduler
+    /// before planning (as `apply --verify-s` does), so their caps are sized from what the device
+    /// delivers that minute; 0: plan on the model alone.
+    public var measureBeforePlanningS = 3
 
     public init(testbed: LabTestbed, cases: BenchCases, schemes: [(name: String, scheme: Scheme)]) {
         self.testbed = testbed
@@ -35,10 +39,14 @@ public struct BenchRunner {
             for (c, benchCase) in cases.cases.enumerated() {
                 let rotation = (r + c) % schemes.count
                 for (position, (name, scheme)) in (schemes[rotation...] + schemes[..<rotation]).enumerated() {
-                    let settings = try scheme.settings(for: benchCase.scenario)
+                    var scenario = benchCase.scenario
+                    let measured = try measureBeforePlanning(benchCase, scheme: scheme, id: "\(benchCase.name)-\(name)-\(r)-before")
+                    scenario.delivery?.measured = measured
+                    let settings = try scheme.settings(for: scenario)
                     let rows = try runner.run(Self.point(benchCase, settings, id: "\(benchCase.name)-\(name)-\(r)"), ioPriorities: settings.ioPriorities)
-                    let run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows, predicted: settings.predictedMs, predictedIops: settings.predictedIops),
+                    var run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows, predicted: settings.predictedMs, predictedIops: settings.predictedIops),
                                                urgencyOrder: benchCase.scenario.urgencyOrder.map { benchCase.guests[$0].name })
+                    run.measuredBeforePlanning = measured
                     results.schemes[name, default: .init()].cases[benchCase.name, default: .init()].runs.append(run)
                     done += 1
                     let eta = Date().timeIntervalSince(started) / Double(done) * Double(total - done)
@@ -48,6 +56,18 @@ public struct BenchRunner {
         }
         results.summarise()
         return results
+    }
+
+    /// For a model-driven scheme on a device of known capacity: the case's load for
+    /// `measureBeforePlanningS` under the device's own scheduler, what each task got as fio
+    /// counted it; nil for the other schemes, or when off.
+    func measureBeforePlanning(_ benchCase: BenchCases.Case, scheme: Scheme, id: String) throws -> MeasuredDelivery? {
+        guard measureBeforePlanningS > 0, scheme.isModelDriven, let device = benchCase.scenario.delivery else { return nil }
+        let before = try Scheme.deviceScheduler(Scheme.deviceDefaultScheduler).settings(for: benchCase.scenario)
+        let rows = try PointRunner(testbed: testbed, durationS: measureBeforePlanningS).run(Self.point(benchCase, before, id: id))
+        var got = benchCase.guests.map { $0.tasks.map { _ in 0.0 } }
+        for row in rows { got[row.guestIndex][row.taskIndex] = row.achievedIops }
+        return MeasuredDelivery(benchCase.scenario, deliveredIops: got, on: device)
     }
 
     static func point(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, id: String) -> CalibrationPoint {
@@ -98,9 +118,11 @@ public struct BenchResults: Codable, Sendable {
         public var tasks: [TaskResult]
         /// The case's guests, most urgent first (empty in results written before it was recorded).
         public var urgencyOrder: [String]
+        /// What the device delivered to the case's load just before the scheme planned (model-driven schemes).
+        public var measuredBeforePlanning: MeasuredDelivery?
         public var pass: Bool { tasks.allSatisfy(\.pass) }
 
-        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, urgencyOrder, pass, taskPassRate, urgentFirstScore, guests }
+        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, urgencyOrder, measuredBeforePlanning, pass, taskPassRate, urgentFirstScore, guests }
         public init(repeatIndex: Int, order: Int, settings: SchemeSettings, tasks: [TaskResult], urgencyOrder: [String] = []) {
             self.repeatIndex = repeatIndex; self.order = order; self.settings = settings; self.tasks = tasks
             self.urgencyOrder = urgencyOrder.isEmpty ? tasks.map(\.guest).uniqued() : urgencyOrder
@@ -110,11 +132,13 @@ public struct BenchResults: Codable, Sendable {
             self.init(repeatIndex: try c.decode(Int.self, forKey: .repeatIndex), order: try c.decode(Int.self, forKey: .order),
                       settings: try c.decode(SchemeSettings.self, forKey: .settings), tasks: try c.decode([TaskResult].self, forKey: .tasks),
                       urgencyOrder: try c.decodeIfPresent([String].self, forKey: .urgencyOrder) ?? [])
+            measuredBeforePlanning = try c.decodeIfPresent(MeasuredDelivery.self, forKey: .measuredBeforePlanning)
         }
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(repeatIndex, forKey: .repeatIndex); try c.encode(order, forKey: .order)
             try c.encode(settings, forKey: .settings); try c.encode(tasks, forKey: .tasks); try c.encode(urgencyOrder, forKey: .urgencyOrder)
+            try c.encodeIfPresent(measuredBeforePlanning, forKey: .measuredBeforePlanning)
             try c.encode(pass, forKey: .pass); try c.encode(taskPassRate, forKey: .taskPassRate)
             try c.encode(urgentFirstScore, forKey: .urgentFirstScore); try c.encode(guests, forKey: .guests)
         }

@@ -14,6 +14,8 @@ public struct BenchSession {
     public var serviceUs = 200
     public var durationS = 10
     public var repeats = 3
+    /// BenchRunner.measureBeforePlanningS.
+    public var measureBeforePlanningS = 3
     /// Instead of the schemes, each case under SettingsSweep's settings (each case runs alone).
     public var sweep = false
 
@@ -43,7 +45,7 @@ public struct BenchSession {
             var subset = cases
             subset.cases = runCases
             var runner = BenchRunner(testbed: testbed, cases: subset, schemes: caseSchemes)
-            (runner.durationS, runner.repeats) = (durationS, repeats)
+            (runner.durationS, runner.repeats, runner.measureBeforePlanningS) = (durationS, repeats, measureBeforePlanningS)
             results.merge(try runner.run(progress: progress))
         }
         results.caseOrder = cases.cases.map(\.name)
@@ -51,7 +53,7 @@ public struct BenchSession {
         results.provenance = [
             "cases": casesPath, "targetRule": cases.targetRule, "regime": regime.rawValue,
             "scaleRule": cases.scaleRule ?? "", "capacityIops": cases.capacityIops.map { formatNumber($0) } ?? "",
-            "durationS": String(durationS), "repeats": String(repeats),
+            "durationS": String(durationS), "repeats": String(repeats), "measureBeforePlanningS": String(measureBeforePlanningS),
             "kernel": ((try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"),
             "device": testbed.deviceDescription,
             "gitCommit": commit, "date": started, "finished": ISO8601DateFormatter().string(from: Date()),

@@ -118,6 +118,12 @@ public enum Scheme: Sendable {
         }
     }
 
+    /// rtvirtio's optimizer: it plans from a model, and may plan from a measurement too.
+    public var isModelDriven: Bool {
+        if case .rtvirtio = self { return true }
+        return false
+    }
+
     /// The scheduler the benchmark's device has before any scheme touches it.
     public static let deviceDefaultScheduler = "none"
 

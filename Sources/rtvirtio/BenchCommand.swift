@@ -27,6 +27,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "fast or device-bound (default: the regime the cases name, else fast).") var regime: LabTestbed.Regime?
     @Option(help: "device-bound: the FUSE server's service time per 4 KiB, µs.") var serviceUs = 200
     @Option(help: "Seconds of load per run.") var durationS = 10
+    @Option(help: ArgumentHelp("""
+        Seconds the rtvirtio schemes measure each case's load under the device's own scheduler before planning, \
+        as `apply --verify-s` does, so their caps are sized from what the device delivers then (0: the model alone).
+        """, valueName: "S")) var measureBeforeS = 3
     @Option(help: "Repeats of every case × scheme (3 by default: one run of a case flips too often to judge it).") var `repeat` = 3
     @Option(help: ArgumentHelp("Directory for results.json, results.md and report.html.", valueName: "dir")) var out = "out/bench"
     @Option(help: "text or json on standard output.") var format: OutputFormat = .text
@@ -41,6 +45,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         _ = try searchSliceIdleUs()
+        guard (0...60).contains(measureBeforeS) else { throw ValidationError("--measure-before-s wants 0 to 60 seconds (got \(measureBeforeS))") }
         guard renderOnly || !cases.isEmpty else { throw ValidationError("--cases is required (or --render-only with --out)") }
     }
 
@@ -74,6 +79,7 @@ struct BenchCommand: ParsableCommand {
         var session = BenchSession(cases: file, casesPath: cases, schemes: try names.map { (name: $0, scheme: try Self.scheme($0, search: file.search)) },
                                    regime: try Self.regime(chosen: regime, named: file.namedRegimes, cases: cases))
         (session.serviceUs, session.durationS, session.repeats, session.sweep) = (serviceUs, durationS, `repeat`, sweep)
+        session.measureBeforePlanningS = measureBeforeS
         let results = try session.run { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
         let json = try results.write(to: out)
         print(format == .json ? String(decoding: json, as: UTF8.self) : results.markdown() + "\n" + results.passingSchemes() + "wrote \(out)/results.json, results.md, report.html")

@@ -131,6 +131,47 @@ struct CapPlanningTests {
         #expect(DeliveryModel(capacityIops: 1000).usableIops(idling: true, tasks: 12) == 670)
     }
 
+    @Test("a delivery measured before planning replaces the fitted efficiency: caps sized from 3480 delivered, not from 0.91 × 3520 (contended24-rep5's g2-MH)")
+    func measuredDeliverySizesTheCaps() throws {
+        // g2-MH's shape: vm0 1200, vm1 1300, vm2 1100 IOPS, one task each: 3600 asked of 3520
+        var s = Self.scenario([[1200], [1300], [1100]], capacity: 3520)
+        let fitted = try #require(Optimizer.capsByUrgency(s))
+        // the fit: 3520 × (1.010 − 0.0256 × 3) = 3284.9, × 0.92 = 3022.1; vm0 and vm1 keep 2500, vm2 gets 522
+        #expect(fitted == [nil, nil, 522], "\(fitted)")
+        // measured under `none`: 1170 + 1190 + 1120 = 3480 of 3600 (96.7 %) — the guests got what they asked
+        let unsaturated = try #require(MeasuredDelivery(s, deliveredIops: [[1170], [1190], [1120]], on: s.delivery!))
+        #expect(unsaturated.deliveredIops4K == 3480 && unsaturated.askedIops4K == 3600 && unsaturated.tasks == 3 && !unsaturated.saturated)
+        s.delivery!.measured = unsaturated
+        #expect(s.delivery!.usableIops(idling: false, tasks: 3) == 3600, "it served what was asked: at least that")
+        #expect(Optimizer.capsByUrgency(s) == nil, "no cap where the device was measured serving everyone")
+        // with idling the measurement says nothing (it was taken without): the fit, 3520 × 0.67
+        #expect(abs(s.delivery!.usableIops(idling: true, tasks: 3) - 2358.4) < 1e-9)
+        // saturated: 1000 + 1000 + 1000 = 3000 of 3600 (83 %): usable 3000, × 0.92 = 2760; vm2 gets 2760 − 2500 = 260
+        s.delivery!.measured = MeasuredDelivery(s, deliveredIops: [[1000], [1000], [1000]], on: s.delivery!)
+        #expect(s.delivery!.measured!.saturated)
+        #expect(Optimizer.capsByUrgency(s) == [nil, nil, 260])
+        // at another number of tasks it moves along the fit's slope: 3000 × (1.010 − 0.0256 × 6) / (1.010 − 0.0256 × 3)
+        #expect(abs(s.delivery!.usableIops(idling: false, tasks: 6) - 3000 * 0.8564 / 0.9332) < 1e-9)
+        // and never beyond the capacity
+        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 3500, askedIops4K: 9000, tasks: 12)
+        #expect(s.delivery!.usableIops(idling: false, tasks: 3) == 3520)
+        // a measurement that is not one says nothing
+        #expect(MeasuredDelivery(s, deliveredIops: [[1000], [.nan], [1000]], on: s.delivery!) == nil)
+        #expect(MeasuredDelivery(s, deliveredIops: [[1000], [1000]], on: s.delivery!) == nil)
+        #expect(MeasuredDelivery(s, deliveredIops: [[1000], [-5], [1000]], on: s.delivery!) == nil)
+    }
+
+    @Test("the plan says what was measured before it, and that its caps come from it")
+    func planReportShowsTheMeasuredDelivery() throws {
+        var s = Self.scenario([[1200], [1300], [1100]], capacity: 3520)
+        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 3000, askedIops4K: 3600, tasks: 3)
+        let plan = try Optimizer(model: FlatModel(), space: SearchSpace(hostTimeoutSyncMs: [32], hostSliceIdleUs: [0])).plan(s)
+        let text = PlanReport(plan: plan, device: "/dev/x").text()
+        #expect(text.contains("Measured before planning: the device delivered 3000 of the 3600 asked — saturated; caps are sized from what it delivered"), "\(text)")
+        #expect(text.contains("vm2 capped at 260 read IOPS (asks 1100) so that vm0, vm1 get the IOPS they ask for: the device was measured delivering 3000 IOPS without idling"), "\(text)")
+        #expect(try PlanReport(plan: plan, device: "/dev/x").json().contains("\"deliveredIops4K\" : 3000"))
+    }
+
     @Test("caps go to the least urgent guests first, only on a saturated device, never on a guest whose demand fits")
     func capsByUrgency() {
         // 3 tasks: usable without idling 3520 × (1.010 − 3 × 0.0256) = 3284.9; × 0.92 = 3022.1 handed out; floor 35
