@@ -65,9 +65,10 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
         guard !idling, let measured else { return fitted }
         // the device served what was asked: it can serve at least that
         guard measured.saturated else { return max(fitted, measured.askedIops4K) }
-        // moved along the fit's slope to another number of tasks; never more than the capacity
+        // moved along the fit's slope to another number of tasks; within the efficiency's 0.5…1 of
+        // the capacity: guests that asked less than they declare look like a device delivering little
         let slope = noIdleEfficiency.at(tasks: tasks) / noIdleEfficiency.at(tasks: measured.tasks)
-        return min(capacityIops, measured.deliveredIops4K * slope)
+        return min(capacityIops, max(0.5 * capacityIops, measured.deliveredIops4K * slope))
     }
 
     /// The tasks that ask the device for anything.
@@ -183,6 +184,19 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
         let asked = scenario.guests.reduce(0) { sum, guest in guest.tasks.reduce(sum) { $0 + device.cost4K($1) } }
         guard asked > 0 else { return nil }
         self.init(deliveredIops4K: delivered, askedIops4K: asked, tasks: DeliveryModel.competing(scenario))
+    }
+
+    /// From each guest's IOPS as the kernel counted them, spread over its tasks as they declare
+    /// theirs; nil where a guest was not measured (on v2 a guest whose parent lacks io is
+    /// charged to the parent: its zero would read as a starved guest and a saturated device).
+    public init?(_ scenario: Scenario, guestIops: [String: Double], on device: DeliveryModel) {
+        var perTask: [[Double]] = []
+        for guest in scenario.guests {
+            guard let measured = guestIops[guest.name] else { return nil }
+            let declared = guest.tasks.reduce(0) { $0 + $1.iops }
+            perTask.append(guest.tasks.map { declared > 0 ? measured * $0.iops / declared : 0 })
+        }
+        self.init(scenario, deliveredIops: perTask, on: device)
     }
 
     /// The guests got less than they asked for (the benchmark's 95 %): the device was the limit.

@@ -14,6 +14,8 @@ struct ApplyCommand: ParsableCommand {
         With --verify-s S the guests are measured in the kernel for S seconds before and S seconds after, and \
         the change is kept only if it did not make them worse (more guests meet every target in urgency order, \
         or as many and no task that met misses); otherwise it is put back and both measurements are shown. \
+        Where the targets give the device's capacity and no caps or idling are in force, the caps are sized from what \
+        the device delivered in the measurement before, not from the fitted efficiency. \
         Exit status: 0 applied, 1 failed (host as before), 2 bad input, 3 applied without missing guests, \
         5 applied, measured worse, put back.
         Example: rtvirtio apply --targets /etc/rtvirtio/targets.yaml --dry-run
@@ -52,7 +54,11 @@ struct ApplyCommand: ParsableCommand {
         for warning in view.warnings { printError("warning: \(warning)") }
         let present = view.present(targets)
         guard !present.guests.isEmpty else { throw CommandFailure("none of the guests was found; nothing to apply (the reasons are above; `rtvirtio guests` lists what runs)") }
-        let plan = try Optimizer(model: model, space: present.search).plan(Scenario(targets: present), currentScheduler: try view.device.scheduler(fs))
+        // with --verify-s the guests are measured first, and the plan sized from what the device delivered
+        let measuredBefore = try verifyS.map { try measureBefore(view: view, targets: present, seconds: $0, fs: fs) }
+        var scenario = Scenario(targets: present)
+        scenario.delivery?.measured = measuredBefore?.delivery
+        let plan = try Optimizer(model: model, space: present.search).plan(scenario, currentScheduler: try view.device.scheduler(fs))
         let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy,
                                            cgroups: view.cgroups, fs: fs, guests: present.guests)
         let before = view.baseline(fs: fs)   // read before anything is written
@@ -61,8 +67,8 @@ struct ApplyCommand: ParsableCommand {
         let changes: [Applier.Change]
         if dryRun {
             changes = try applier.entries(for: desired, device: view.device).changes
-        } else if let verifyS {
-            (changes, verification) = try verifiedApply(applier, desired: desired, view: view, targets: present, seconds: verifyS)
+        } else if let verifyS, let measuredBefore {
+            (changes, verification) = try verifiedApply(applier, desired: desired, view: view, targets: present, seconds: verifyS, before: measuredBefore)
         } else {
             changes = try applier.apply(desired, device: view.device)
         }
@@ -83,20 +89,44 @@ struct ApplyCommand: ParsableCommand {
         if !view.skipped.isEmpty { throw ExitCode(3) }
     }
 
-    /// Measure, apply, measure; put back unless the guests are not worse.
-    func verifiedApply(_ applier: Applier, desired: [JournalEntry], view: HostView, targets: Targets,
-                       seconds: Int) throws -> ([Applier.Change], (kept: Bool, text: String)) {
+    /// What the guests got before any change, and what the device delivered to them then, where
+    /// that says something about the device: its capacity declared, no caps in force and no
+    /// idling (a capped or idling device delivers less than it can, by design).
+    struct Before {
+        var session: GuestObserver
+        var outcome: MeasuredOutcome
+        var delivery: MeasuredDelivery?
+    }
+
+    func measureBefore(view: HostView, targets: Targets, seconds: Int, fs: HostFS) throws -> Before {
         guard let session = guestObserver(targets, view: view, otherwise: "nothing applied (--verify-s needs the measurement)") else { throw ExitCode(1) }
         printError("measuring \(seconds) s before the change…")
-        let before = MeasuredOutcome(try session.observe(seconds: seconds, percentile: targets.percentile)
-            .report(device: view.device.devicePath, durationS: Double(seconds), targets: targets), targets: targets)
+        let report = try session.observe(seconds: seconds, percentile: targets.percentile)
+            .report(device: view.device.devicePath, durationS: Double(seconds), targets: targets)
+        let inForce = view.settingsInForce(targets, fs: fs).settings
+        let scenario = Scenario(targets: targets)
+        let measured = report.guests.filter { !$0.ops.isEmpty }.map { ($0.name, $0.ops.reduce(0) { $0 + $1.iops }) }
+        var delivery: MeasuredDelivery?
+        if let device = scenario.delivery {
+            let why = inForce.capsIops != nil ? "caps are in force" : inForce.host.sliceIdleUs > 0 ? "bfq idles" : nil
+            delivery = why == nil ? MeasuredDelivery(scenario, guestIops: Dictionary(uniqueKeysWithValues: measured), on: device) : nil
+            if delivery == nil {
+                printError("note: caps are sized from the delivery model, not from this measurement: \(why ?? "not every guest was measured")")
+            }
+        }
+        return Before(session: session, outcome: MeasuredOutcome(report, targets: targets), delivery: delivery)
+    }
+
+    /// Apply, measure; put back unless the guests are not worse than `before`.
+    func verifiedApply(_ applier: Applier, desired: [JournalEntry], view: HostView, targets: Targets,
+                       seconds: Int, before: Before) throws -> ([Applier.Change], (kept: Bool, text: String)) {
         var text = ""
         let result = try applier.applyVerified(desired, device: view.device) {
             printError("applied; measuring \(seconds) s after…")
-            let after = MeasuredOutcome(try session.observe(seconds: seconds, percentile: targets.percentile)
+            let after = MeasuredOutcome(try before.session.observe(seconds: seconds, percentile: targets.percentile)
                 .report(device: view.device.devicePath, durationS: Double(seconds), targets: targets), targets: targets)
-            let verdict = MeasuredOutcome.verdict(before: before, after: after)
-            text = MeasuredOutcome.table(before: before, after: after, seconds: seconds) + "  " + verdict.reason + "\n"
+            let verdict = MeasuredOutcome.verdict(before: before.outcome, after: after)
+            text = MeasuredOutcome.table(before: before.outcome, after: after, seconds: seconds) + "  " + verdict.reason + "\n"
             return verdict.keep
         }
         if result.changes.isEmpty { text = "  nothing changed, nothing to verify\n" }

@@ -185,6 +185,20 @@ struct LiveVerifyTests {
         #expect(result.status == 0 && verified.contains("kept: ") && verified.contains("0 before"), "\(verified)\n\(result.stderr)")
         let majMin = try BlockDevice.resolve(slow.path).majMin
         #expect(Live.readIopsCap(in: "\(cgroups.root)/vm2", majMin: majMin) != nil, "vm2 keeps its cap")
+        // the caps were sized from what the device delivered in the 5 s before, as the plan says
+        let said = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("Measured before planning: the device delivered ") },
+                                "\(result.stdout)")
+        #expect(said.contains(" of the 4500 asked — saturated; caps are sized from what it delivered"), "\(said)")
+        let delivered = try #require(Double(said.split(separator: " ")[6]), "\(said)")
+        #expect(result.stdout.contains("the device was measured delivering \(formatNumber(delivered, decimals: 0)) IOPS without idling"), "\(result.stdout)")
+        var scenario = Scenario(guests: (0..<3).map { g in
+            .init(name: "vm\(g)", criticality: 1, pinnedWeight: nil, guestBfq: .kernelDefault, tasks: [TaskSpec(name: "t", iops: 1500, targetMs: 50)])
+        }, delivery: DeliveryModel(capacityIops: 3500))
+        scenario.delivery?.measured = MeasuredDelivery(deliveredIops4K: delivered, askedIops4K: 4500, tasks: 3)
+        let planned = try #require(Optimizer.capsByUrgency(scenario))
+        let written = ["vm1", "vm2"].map { Live.readIopsCap(in: "\(cgroups.root)/\($0)", majMin: majMin) }
+        // the printed delivery is rounded: a cap within 1 IOPS of the one planned from it
+        for (cap, wrote) in zip(planned.dropFirst(), written) { #expect(abs((cap ?? 0) - (wrote ?? 0)) <= 1, "planned \(planned), wrote \(written)") }
         #expect(Live.run(Live.binary, ["restore", "--state-dir", state]).status == 0)
         #expect(Live.readIopsCap(in: "\(cgroups.root)/vm2", majMin: majMin) == nil)
     }

@@ -155,6 +155,14 @@ struct CapPlanningTests {
         // and never beyond the capacity
         s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 3500, askedIops4K: 9000, tasks: 12)
         #expect(s.delivery!.usableIops(idling: false, tasks: 3) == 3520)
+        // nor below half of it (the efficiency's floor): idle guests are not a device that delivers nothing
+        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 100, askedIops4K: 3600, tasks: 3)
+        #expect(s.delivery!.usableIops(idling: false, tasks: 3) == 1760)
+        // from the kernel's count per guest, spread over the guest's tasks as declared; a guest not measured: nothing
+        let twoTasks = Self.scenario([[300, 100], [1000]], capacity: 3520)
+        #expect(MeasuredDelivery(twoTasks, guestIops: ["vm0": 200, "vm1": 900], on: twoTasks.delivery!)
+                == MeasuredDelivery(deliveredIops4K: 1100, askedIops4K: 1400, tasks: 3))
+        #expect(MeasuredDelivery(twoTasks, guestIops: ["vm0": 200], on: twoTasks.delivery!) == nil)
         // a measurement that is not one says nothing
         #expect(MeasuredDelivery(s, deliveredIops: [[1000], [.nan], [1000]], on: s.delivery!) == nil)
         #expect(MeasuredDelivery(s, deliveredIops: [[1000], [1000]], on: s.delivery!) == nil)
