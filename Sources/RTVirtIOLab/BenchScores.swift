@@ -154,11 +154,9 @@ extension BenchResults {
                 ourScores.append(mine.urgentFirstScore)
                 bestScores.append(best.1)
                 guard best.1 > mine.urgentFirstScore + 1e-9 else { continue }
-                let settings = mine.runs[0].settings
-                let chose = settings.usesBfq
-                    ? "bfq timeout_sync \(settings.host.timeoutSyncMs) ms, slice_idle \(formatNumber(settings.host.sliceIdleMs, decimals: 3)) ms"
-                        + (settings.capsIops.map { caps in ", caps " + zip(mine.runs[0].tasks.map(\.guest).uniqued(), caps).compactMap { g, c in c.map { "\(g) \($0)" } }.joined(separator: ", ") } ?? "")
-                    : settings.scheduler
+                // a scheme that measures before planning may choose differently in each run
+                let choices = mine.runs.map(\.choice).uniqued()
+                let chose = choices.count == 1 ? choices[0] : "per run: " + choices.joined(separator: "; ")
                 let failed = mine.runs.flatMap { run in run.tasks.filter { !$0.pass }.map { task in
                     "\(task.guest)/\(task.task) \(formatNumber(task.p9999Ms, decimals: 1)) ms, \(formatNumber(task.achievedIops, decimals: 0)) of \(formatNumber(task.demandedIops, decimals: 0)) IOPS"
                 } }
@@ -172,5 +170,17 @@ extension BenchResults {
             lines += losses
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension BenchResults.Run {
+    /// What the scheme chose for this run, and what it measured before choosing, in words.
+    var choice: String {
+        let chose = settings.usesBfq
+            ? "bfq timeout_sync \(settings.host.timeoutSyncMs) ms, slice_idle \(formatNumber(settings.host.sliceIdleMs, decimals: 3)) ms"
+                + (settings.capsIops.map { caps in ", caps " + zip(tasks.map(\.guest).uniqued(), caps).compactMap { g, c in c.map { "\(g) \($0)" } }.joined(separator: ", ") } ?? "")
+            : settings.scheduler
+        guard let measured = measuredBeforePlanning else { return chose }
+        return "\(chose) (measured before: \(formatNumber(measured.deliveredIops4K, decimals: 0)) of \(formatNumber(measured.askedIops4K, decimals: 0)) IOPS delivered)"
     }
 }

@@ -274,6 +274,13 @@ struct BenchResultsTests {
         #expect(text.hasPrefix("rtvirtio against the best baseline of each case (urgent-first, mean over 2 cases): 0.5 against 0.5; a baseline did better in 1 case:"), "\(text)")
         #expect(text.contains("- a: none 1 > rtvirtio 0.5; rtvirtio chose bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35; its failed tasks (all repeats): vm1/t 90 ms, 100 of 100 IOPS"), "\(text)")
         #expect(!text.contains("- b:"))
+        // runs planned from a measurement may choose differently: each choice, with what was measured before it
+        var second = run([true, false], settings: none)
+        second.measuredBeforePlanning = MeasuredDelivery(deliveredIops4K: 3480, askedIops4K: 3610, tasks: 2)
+        results.schemes["rtvirtio"]!.cases["a"]!.runs.append(second)
+        results.summarise()
+        #expect(results.rtvirtioAgainstBaselines().contains("rtvirtio chose per run: bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35; none (measured before: 3480 of 3610 IOPS delivered); its failed"),
+                "\(results.rtvirtioAgainstBaselines())")
     }
 
     @Test("Wilson 95 % interval, hand-worked")
