@@ -54,6 +54,8 @@ public struct Plan: Sendable {
     public var asked4K: Double?
     /// What the device was measured delivering (4 KiB requests per second) before the plan, where it was.
     public var measuredDelivery: MeasuredDelivery?
+    /// Whether that measurement sized the usable IOPS (not when it was far below what the device delivers saturated).
+    public var measuredDeliveryUsed = false
     /// One sentence per cap: how much, what the guest asks, for whom.
     public var caps: [String]
     /// Set when the device's own scheduler already meets every target: the plan changes nothing
@@ -72,6 +74,7 @@ public struct Plan: Sendable {
     public mutating func describeDevice(of scenario: Scenario) {
         (capacityIops, largeReadMBps, asked4K) = (scenario.delivery?.capacityIops, scenario.delivery?.largeReadMBps, scenario.asked4K)
         measuredDelivery = scenario.delivery?.measured
+        measuredDeliveryUsed = scenario.delivery?.usesMeasurement(idling: false) ?? false
     }
 
     /// What the guests ask, in the capacity's 4 KiB requests (their IOPS where the plan did not record it).

@@ -74,7 +74,9 @@ public struct PlanReport: Sendable {
             lines.append("Device capacity \(formatNumber(capacity, decimals: 0)) IOPS (4 KiB reads); the guests ask \(formatNumber(asked, decimals: 0)) in 4 KiB requests (\(formatNumber(asked / capacity * 100, decimals: 0)) %).")
             if let measured = plan.measuredDelivery {
                 lines.append("Measured before planning: the device delivered \(formatNumber(measured.deliveredIops4K, decimals: 0)) of the \(formatNumber(measured.askedIops4K, decimals: 0)) asked"
-                             + (measured.saturated ? " — saturated; caps are sized from what it delivered, not from the fitted efficiency." : " — not saturated."))
+                             + (!measured.saturated ? " — not saturated."
+                                : plan.measuredDeliveryUsed ? " — saturated; caps are sized from what it delivered, not from the fitted efficiency."
+                                : " — far below what this device delivers saturated, so the guests asked for less than they declare; caps are sized from the fitted efficiency."))
             }
         }
         if !plan.caps.isEmpty {

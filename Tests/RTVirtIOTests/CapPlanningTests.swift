@@ -155,9 +155,12 @@ struct CapPlanningTests {
         // and never beyond the capacity
         s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 3500, askedIops4K: 9000, tasks: 12)
         #expect(s.delivery!.usableIops(idling: false, tasks: 3) == 3520)
-        // nor below half of it (the efficiency's floor): idle guests are not a device that delivers nothing
-        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 100, askedIops4K: 3600, tasks: 3)
-        #expect(s.delivery!.usableIops(idling: false, tasks: 3) == 1760)
+        // far below what the fit says a saturated device delivers (3284.9 × 0.75 = 2463.6), the guests asked
+        // for less than they declare: the fit stands
+        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 2400, askedIops4K: 3600, tasks: 3)
+        #expect(abs(s.delivery!.usableIops(idling: false, tasks: 3) - 3284.864) < 1e-9 && !s.delivery!.usesMeasurement(idling: false))
+        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 2470, askedIops4K: 3600, tasks: 3)
+        #expect(s.delivery!.usableIops(idling: false, tasks: 3) == 2470 && s.delivery!.usesMeasurement(idling: false))
         // from the kernel's count per guest, spread over the guest's tasks as declared; a guest not measured: nothing
         let twoTasks = Self.scenario([[300, 100], [1000]], capacity: 3520)
         #expect(MeasuredDelivery(twoTasks, guestIops: ["vm0": 200, "vm1": 900], on: twoTasks.delivery!)
@@ -178,6 +181,9 @@ struct CapPlanningTests {
         #expect(text.contains("Measured before planning: the device delivered 3000 of the 3600 asked — saturated; caps are sized from what it delivered"), "\(text)")
         #expect(text.contains("vm2 capped at 260 read IOPS (asks 1100) so that vm0, vm1 get the IOPS they ask for: the device was measured delivering 3000 IOPS without idling"), "\(text)")
         #expect(try PlanReport(plan: plan, device: "/dev/x").json().contains("\"deliveredIops4K\" : 3000"))
+        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 1000, askedIops4K: 3600, tasks: 3)
+        let idle = try Optimizer(model: FlatModel(), space: SearchSpace(hostTimeoutSyncMs: [32], hostSliceIdleUs: [0])).plan(s)
+        #expect(PlanReport(plan: idle, device: "/dev/x").text().contains("delivered 1000 of the 3600 asked — far below what this device delivers saturated"))
     }
 
     @Test("caps go to the least urgent guests first, only on a saturated device, never on a guest whose demand fits")
