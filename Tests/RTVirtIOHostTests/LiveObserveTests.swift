@@ -190,7 +190,8 @@ struct LiveVerifyTests {
                                 "\(result.stdout)")
         #expect(said.contains(" of the 4500 asked — saturated; caps are sized from what it delivered"), "\(said)")
         let delivered = try #require(Double(said.split(separator: " ")[6]), "\(said)")
-        #expect(result.stdout.contains("the device was measured delivering \(formatNumber(delivered, decimals: 0)) IOPS without idling"), "\(result.stdout)")
+        // never more than the declared capacity (this device measured 3524 once against its 3500)
+        #expect(result.stdout.contains("the device was measured delivering \(formatNumber(min(3500, delivered), decimals: 0)) IOPS without idling"), "\(result.stdout)")
         var scenario = Scenario(guests: (0..<3).map { g in
             .init(name: "vm\(g)", criticality: 1, pinnedWeight: nil, guestBfq: .kernelDefault, tasks: [TaskSpec(name: "t", iops: 1500, targetMs: 50)])
         }, delivery: DeliveryModel(capacityIops: 3500))
