@@ -55,7 +55,7 @@ struct ApplyCommand: ParsableCommand {
         let present = view.present(targets)
         guard !present.guests.isEmpty else { throw CommandFailure("none of the guests was found; nothing to apply (the reasons are above; `rtvirtio guests` lists what runs)") }
         // with --verify-s the guests are measured first, and the plan sized from what the device delivered
-        let measuredBefore = try verifyS.map { try measureBefore(view: view, targets: present, seconds: $0, fs: fs) }
+        let measuredBefore = try verifyS.map { try GuestsBefore.measure(view: view, targets: present, seconds: $0, fs: fs, otherwise: "nothing applied (--verify-s needs the measurement)") }
         var scenario = Scenario(targets: present)
         scenario.delivery?.measured = measuredBefore?.delivery
         let plan = try Optimizer(model: model, space: present.search).plan(scenario, currentScheduler: try view.device.scheduler(fs))
@@ -89,37 +89,9 @@ struct ApplyCommand: ParsableCommand {
         if !view.skipped.isEmpty { throw ExitCode(3) }
     }
 
-    /// What the guests got before any change, and what the device delivered to them then, where
-    /// that says something about the device: its capacity declared, no caps in force and no
-    /// idling (a capped or idling device delivers less than it can, by design).
-    struct Before {
-        var session: GuestObserver
-        var outcome: MeasuredOutcome
-        var delivery: MeasuredDelivery?
-    }
-
-    func measureBefore(view: HostView, targets: Targets, seconds: Int, fs: HostFS) throws -> Before {
-        guard let session = guestObserver(targets, view: view, otherwise: "nothing applied (--verify-s needs the measurement)") else { throw ExitCode(1) }
-        printError("measuring \(seconds) s before the change…")
-        let report = try session.observe(seconds: seconds, percentile: targets.percentile)
-            .report(device: view.device.devicePath, durationS: Double(seconds), targets: targets)
-        let inForce = view.settingsInForce(targets, fs: fs).settings
-        let scenario = Scenario(targets: targets)
-        let measured = report.guests.filter { !$0.ops.isEmpty }.map { ($0.name, $0.ops.reduce(0) { $0 + $1.iops }) }
-        var delivery: MeasuredDelivery?
-        if let device = scenario.delivery {
-            let why = inForce.capsIops != nil ? "caps are in force" : inForce.host.sliceIdleUs > 0 ? "bfq idles" : nil
-            delivery = why == nil ? MeasuredDelivery(scenario, guestIops: Dictionary(uniqueKeysWithValues: measured), on: device) : nil
-            if delivery == nil {
-                printError("note: caps are sized from the delivery model, not from this measurement: \(why ?? "not every guest was measured")")
-            }
-        }
-        return Before(session: session, outcome: MeasuredOutcome(report, targets: targets), delivery: delivery)
-    }
-
     /// Apply, measure; put back unless the guests are not worse than `before`.
     func verifiedApply(_ applier: Applier, desired: [JournalEntry], view: HostView, targets: Targets,
-                       seconds: Int, before: Before) throws -> ([Applier.Change], (kept: Bool, text: String)) {
+                       seconds: Int, before: GuestsBefore) throws -> ([Applier.Change], (kept: Bool, text: String)) {
         var text = ""
         let result = try applier.applyVerified(desired, device: view.device) {
             printError("applied; measuring \(seconds) s after…")

@@ -145,6 +145,15 @@ struct LiveVerifyTests {
     /// `apply --verify-s 5` with the targets file `header` (device, model, capacity) begins.
     static func applyVerifying(header: String, device: String, directory: String, iops: Int, targetMs: Int) throws
         -> (result: (status: Int32, stdout: String, stderr: String), cgroups: TestCgroups, state: String) {
+        try underLoad(header: header, device: device, directory: directory, iops: iops, targetMs: targetMs) { targets, state, root in
+            ["apply", "--targets", targets, "--verify-s", "5", "--state-dir", state, "--cgroup-root", root]
+        }
+    }
+
+    /// The same three guests under fio, and rtvirtio run with `arguments(targets, stateDir, cgroupRoot)`.
+    static func underLoad(header: String, device: String, directory: String, iops: Int, targetMs: Int,
+                          arguments: (String, String, String) -> [String]) throws
+        -> (result: (status: Int32, stdout: String, stderr: String), cgroups: TestCgroups, state: String) {
         let cgroups = try TestCgroups(chargedToThem: true)
         let names = ["vm0", "vm1", "vm2"]
         for name in names { try cgroups.make(name) }
@@ -155,7 +164,7 @@ struct LiveVerifyTests {
         let fio = try loads(cgroups, device: device, names: names, iops: iops, seconds: 14)
         defer { for p in fio { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         usleep(500_000)
-        let result = Live.run(Live.binary, ["apply", "--targets", targets, "--verify-s", "5", "--state-dir", state, "--cgroup-root", cgroups.relativeRoot])
+        let result = Live.run(Live.binary, arguments(targets, state, cgroups.relativeRoot))
         return (result, cgroups, state)
     }
 
@@ -202,5 +211,25 @@ struct LiveVerifyTests {
         for (cap, wrote) in zip(planned.dropFirst(), written) { #expect(abs((cap ?? 0) - (wrote ?? 0)) <= 1, "planned \(planned), wrote \(written)") }
         #expect(Live.run(Live.binary, ["restore", "--state-dir", state]).status == 0)
         #expect(Live.readIopsCap(in: "\(cgroups.root)/vm2", majMin: majMin) == nil)
+    }
+
+    @Test("needs root: plan --measure-s plans on the delivery it measured, as apply --verify-s would, and writes nothing", .timeLimit(.minutes(1)))
+    func rootPlanMeasuresFirst() throws {
+        guard let slow = try SlowDevice.make() else { return }
+        let schedulerBefore = try String(contentsOfFile: "/sys/block/\((slow.path as NSString).lastPathComponent)/queue/scheduler", encoding: .utf8)
+        let (result, cgroups, _) = try Self.underLoad(header: "device: \(slow.path)\ncapacity: {readIops: 3500}\n", device: slow.path,
+                                                      directory: slow.scratch.directory, iops: 1500, targetMs: 50) { targets, _, root in
+            ["plan", "--targets", targets, "--measure-s", "3", "--cgroup-root", root]
+        }
+        #expect(result.status == 0 && result.stderr.contains("measuring the guests 3 s before planning"), "\(result)")
+        #expect(result.stdout.contains("Measured before planning: the device delivered ") && result.stdout.contains(" of the 4500 asked — saturated"), "\(result.stdout)")
+        #expect(result.stdout.contains("vm2 capped at ") && result.stdout.contains("the device was measured delivering "), "\(result.stdout)")
+        // a dry run: the device's scheduler and the guests' caps as they were
+        let majMin = try BlockDevice.resolve(slow.path).majMin
+        #expect(try String(contentsOfFile: "/sys/block/\((slow.path as NSString).lastPathComponent)/queue/scheduler", encoding: .utf8) == schedulerBefore)
+        #expect(["vm0", "vm1", "vm2"].allSatisfy { Live.readIopsCap(in: "\(cgroups.root)/\($0)", majMin: majMin) == nil })
+        // a bad number is refused before anything is measured
+        let bad = Live.run(Live.binary, ["plan", "--targets", "/nonexistent.yaml", "--measure-s", "0"])
+        #expect(bad.status == 64 && bad.stderr.contains("--measure-s wants 1 to 3600 seconds (got 0)"), "\(bad)")
     }
 }
