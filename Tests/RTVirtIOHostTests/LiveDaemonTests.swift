@@ -127,7 +127,10 @@ struct LiveDaemonTests {
         // open loop: the wrong model's setting stays, and the urgent guest misses
         let open = try Running(arguments: ["daemon", "--open-loop", "--targets", targets, "--interval-s", "2"] + hostArguments,
                                environment: [:], log: directory + "/open.log")
-        let openTail = try observeVm0()
+        // idling's stalls come every few seconds, not in every window: a second window before the premise is judged
+        // (a fresh clone's make test once measured 4.4 ms in the first 6 s)
+        var openTail = try observeVm0()
+        if openTail <= 50 { openTail = max(openTail, try observeVm0()) }
         #expect(sliceIdle() == "8000", "\(open.output)")
         #expect(openTail > 50, "premise: idling stalls vm0 past its 50 ms target (measured \(openTail) ms over 6 s)")
         open.signal(SIGTERM)
