@@ -53,9 +53,10 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     }
 
     /// A measured delivery below this share of what the fit says a saturated device delivers is
-    /// taken as guests asking for less than they declare, not as the device: on the testbed the
-    /// saturated runs of contended24-rep5 delivered 0.94 of the fit or more (2317 IOPS with 12 tasks).
-    public static let measuredSaturationFloor = 0.75
+    /// taken as guests asking for less than they declare, not as the device: the saturated
+    /// measurements of bench/results/contended24-measured went down to 0.76 of the fit (g4-LM:
+    /// 2152 IOPS with 8 tasks, the testbed's low draw), so the floor sits below that.
+    public static let measuredSaturationFloor = 0.6
 
     /// Whether `measured` sized the usable IOPS (for the report's words).
     public func usesMeasurement(idling: Bool) -> Bool {

@@ -155,12 +155,12 @@ struct CapPlanningTests {
         // and never beyond the capacity
         s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 3500, askedIops4K: 9000, tasks: 12)
         #expect(s.delivery!.usableIops(idling: false, tasks: 3) == 3520)
-        // far below what the fit says a saturated device delivers (3284.9 × 0.75 = 2463.6), the guests asked
+        // far below what the fit says a saturated device delivers (3284.864 × 0.6 = 1970.9), the guests asked
         // for less than they declare: the fit stands
-        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 2400, askedIops4K: 3600, tasks: 3)
+        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 1900, askedIops4K: 3600, tasks: 3)
         #expect(abs(s.delivery!.usableIops(idling: false, tasks: 3) - 3284.864) < 1e-9 && !s.delivery!.usesMeasurement(idling: false))
-        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 2470, askedIops4K: 3600, tasks: 3)
-        #expect(s.delivery!.usableIops(idling: false, tasks: 3) == 2470 && s.delivery!.usesMeasurement(idling: false))
+        s.delivery!.measured = MeasuredDelivery(deliveredIops4K: 1980, askedIops4K: 3600, tasks: 3)
+        #expect(s.delivery!.usableIops(idling: false, tasks: 3) == 1980 && s.delivery!.usesMeasurement(idling: false))
         // from the kernel's count per guest, spread over the guest's tasks as declared; a guest not measured: nothing
         let twoTasks = Self.scenario([[300, 100], [1000]], capacity: 3520)
         #expect(MeasuredDelivery(twoTasks, guestIops: ["vm0": 200, "vm1": 900], on: twoTasks.delivery!)
