@@ -59,10 +59,7 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     public static let measuredSaturationFloor = 0.6
 
     /// Whether `measured` sized the usable IOPS (for the report's words).
-    public func usesMeasurement(idling: Bool) -> Bool {
-        guard !idling, let measured else { return false }
-        return !measured.saturated || measured.deliveredIops4K >= Self.measuredSaturationFloor * capacityIops * noIdleEfficiency.at(tasks: measured.tasks)
-    }
+    public func usesMeasurement(idling: Bool) -> Bool { !idling && measuredUsableIops(tasks: measured?.tasks ?? 0) != nil }
 
     /// A task that gets less than this share of the IOPS it asks for has missed (the benchmark's rule too).
     public static let minimumFraction = 0.95
@@ -71,13 +68,18 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     /// it was (without idling), else the capacity times the fitted efficiency.
     public func usableIops(idling: Bool, tasks: Int) -> Double {
         let fitted = capacityIops * (idling ? idleEfficiency : noIdleEfficiency).at(tasks: tasks)
-        guard !idling, let measured else { return fitted }
+        guard !idling, let measured = measuredUsableIops(tasks: tasks) else { return fitted }
+        return measured
+    }
+
+    /// What `measured` says the device serves `tasks` tasks without idling; nil where it says nothing of it.
+    func measuredUsableIops(tasks: Int) -> Double? {
+        guard let measured else { return nil }
         // the device served what was asked: it can serve at least that
-        guard measured.saturated else { return max(fitted, measured.askedIops4K) }
+        guard measured.saturated else { return max(capacityIops * noIdleEfficiency.at(tasks: tasks), measured.askedIops4K) }
         // far below what a saturated device delivers, the guests asked for less than they declare:
         // that says nothing of the device
-        let fittedThen = capacityIops * noIdleEfficiency.at(tasks: measured.tasks)
-        guard measured.deliveredIops4K >= Self.measuredSaturationFloor * fittedThen else { return fitted }
+        guard measured.deliveredIops4K >= Self.measuredSaturationFloor * capacityIops * noIdleEfficiency.at(tasks: measured.tasks) else { return nil }
         // moved along the fit's slope to another number of tasks, never beyond the capacity
         return min(capacityIops, measured.deliveredIops4K * noIdleEfficiency.at(tasks: tasks) / noIdleEfficiency.at(tasks: measured.tasks))
     }
