@@ -69,6 +69,8 @@ public struct ObservationReport: Sendable, Encodable {
     public struct Guest: Sendable, Encodable {
         public var name: String
         public var ops: [OpStats]
+        /// Requests per second over every op.
+        public var iops: Double { ops.reduce(0) { $0 + $1.iops } }
 
         enum CodingKeys: String, CodingKey { case name, ops }
         struct OpKey: CodingKey {

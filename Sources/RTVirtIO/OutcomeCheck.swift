@@ -28,7 +28,7 @@ public struct MeasuredOutcome: Sendable, Equatable {
         guests = targets.guestsByUrgency.map { spec in
             let ops = byName[spec.name]?.ops ?? []
             let tail = ops.compactMap(\.p9999Ms).max()
-            let iops = ops.reduce(0) { $0 + $1.iops }
+            let iops = byName[spec.name]?.iops ?? 0
             let asked = spec.tasks.reduce(0) { $0 + $1.iops }
             return Guest(name: spec.name, tailMs: tail, iops: iops, askedIops: asked,
                          tailsMet: Dictionary(uniqueKeysWithValues: spec.tasks.map { ($0.name, (tail ?? .infinity) <= $0.targetMs) }))

@@ -19,7 +19,7 @@ struct GuestsBefore {
             .report(device: view.device.devicePath, durationS: Double(seconds), targets: targets)
         let inForce = view.settingsInForce(targets, fs: fs).settings
         let scenario = Scenario(targets: targets)
-        let measured = report.guests.filter { !$0.ops.isEmpty }.map { ($0.name, $0.ops.reduce(0) { $0 + $1.iops }) }
+        let measured = report.guests.filter { !$0.ops.isEmpty }.map { ($0.name, $0.iops) }
         var delivery: MeasuredDelivery?
         if let device = scenario.delivery {
             let why = inForce.capsIops != nil ? "caps are in force" : inForce.host.sliceIdleUs > 0 ? "bfq idles" : nil
