@@ -50,10 +50,8 @@ struct ApplyCommand: ParsableCommand {
         guard dryRun || geteuid() == 0 else {
             throw ValidationError("apply writes sysfs and cgroup files: run it as root (or use --dry-run)")
         }
-        let view = try host.observe(targets, fs: fs)
-        for warning in view.warnings { printError("warning: \(warning)") }
+        let view = try host.observeGuests(targets, fs: fs, nothingTo: "apply")
         let present = view.present(targets)
-        guard !present.guests.isEmpty else { throw CommandFailure("none of the guests was found; nothing to apply (the reasons are above; `rtvirtio guests` lists what runs)") }
         // with --verify-s the guests are measured first, and the plan sized from what the device delivered
         let measuredBefore = try verifyS.map { try GuestsBefore.measure(view: view, targets: present, seconds: $0, fs: fs, otherwise: "nothing applied (--verify-s needs the measurement)") }
         var scenario = Scenario(targets: present)

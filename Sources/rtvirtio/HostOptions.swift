@@ -16,6 +16,24 @@ struct HostOptions: ParsableArguments {
     func observe(_ targets: Targets, fs: HostFS) throws -> HostView {
         try HostView.observe(targets, cgroupRoot: cgroupRoot, fs: fs)
     }
+
+    /// `HostView.observeGuests` under these options.
+    func observeGuests(_ targets: Targets, fs: HostFS, nothingTo what: String) throws -> HostView {
+        try HostView.observeGuests(targets, cgroupRoot: cgroupRoot, fs: fs, nothingTo: what)
+    }
+}
+
+extension HostView {
+    /// The host as discovery sees it, its warnings printed; one line and exit 1 when none of the
+    /// targets' guests was found (`what`: what the command then has nothing to do).
+    static func observeGuests(_ targets: Targets, cgroupRoot: String?, fs: HostFS, nothingTo what: String) throws -> HostView {
+        let view = try HostView.observe(targets, cgroupRoot: cgroupRoot, fs: fs)
+        for warning in view.warnings { printError("warning: \(warning)") }
+        guard !view.cgroups.isEmpty else {
+            throw CommandFailure("none of the guests was found; nothing to \(what) (the reasons are above; `rtvirtio guests` lists what runs)")
+        }
+        return view
+    }
 }
 
 func printError(_ text: String) {

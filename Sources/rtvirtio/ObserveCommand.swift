@@ -29,9 +29,7 @@ struct ObserveCommand: ParsableCommand {
 
     func run() throws {
         let targets = try ConfigFiles.loadTargets(self.targets)
-        let view = try host.observe(targets, fs: HostFS())
-        for warning in view.warnings { printError("warning: \(warning)") }
-        guard !view.cgroups.isEmpty else { throw CommandFailure("none of the guests was found; nothing to observe (the reasons are above; `rtvirtio guests` lists what runs)") }
+        let view = try host.observeGuests(targets, fs: HostFS(), nothingTo: "observe")
         guard let session = guestObserver(targets, view: view, btf: btf) else { throw ExitCode(1) }
         let observer = session.observer
         printError("observing \(view.device.devicePath) (\(view.device.majMin)) for \(durationS) s: \(session.guests.map(\.name).joined(separator: ", "))")

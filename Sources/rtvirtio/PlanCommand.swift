@@ -34,10 +34,8 @@ struct PlanCommand: ParsableCommand {
         let current = try? BlockDevice.resolve(targets.device, fs: fs).scheduler(fs)
         var scenario = Scenario(targets: targets)
         if let measureS {
-            let view = try HostView.observe(targets, cgroupRoot: cgroupRoot, fs: fs)
-            for warning in view.warnings { printError("warning: \(warning)") }
+            let view = try HostView.observeGuests(targets, cgroupRoot: cgroupRoot, fs: fs, nothingTo: "measure")
             let present = view.present(targets)
-            guard !present.guests.isEmpty else { throw CommandFailure("none of the guests was found; nothing to measure (`rtvirtio guests` lists what runs)") }
             scenario = Scenario(targets: present)
             scenario.delivery?.measured = try GuestsBefore.measure(view: view, targets: present, seconds: measureS, fs: fs,
                                                                    otherwise: "nothing planned (--measure-s needs the measurement)").delivery

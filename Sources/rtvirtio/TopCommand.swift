@@ -25,9 +25,7 @@ struct TopCommand: ParsableCommand {
     func run() throws {
         let (targets, model) = try planning.load()
         let fs = HostFS()
-        let view = try host.observe(targets, fs: fs)
-        for warning in view.warnings { printError("warning: \(warning)") }
-        guard !view.cgroups.isEmpty else { throw CommandFailure("none of the guests was found; nothing to observe (the reasons are above; `rtvirtio guests` lists what runs)") }
+        let view = try host.observeGuests(targets, fs: fs, nothingTo: "observe")
         guard let session = guestObserver(targets, view: view) else { throw ExitCode(1) }
         let present = view.present(targets)
         let (settings, settingsText) = view.settingsInForce(present, fs: fs)
