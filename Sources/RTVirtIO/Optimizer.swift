@@ -56,8 +56,11 @@ public struct Optimizer: Sendable {
 
     /// `currentScheduler`: the device's selected scheduler; where it is not bfq and the
     /// model says it already meets every target, the plan keeps it and changes nothing.
-    public func plan(_ scenario: Scenario, currentScheduler: String? = nil) throws -> Plan {
+    /// `offersBfq`: false where the device has no bfq (a kernel built without it, the module
+    /// not loaded): its own scheduler stays, and caps are the only knob.
+    public func plan(_ scenario: Scenario, currentScheduler: String? = nil, offersBfq: Bool = true) throws -> Plan {
         if let current = currentScheduler, current != "bfq", let kept = keepCurrent(scenario, scheduler: current) { return kept }
+        if !offersBfq { return capsOnly(scenario, scheduler: currentScheduler ?? "none") }
         // the latency models read load in KB/s of 4 KiB reads: large requests as the device's time sees them
         let plain = Evaluator(model: model, scenario: scenario.inDeviceTime, requested: scenario)
         var (best, evaluated) = try searchWeights(plain)
@@ -103,6 +106,28 @@ public struct Optimizer: Sendable {
                         keptScheduler: scheduler)
         plan.describeDevice(of: scenario)
         return plan
+    }
+
+    /// The plan on a device without bfq: its own scheduler kept, predicted as bfq without idling
+    /// with equal weights (they split a device the same way, measured), and the least urgent guests
+    /// capped where the device is saturated — sized as they are with bfq without idling.
+    func capsOnly(_ scenario: Scenario, scheduler: String) -> Plan {
+        let proxy = Settings.deviceSchedulerProxy(weights: scenario.untouchedWeights)
+        let caps = Self.capsByUrgency(scenario, idling: false)
+        let evaluator = caps.map { Evaluator(model: ThrottledModel(base: model, caps: $0), scenario: scenario.capped($0).inDeviceTime, requested: scenario, caps: $0) }
+            ?? Evaluator(model: model, scenario: scenario.inDeviceTime, requested: scenario)
+        let settings = evaluator.withCaps(proxy)
+        let guests = Plan.predicted(model: evaluator.model, scenario: evaluator.scenario, settings: settings, requested: scenario)
+        var plan = Plan(model: model.name, host: proxy.host, guests: guests, sacrificed: sacrifices(evaluator, guests: guests, settings: settings),
+                        warnings: model.validity.warnings(for: scenario) + [Self.noBfqWarning(scheduler)], score: evaluator.score(settings),
+                        candidatesEvaluated: 1, caps: capExplanations(scenario, guests: guests, idling: false), keptScheduler: scheduler)
+        plan.bfqOffered = false
+        plan.describeDevice(of: scenario)
+        return plan
+    }
+
+    static func noBfqWarning(_ scheduler: String) -> String {
+        "the device offers no bfq: its own scheduler (\(scheduler)) stays and only caps are planned; bfq's timeout_sync, slice_idle and the weights need bfq (modprobe bfq, or a kernel with CONFIG_IOSCHED_BFQ)"
     }
 
     /// The weight and knob search for one load: the best settings and how many were scored.

@@ -61,6 +61,8 @@ public struct Plan: Sendable {
     /// Set when the device's own scheduler already meets every target: the plan changes nothing
     /// (`host` and the weights are then only how the models predicted it).
     public var keptScheduler: String?
+    /// False where the device had no bfq: the plan keeps its scheduler and may cap guests (`caps`).
+    public var bfqOffered = true
 
     public init(model: String, host: BfqSettings, guests: [Guest], sacrificed: [Sacrifice], warnings: [String], score: Score,
                 candidatesEvaluated: Int, capacityIops: Double? = nil, caps: [String] = [], keptScheduler: String? = nil) {

@@ -49,8 +49,13 @@ public struct PlanReport: Sendable {
 
     /// Why a plan that keeps the device's own scheduler writes nothing.
     public var keptText: String? {
-        plan.keptScheduler.map { "The current settings already meet every target (the device's own scheduler, \($0), predicted as bfq without idling and "
-            + "with equal weights, which split a device the same way): nothing to change." }
+        guard let kept = plan.keptScheduler else { return nil }
+        guard plan.bfqOffered else {
+            return "The device offers no bfq: its own scheduler, \(kept), stays (predicted as bfq without idling and with equal weights, which split a device the same way); "
+                + (plan.caps.isEmpty ? "no cap is planned, so nothing changes." : "the least urgent guests are capped.")
+        }
+        return "The current settings already meet every target (the device's own scheduler, \(kept), predicted as bfq without idling and "
+            + "with equal weights, which split a device the same way): nothing to change."
     }
 
     public func text() -> String {
@@ -157,6 +162,7 @@ public struct PlanReport: Sendable {
         var measuredDelivery: MeasuredDelivery?
         var caps: [String]
         var keptScheduler: String?
+        var bfqOffered: Bool
         var libvirt: [LibvirtTuning]
     }
 
@@ -173,7 +179,7 @@ public struct PlanReport: Sendable {
                       })
             },
             sacrificed: plan.sacrificed, warnings: plan.warnings, tasksMet: plan.tasksMet, taskCount: plan.taskCount,
-            capacityIops: plan.capacityIops, measuredDelivery: plan.measuredDelivery, caps: plan.caps, keptScheduler: plan.keptScheduler, libvirt: libvirt)
+            capacityIops: plan.capacityIops, measuredDelivery: plan.measuredDelivery, caps: plan.caps, keptScheduler: plan.keptScheduler, bfqOffered: plan.bfqOffered, libvirt: libvirt)
         return try encodeJSON(value)
     }
 }

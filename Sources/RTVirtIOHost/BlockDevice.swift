@@ -52,14 +52,15 @@ public struct BlockDevice: Sendable, Equatable {
         return (selected, words.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) })
     }
 
-    /// The selected scheduler; throws when bfq is not offered at all.
+    /// The selected scheduler.
     public func scheduler(_ fs: HostFS) throws -> String {
-        let (selected, available) = Self.parseScheduler(try fs.read(schedulerPath))
-        guard available.contains("bfq") else {
-            throw HostError("use bfq on", path: devicePath,
-                            detail: "\(name) offers only [\(available.joined(separator: ", "))]; load the bfq module (modprobe bfq) or choose another device")
-        }
-        return selected ?? "none"
+        Self.parseScheduler(try fs.read(schedulerPath)).selected ?? "none"
+    }
+
+    /// Whether the device offers bfq at all (a kernel without it, or the module not loaded: the
+    /// plans keep the device's own scheduler and cap guests only).
+    public func offersBfq(_ fs: HostFS) throws -> Bool {
+        Self.parseScheduler(try fs.read(schedulerPath)).available.contains("bfq")
     }
 
     /// The slice_idle file to use: µs where the kernel has it (exact for 0 and

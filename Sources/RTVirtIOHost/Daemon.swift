@@ -173,7 +173,8 @@ public actor DaemonCore {
         let plan: Plan
         do {
             let corrected: any LatencyModel = corrections.isEmpty ? model : CorrectedModel(base: model, corrections: corrections)
-            plan = try Optimizer(model: corrected, space: present.search).plan(scenario, currentScheduler: try? view.device.scheduler(fs))
+            plan = try Optimizer(model: corrected, space: present.search).plan(scenario, currentScheduler: try? view.device.scheduler(fs),
+                                                                                     offersBfq: (try? view.device.offersBfq(fs)) ?? true)
         } catch {
             logger.error("cannot plan: \(error)")
             notifier.status("error: \(error)")

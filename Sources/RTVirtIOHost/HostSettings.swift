@@ -6,15 +6,18 @@ import RTVirtIO
 public enum HostSettings {
     public static func desired(plan: Plan, device: BlockDevice, hierarchy: CgroupHierarchy,
                                cgroups: [String: String], fs: HostFS, guests: [GuestSpec] = []) -> [JournalEntry] {
-        if plan.keptScheduler != nil { return [] }   // the device's own scheduler already meets every target
-        var entries = [
-            JournalEntry(kind: .scheduler, path: device.schedulerPath, original: nil, applied: "bfq"),
-            JournalEntry(kind: .value, path: "\(device.ioschedPath)/timeout_sync", original: nil,
-                         applied: String(plan.host.timeoutSyncMs)),
-        ]
-        let sliceIdle = device.sliceIdle(fs)
-        entries.append(JournalEntry(kind: .value, path: sliceIdle.path, original: nil,
-                                    applied: String(plan.host.sliceIdleUs * sliceIdle.perMs / 1000)))
+        // a plan that keeps the device's own scheduler writes nothing of bfq: no knob, no weight;
+        // only its caps, where the device has no bfq (otherwise it meets every target as it is)
+        let bfq = plan.keptScheduler == nil
+        var entries: [JournalEntry] = []
+        if bfq {
+            entries.append(JournalEntry(kind: .scheduler, path: device.schedulerPath, original: nil, applied: "bfq"))
+            entries.append(JournalEntry(kind: .value, path: "\(device.ioschedPath)/timeout_sync", original: nil,
+                                        applied: String(plan.host.timeoutSyncMs)))
+            let sliceIdle = device.sliceIdle(fs)
+            entries.append(JournalEntry(kind: .value, path: sliceIdle.path, original: nil,
+                                        applied: String(plan.host.sliceIdleUs * sliceIdle.perMs / 1000)))
+        }
         var enabled = Set<String>()
         func enableIo(above cgroup: String) {
             for ancestor in hierarchy.ancestors(of: cgroup) where enabled.insert(ancestor).inserted {
@@ -28,7 +31,7 @@ public enum HostSettings {
             guard let cgroup = cgroups[guest.name] else { continue }
             // the weight the guest already has on this device is not written again (a plan
             // keeps the kernel's 100 where weights have no force); nor is io enabled for it
-            if hierarchy.weightWithoutDeviceLine(cgroup, majMin: device.majMin, fs: fs) != guest.weight {
+            if bfq, hierarchy.weightWithoutDeviceLine(cgroup, majMin: device.majMin, fs: fs) != guest.weight {
                 enableIo(above: cgroup)
                 entries.append(JournalEntry(kind: .deviceWeight, path: hierarchy.weightFile(cgroup), original: nil,
                                             applied: String(guest.weight), majMin: device.majMin, guest: guest.name))
@@ -47,7 +50,7 @@ public enum HostSettings {
             }
         }
         // guest-side knobs, inside each guest that has an agent channel: bfq first, then its knobs
-        for spec in guests where cgroups[spec.name] != nil {
+        for spec in guests where bfq && cgroups[spec.name] != nil {
             guard let agent = spec.guestAgent else { continue }
             let queue = "/sys/block/\(agent.disk)/queue"
             entries += [

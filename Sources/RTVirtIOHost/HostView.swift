@@ -11,7 +11,7 @@ public struct HostView: Sendable {
     public static func observe(_ targets: Targets, cgroupRoot: String?, fs: HostFS,
                                hierarchy given: CgroupHierarchy? = nil) throws -> HostView {
         let device = try BlockDevice.resolve(targets.device, fs: fs)
-        _ = try device.scheduler(fs)     // fails early, naming what the device offers, when bfq is missing
+        _ = try device.scheduler(fs)     // fails early where the device's scheduler cannot be read
         let hierarchy = try given ?? CgroupHierarchy.detect(root: cgroupRoot, fs: fs)
         let locator = GuestLocator(hierarchy: hierarchy)
         var view = HostView(device: device, hierarchy: hierarchy, cgroups: [:], warnings: [], skipped: [])

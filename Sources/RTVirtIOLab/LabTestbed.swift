@@ -72,7 +72,9 @@ public struct LabTestbed: Codable, Sendable {
         try testbed.save()
         guard mkdir(cgroupRoot, 0o755) == 0 || errno == EEXIST else { throw HostError("mkdir", path: cgroupRoot, errno: errno) }
         let block = try BlockDevice.resolve(testbed.device)
-        try fs.write(block.schedulerPath, "bfq")
+        // without bfq (a kernel built without it) the device keeps its own scheduler: the schemes that
+        // set bfq cannot run, the device's own ones and rtvirtio's caps can
+        if try block.offersBfq(fs) { try fs.write(block.schedulerPath, "bfq") }
         return testbed
     }
 

@@ -80,7 +80,8 @@ public enum Scheme: Sendable {
     /// Settings fixed in advance (`rtvirtio bench --sweep`).
     case fixed(SchemeSettings)
 
-    public func settings(for scenario: Scenario) throws -> SchemeSettings {
+    /// `offersBfq`: whether the device has bfq; without it rtvirtio keeps the device's own scheduler and caps only.
+    public func settings(for scenario: Scenario, offersBfq: Bool = true) throws -> SchemeSettings {
         let guests = scenario.guests
         let none = [IOPriority?](repeating: nil, count: guests.count)
         func tightest(_ g: Scenario.Guest) -> Double { g.tasks.map(\.targetMs).min() ?? 1 }
@@ -108,7 +109,7 @@ public enum Scheme: Sendable {
         case .rtvirtio(let model, let space):
             // The device starts as an operator's would: with its own scheduler, `none` (loop
             // devices, NVMe), which rtvirtio keeps where the model says it meets every target.
-            let plan = try Optimizer(model: model, space: space).plan(scenario, currentScheduler: Self.deviceDefaultScheduler)
+            let plan = try Optimizer(model: model, space: space).plan(scenario, currentScheduler: Self.deviceDefaultScheduler, offersBfq: offersBfq)
             return SchemeSettings(scheduler: plan.keptScheduler ?? "bfq", host: plan.host, weights: plan.guests.map(\.weight), ioPriorities: none,
                                   predictedMs: plan.guests.map { $0.tasks.map(\.predictedMs) },
                                   predictedIops: plan.capacityIops == nil ? nil : plan.guests.map { $0.tasks.map { $0.predictedIops ?? 0 } },

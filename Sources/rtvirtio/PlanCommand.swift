@@ -31,7 +31,9 @@ struct PlanCommand: ParsableCommand {
         let (targets, model) = try planning.load()
         // plan reads the device's scheduler where it can (nothing else): its own may already do
         let fs = HostFS()
-        let current = try? BlockDevice.resolve(targets.device, fs: fs).scheduler(fs)
+        let device = try? BlockDevice.resolve(targets.device, fs: fs)
+        let current = try? device?.scheduler(fs)
+        let offersBfq = (try? device?.offersBfq(fs)) ?? true   // a device not on this host: plan for one with bfq
         var scenario = Scenario(targets: targets)
         if let measureS {
             let view = try HostView.observeGuests(targets, cgroupRoot: cgroupRoot, fs: fs, nothingTo: "measure")
@@ -40,7 +42,7 @@ struct PlanCommand: ParsableCommand {
             scenario.delivery?.measured = try GuestsBefore.measure(view: view, targets: present, seconds: measureS, fs: fs,
                                                                    otherwise: "nothing planned (--measure-s needs the measurement)").delivery
         }
-        let plan = try Optimizer(model: model, space: targets.search).plan(scenario, currentScheduler: current)
+        let plan = try Optimizer(model: model, space: targets.search).plan(scenario, currentScheduler: current, offersBfq: offersBfq)
         let (libvirt, problems) = LibvirtDomains.tunings(targets)
         problems.forEach(printError)
         let report = PlanReport(plan: plan, device: targets.device,

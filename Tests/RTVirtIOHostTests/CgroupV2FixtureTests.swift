@@ -111,6 +111,28 @@ struct CgroupV2FixtureTests {
         #expect(try tree.read("cgroup.subtree_control") == "cpu io memory\n")
     }
 
+    @Test("a plan that keeps the device's own scheduler (no bfq on it) writes its caps and nothing of bfq: no scheduler, no knob, no weight")
+    func keptSchedulerWritesOnlyCaps() throws {
+        let tree = try Tree()
+        let hierarchy = CgroupHierarchy(version: .v2, mountPoint: tree.mount)
+        let vm1 = "\(tree.mount)/machine.slice/machine-qemu\\x2d2\\x2dvm1.scope"
+        let device = BlockDevice(devicePath: "/dev/sdb", name: "sdb", major: 8, minor: 16, sysfsPath: "/nonexistent")
+        var plan = Plan(model: "t", host: .kernelDefault, guests: [Plan.Guest(name: "vm1", criticality: 2, weight: 250, weightPinned: false, readIopsCap: 400, tasks: [])],
+                        sacrificed: [], warnings: [], score: Score(guestsMet: [], tasksMet: 0, minSlack: 0), candidatesEvaluated: 0, keptScheduler: "none")
+        plan.bfqOffered = false
+        let kept = HostSettings.desired(plan: plan, device: device, hierarchy: hierarchy, cgroups: ["vm1": vm1], fs: HostFS())
+        #expect(kept.map(\.kind) == [.subtreeControl, .subtreeControl, .readIopsCap], "\(kept.map(\.path))")
+        #expect(kept.last?.path == "\(vm1)/io.max" && kept.last?.applied == "400")
+        // the same plan with bfq: the scheduler, its two knobs and the weight come first
+        plan.keptScheduler = nil
+        let withBfq = HostSettings.desired(plan: plan, device: device, hierarchy: hierarchy, cgroups: ["vm1": vm1], fs: HostFS())
+        #expect(withBfq.map(\.kind).prefix(1) == [.scheduler] && withBfq.contains { $0.kind == .deviceWeight } && withBfq.contains { $0.kind == .readIopsCap })
+        // kept with nothing to cap: nothing at all
+        plan.keptScheduler = "none"
+        plan.guests[0].readIopsCap = nil
+        #expect(HostSettings.desired(plan: plan, device: device, hierarchy: hierarchy, cgroups: ["vm1": vm1], fs: HostFS()).isEmpty)
+    }
+
     @Test("v2 caps: io.max gets 'MAJ:MIN riops=N', read back in the kernel's own format; restore writes riops=max; a later plan without the cap lifts it")
     func capsGoToIoMax() throws {
         let tree = try Tree()

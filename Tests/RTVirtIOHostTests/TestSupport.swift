@@ -23,6 +23,17 @@ enum Live {
         return nil
     }()
 
+    /// Why the suite of a device without bfq cannot run here: the same needs, but a loop device
+    /// that offers no bfq (a kernel built without it); where loop devices offer bfq it has nothing to test.
+    static let noBfqSkipReason: String? = {
+        if geteuid() != 0 { return "needs root" }
+        guard hierarchy != nil else { return "neither a v1 blkio hierarchy nor cgroup v2 with the io controller" }
+        if (try? HostFS().read("/sys/block/loop0/queue/scheduler"))?.contains("bfq") != false { return "loop devices offer bfq here (this suite is for kernels without it)" }
+        if run("/sbin/losetup", ["--version"]).status != 0 { return "losetup (util-linux) is missing" }
+        return nil
+    }()
+    static var availableWithoutBfq: Bool { availability(noBfqSkipReason) }
+
     /// For the suites no run on cgroup v2 has checked yet (the lab on its FUSE device, libvirt, the
     /// e2e guests): why they cannot run here.
     static let v1SkipReason: String? = skipReason
