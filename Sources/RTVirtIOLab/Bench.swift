@@ -1,5 +1,6 @@
 import Foundation
 import RTVirtIO
+import RTVirtIOHost
 
 /// `rtvirtio bench`: every case under every scheme on the lab's real bfq,
 /// schemes in a rotating order per repeat so that drift on a shared machine
@@ -27,9 +28,15 @@ public struct BenchRunner {
 
     public func run(progress: (String) -> Void = { _ in }) throws -> BenchResults {
         let runner = PointRunner(testbed: testbed, durationS: durationS)
+        let offersBfq = try BlockDevice.resolve(testbed.device).offersBfq(HostFS())
+        let needBfq = schemes.filter { !$0.scheme.isModelDriven && (try? $0.scheme.settings(for: cases.cases[0].scenario).usesBfq) == true }.map(\.name)
+        guard offersBfq || needBfq.isEmpty else {
+            throw LabTestbed.Failure.unsupported("the testbed's device offers no bfq, which the schemes \(needBfq.joined(separator: ", ")) set; "
+                                                 + "leave them out (--schemes none,mq-deadline,rtvirtio) or use a kernel with bfq")
+        }
         if warmUpS > 0, let first = cases.cases.first {
             _ = try PointRunner(testbed: testbed, durationS: warmUpS).run(Self.point(first, SchemeSettings(
-                host: .kernelDefault, weights: first.guests.map { _ in 100 }, ioPriorities: []), id: "warm-up"))
+                scheduler: offersBfq ? "bfq" : Scheme.deviceDefaultScheduler, host: .kernelDefault, weights: first.guests.map { _ in 100 }, ioPriorities: []), id: "warm-up"))
         }
         var results = BenchResults(schemes: [:])
         let total = repeats * cases.cases.count * schemes.count
@@ -40,13 +47,22 @@ public struct BenchRunner {
                 let rotation = (r + c) % schemes.count
                 for (position, (name, scheme)) in (schemes[rotation...] + schemes[..<rotation]).enumerated() {
                     var scenario = benchCase.scenario
-                    let measured = try measureBeforePlanning(benchCase, scheme: scheme, id: "\(benchCase.name)-\(name)-\(r)-before")
+                    let id = "\(benchCase.name)-\(name)-\(r)"
+                    let measured = try measureBeforePlanning(benchCase, scheme: scheme, id: id + "-before")
                     scenario.delivery?.measured = measured
-                    let settings = try scheme.settings(for: scenario)
-                    let rows = try runner.run(Self.point(benchCase, settings, id: "\(benchCase.name)-\(name)-\(r)"), ioPriorities: settings.ioPriorities)
+                    var settings = try scheme.settings(for: scenario, offersBfq: offersBfq)
+                    let first = settings
+                    let shortfall = try checkPlan(benchCase, settings, scheme: scheme, id: id + "-check")
+                    if let shortfall {
+                        scenario.delivery?.measured = shortfall
+                        settings = try scheme.settings(for: scenario, offersBfq: offersBfq)
+                    }
+                    let rows = try runner.run(Self.point(benchCase, settings, id: id), ioPriorities: settings.ioPriorities)
                     var run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows, predicted: settings.predictedMs, predictedIops: settings.predictedIops),
                                                urgencyOrder: benchCase.scenario.urgencyOrder.map { benchCase.guests[$0].name })
                     run.measuredBeforePlanning = measured
+                    run.shortfallUnderFirstPlan = shortfall
+                    run.firstPlan = shortfall == nil ? nil : first
                     results.schemes[name, default: .init()].cases[benchCase.name, default: .init()].runs.append(run)
                     done += 1
                     let eta = Date().timeIntervalSince(started) / Double(done) * Double(total - done)
@@ -64,10 +80,24 @@ public struct BenchRunner {
     func measureBeforePlanning(_ benchCase: BenchCases.Case, scheme: Scheme, id: String) throws -> MeasuredDelivery? {
         guard measureBeforePlanningS > 0, scheme.isModelDriven, let device = benchCase.scenario.delivery else { return nil }
         let before = try Scheme.deviceScheduler(Scheme.deviceDefaultScheduler).settings(for: benchCase.scenario)
-        let rows = try PointRunner(testbed: testbed, durationS: measureBeforePlanningS).run(Self.point(benchCase, before, id: id))
+        return MeasuredDelivery(benchCase.scenario, deliveredIops: try achievedIops(benchCase, before, id: id), on: device)
+    }
+
+    /// The plan's settings under the case's load for as long as the measurement before planning
+    /// (as `apply --verify-s` measures after applying): where a guest got less than the plan let
+    /// it ask, what the device delivered then, for the scheme to plan again on; nil where the plan held.
+    func checkPlan(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, scheme: Scheme, id: String) throws -> MeasuredDelivery? {
+        guard measureBeforePlanningS > 0, scheme.isModelDriven, let device = benchCase.scenario.delivery else { return nil }
+        return MeasuredDelivery.shortfall(benchCase.scenario, deliveredIops: try achievedIops(benchCase, settings, id: id, ioPriorities: settings.ioPriorities),
+                                          caps: settings.capsIops, on: device)
+    }
+
+    /// What each task got as fio counted it ([guest][task] IOPS), the case's load run `measureBeforePlanningS` under `settings`.
+    func achievedIops(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, id: String, ioPriorities: [IOPriority?] = []) throws -> [[Double]] {
+        let rows = try PointRunner(testbed: testbed, durationS: measureBeforePlanningS).run(Self.point(benchCase, settings, id: id), ioPriorities: ioPriorities)
         var got = benchCase.guests.map { $0.tasks.map { _ in 0.0 } }
         for row in rows { got[row.guestIndex][row.taskIndex] = row.achievedIops }
-        return MeasuredDelivery(benchCase.scenario, deliveredIops: got, on: device)
+        return got
     }
 
     static func point(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, id: String) -> CalibrationPoint {
@@ -120,9 +150,14 @@ public struct BenchResults: Codable, Sendable {
         public var urgencyOrder: [String]
         /// What the device delivered to the case's load just before the scheme planned (model-driven schemes).
         public var measuredBeforePlanning: MeasuredDelivery?
+        /// What the device delivered under the scheme's first plan where a guest got less than that
+        /// plan let it ask (model-driven schemes); the run's `settings` were planned again on it.
+        public var shortfallUnderFirstPlan: MeasuredDelivery?
+        /// The first plan, where the check found a shortfall (it may equal `settings`).
+        public var firstPlan: SchemeSettings?
         public var pass: Bool { tasks.allSatisfy(\.pass) }
 
-        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, urgencyOrder, measuredBeforePlanning, pass, taskPassRate, urgentFirstScore, guests }
+        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, urgencyOrder, measuredBeforePlanning, shortfallUnderFirstPlan, firstPlan, pass, taskPassRate, urgentFirstScore, guests }
         public init(repeatIndex: Int, order: Int, settings: SchemeSettings, tasks: [TaskResult], urgencyOrder: [String] = []) {
             self.repeatIndex = repeatIndex; self.order = order; self.settings = settings; self.tasks = tasks
             self.urgencyOrder = urgencyOrder.isEmpty ? tasks.map(\.guest).uniqued() : urgencyOrder
@@ -133,12 +168,16 @@ public struct BenchResults: Codable, Sendable {
                       settings: try c.decode(SchemeSettings.self, forKey: .settings), tasks: try c.decode([TaskResult].self, forKey: .tasks),
                       urgencyOrder: try c.decodeIfPresent([String].self, forKey: .urgencyOrder) ?? [])
             measuredBeforePlanning = try c.decodeIfPresent(MeasuredDelivery.self, forKey: .measuredBeforePlanning)
+            shortfallUnderFirstPlan = try c.decodeIfPresent(MeasuredDelivery.self, forKey: .shortfallUnderFirstPlan)
+            firstPlan = try c.decodeIfPresent(SchemeSettings.self, forKey: .firstPlan)
         }
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(repeatIndex, forKey: .repeatIndex); try c.encode(order, forKey: .order)
             try c.encode(settings, forKey: .settings); try c.encode(tasks, forKey: .tasks); try c.encode(urgencyOrder, forKey: .urgencyOrder)
             try c.encodeIfPresent(measuredBeforePlanning, forKey: .measuredBeforePlanning)
+            try c.encodeIfPresent(shortfallUnderFirstPlan, forKey: .shortfallUnderFirstPlan)
+            try c.encodeIfPresent(firstPlan, forKey: .firstPlan)
             try c.encode(pass, forKey: .pass); try c.encode(taskPassRate, forKey: .taskPassRate)
             try c.encode(urgentFirstScore, forKey: .urgentFirstScore); try c.encode(guests, forKey: .guests)
         }

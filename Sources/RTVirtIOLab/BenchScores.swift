@@ -176,11 +176,21 @@ extension BenchResults {
 extension BenchResults.Run {
     /// What the scheme chose for this run, and what it measured before choosing, in words.
     var choice: String {
-        let chose = settings.usesBfq
-            ? "bfq timeout_sync \(settings.host.timeoutSyncMs) ms, slice_idle \(formatNumber(settings.host.sliceIdleMs, decimals: 3)) ms"
-                + (settings.capsIops.map { caps in ", caps " + zip(tasks.map(\.guest).uniqued(), caps).compactMap { g, c in c.map { "\(g) \($0)" } }.joined(separator: ", ") } ?? "")
-            : settings.scheduler
-        guard let measured = measuredBeforePlanning else { return chose }
-        return "\(chose) (measured before: \(formatNumber(measured.deliveredIops4K, decimals: 0)) of \(formatNumber(measured.askedIops4K, decimals: 0)) IOPS delivered)"
+        var notes: [String] = []
+        if let measured = measuredBeforePlanning { notes.append("measured before: \(Self.delivered(measured))") }
+        if let shortfall = shortfallUnderFirstPlan, let firstPlan {
+            notes.append(firstPlan == settings ? "under it: \(Self.delivered(shortfall)), planned again to the same"
+                         : "first \(describe(firstPlan)), under which \(Self.delivered(shortfall))")
+        }
+        return describe(settings) + (notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))")
+    }
+
+    func describe(_ settings: SchemeSettings) -> String {
+        (settings.usesBfq ? "bfq timeout_sync \(settings.host.timeoutSyncMs) ms, slice_idle \(formatNumber(settings.host.sliceIdleMs, decimals: 3)) ms" : settings.scheduler)
+            + (settings.capsIops.map { caps in ", caps " + zip(tasks.map(\.guest).uniqued(), caps).compactMap { g, c in c.map { "\(g) \($0)" } }.joined(separator: ", ") } ?? "")
+    }
+
+    static func delivered(_ measured: MeasuredDelivery) -> String {
+        "\(formatNumber(measured.deliveredIops4K, decimals: 0)) of \(formatNumber(measured.askedIops4K, decimals: 0)) IOPS delivered"
     }
 }

@@ -15,7 +15,10 @@ struct ApplyCommand: ParsableCommand {
         the change is kept only if it did not make them worse (more guests meet every target in urgency order, \
         or as many and no task that met misses); otherwise it is put back and both measurements are shown. \
         Where the targets give the device's capacity and no caps or idling are in force, the caps are sized from what \
-        the device delivered in the measurement before, not from the fitted efficiency. \
+        the device delivered in the measurement before, not from the fitted efficiency; and where a guest then got less \
+        than the plan let it ask (the device delivered less than it was sized for), rtvirtio plans once more on what \
+        the device delivered under the plan, applies that and measures again, keeping it only if not worse. \
+        On a device without bfq the device's own scheduler stays and caps are the only knob. \
         Exit status: 0 applied, 1 failed (host as before), 2 bad input, 3 applied without missing guests, \
         5 applied, measured worse, put back.
         Example: rtvirtio apply --targets /etc/rtvirtio/targets.yaml --dry-run
@@ -54,21 +57,36 @@ struct ApplyCommand: ParsableCommand {
         let present = view.present(targets)
         // with --verify-s the guests are measured first, and the plan sized from what the device delivered
         let measuredBefore = try verifyS.map { try GuestsBefore.measure(view: view, targets: present, seconds: $0, fs: fs, otherwise: "nothing applied (--verify-s needs the measurement)") }
-        var scenario = Scenario(targets: present)
-        scenario.delivery?.measured = measuredBefore?.delivery
-        let plan = try Optimizer(model: model, space: present.search).plan(scenario, currentScheduler: try view.device.scheduler(fs))
-        let desired = HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy,
-                                           cgroups: view.cgroups, fs: fs, guests: present.guests)
+        let (currentScheduler, offersBfq) = (try view.device.scheduler(fs), try view.device.offersBfq(fs))
+        func planned(measured: MeasuredDelivery?) throws -> Plan {
+            var scenario = Scenario(targets: present)
+            scenario.delivery?.measured = measured
+            return try Optimizer(model: model, space: present.search).plan(scenario, currentScheduler: currentScheduler, offersBfq: offersBfq)
+        }
+        func desired(_ plan: Plan) -> [JournalEntry] {
+            HostSettings.desired(plan: plan, device: view.device, hierarchy: view.hierarchy, cgroups: view.cgroups, fs: fs, guests: present.guests)
+        }
+        var plan = try planned(measured: measuredBefore?.delivery)
         let before = view.baseline(fs: fs)   // read before anything is written
         let applier = Applier(fs: fs, state: host.state)
         var verification: (kept: Bool, text: String)?
-        let changes: [Applier.Change]
+        var changes: [Applier.Change]
         if dryRun {
-            changes = try applier.entries(for: desired, device: view.device).changes
+            changes = try applier.entries(for: desired(plan), device: view.device).changes
         } else if let verifyS, let measuredBefore {
-            (changes, verification) = try verifiedApply(applier, desired: desired, view: view, targets: present, seconds: verifyS, before: measuredBefore)
+            var after: MeasuredOutcome?
+            (changes, verification, after) = try verifiedApply(applier, desired: desired(plan), view: view, targets: present, seconds: verifyS, session: measuredBefore.session, before: measuredBefore.outcome)
+            // the device may deliver less under the plan than it was sized for (it changed, or the fit
+            // was wrong): planned once more on what it delivered then, kept only if not worse again
+            if verification?.kept == true, let after, let shortfall = Self.shortfall(present, plan: plan, after: after),
+               case let again = try planned(measured: shortfall), again.settings != plan.settings {
+                printError("under the plan the device delivered \(formatNumber(shortfall.deliveredIops4K, decimals: 0)) of the \(formatNumber(shortfall.askedIops4K, decimals: 0)) IOPS asked, and a guest got less than the plan let it ask: planning again on that…")
+                let second = try verifiedApply(applier, desired: desired(again), view: view, targets: present, seconds: verifyS, session: measuredBefore.session, before: after)
+                verification = (true, (verification?.text ?? "") + "Planned again on what the device delivered under the first plan:\n" + second.verification.text)
+                if second.verification.kept { (plan, changes) = (again, Self.merged(changes, second.changes)) }
+            }
         } else {
-            changes = try applier.apply(desired, device: view.device)
+            changes = try applier.apply(desired(plan), device: view.device)
         }
         let report = PlanReport(plan: plan, device: targets.device, baseline: before)
         if format == .json {
@@ -87,19 +105,39 @@ struct ApplyCommand: ParsableCommand {
         if !view.skipped.isEmpty { throw ExitCode(3) }
     }
 
-    /// Apply, measure; put back unless the guests are not worse than `before`.
+    /// Apply, measure; put back unless the guests are not worse than `before`. What they got after, where measured.
     func verifiedApply(_ applier: Applier, desired: [JournalEntry], view: HostView, targets: Targets,
-                       seconds: Int, before: GuestsBefore) throws -> ([Applier.Change], (kept: Bool, text: String)) {
+                       seconds: Int, session: GuestObserver, before: MeasuredOutcome) throws -> (changes: [Applier.Change], verification: (kept: Bool, text: String), after: MeasuredOutcome?) {
         var text = ""
+        var after: MeasuredOutcome?
         let result = try applier.applyVerified(desired, device: view.device) {
             printError("applied; measuring \(seconds) s after…")
-            let after = MeasuredOutcome(try before.session.observe(seconds: seconds, percentile: targets.percentile)
+            let outcome = MeasuredOutcome(try session.observe(seconds: seconds, percentile: targets.percentile)
                 .report(device: view.device.devicePath, durationS: Double(seconds), targets: targets), targets: targets)
-            let verdict = MeasuredOutcome.verdict(before: before.outcome, after: after)
-            text = MeasuredOutcome.table(before: before.outcome, after: after, seconds: seconds) + "  " + verdict.reason + "\n"
+            after = outcome
+            let verdict = MeasuredOutcome.verdict(before: before, after: outcome)
+            text = MeasuredOutcome.table(before: before, after: outcome, seconds: seconds) + "  " + verdict.reason + "\n"
             return verdict.keep
         }
         if result.changes.isEmpty { text = "  nothing changed, nothing to verify\n" }
-        return (result.changes, (result.kept, text))
+        return (result.changes, (result.kept, text), after)
+    }
+
+    /// What the device delivered under `plan`, where a guest got less than the plan let it ask
+    /// (`MeasuredDelivery.shortfall`); nil where the plan held, the capacity is not declared, or a guest did nothing.
+    static func shortfall(_ targets: Targets, plan: Plan, after: MeasuredOutcome) -> MeasuredDelivery? {
+        let scenario = Scenario(targets: targets)
+        guard let device = scenario.delivery, plan.host.sliceIdleUs == 0 else { return nil }
+        let measured = Dictionary(uniqueKeysWithValues: after.guests.filter { $0.iops > 0 }.map { ($0.name, $0.iops) })
+        return MeasuredDelivery.shortfall(scenario, guestIops: measured, caps: plan.settings.capsIops, on: device)
+    }
+
+    /// Two applies' changes as one list: a path the second wrote again keeps the first's "current".
+    static func merged(_ first: [Applier.Change], _ second: [Applier.Change]) -> [Applier.Change] {
+        var result = first
+        for change in second {
+            if let i = result.firstIndex(where: { $0.path == change.path }) { result[i].new = change.new } else { result.append(change) }
+        }
+        return result
     }
 }

@@ -281,6 +281,28 @@ struct BenchResultsTests {
         results.summarise()
         #expect(results.rtvirtioAgainstBaselines().contains("rtvirtio chose per run: bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35; none (measured before: 3480 of 3610 IOPS delivered); its failed"),
                 "\(results.rtvirtioAgainstBaselines())")
+        // a run planned again on what the device delivered under its first plan: both plans, and that delivery
+        var third = run([true, false], settings: capped)
+        third.measuredBeforePlanning = MeasuredDelivery(deliveredIops4K: 3480, askedIops4K: 3610, tasks: 2)
+        third.shortfallUnderFirstPlan = MeasuredDelivery(deliveredIops4K: 2400, askedIops4K: 3610, tasks: 2)
+        third.firstPlan = none
+        var fourth = third
+        fourth.firstPlan = capped
+        results.schemes["rtvirtio"]!.cases["a"]!.runs += [third, fourth]
+        results.summarise()
+        let replanned = results.rtvirtioAgainstBaselines()
+        #expect(replanned.contains("; bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35 (measured before: 3480 of 3610 IOPS delivered; first none, under which 2400 of 3610 IOPS delivered)"), "\(replanned)")
+        #expect(replanned.contains("caps vm1 35 (measured before: 3480 of 3610 IOPS delivered; under it: 2400 of 3610 IOPS delivered, planned again to the same)"), "\(replanned)")
+        // without bfq: the device's own scheduler with caps
+        var fifth = run([true, false], settings: SchemeSettings(scheduler: "none", host: .kernelDefault, weights: [100, 100], ioPriorities: [nil, nil], capsIops: [nil, 40]))
+        fifth.measuredBeforePlanning = MeasuredDelivery(deliveredIops4K: 3000, askedIops4K: 3610, tasks: 2)
+        results.schemes["rtvirtio"]!.cases["a"]!.runs.append(fifth)
+        results.summarise()
+        #expect(results.rtvirtioAgainstBaselines().contains("; none, caps vm1 40 (measured before: 3000 of 3610 IOPS delivered)"), "\(results.rtvirtioAgainstBaselines())")
+        results.schemes["rtvirtio"]!.cases["a"]!.runs.removeLast()
+        // and it survives results.json
+        let decoded = try JSONDecoder().decode(BenchResults.self, from: JSONEncoder().encode(results))
+        #expect(decoded.schemes["rtvirtio"]!.cases["a"]!.runs[2].shortfallUnderFirstPlan?.deliveredIops4K == 2400 && decoded.schemes["rtvirtio"]!.cases["a"]!.runs[2].firstPlan == none)
     }
 
     @Test("Wilson 95 % interval, hand-worked")

@@ -172,6 +172,29 @@ struct CapPlanningTests {
         #expect(MeasuredDelivery(s, deliveredIops: [[1000], [-5], [1000]], on: s.delivery!) == nil)
     }
 
+    @Test("a plan's shortfall: a guest that got less than the plan let it ask says what the device delivered, and the caps are sized again from it")
+    func shortfallUnderAPlan() throws {
+        var s = Self.scenario([[1200], [1300], [1100]], capacity: 3520)
+        let device = try #require(s.delivery)
+        let caps = try #require(Optimizer.capsByUrgency(s))
+        #expect(caps == [nil, nil, 522])
+        // every guest got ≥ 95 % of what the plan let it ask (vm2: 510 of its cap 522, 97.7 %): the plan held
+        #expect(MeasuredDelivery.shortfall(s, deliveredIops: [[1200], [1290], [510]], caps: caps, on: device) == nil)
+        #expect(MeasuredDelivery.shortfall(s, deliveredIops: [[1200], [1300], [1100]], caps: nil, on: device) == nil)
+        // the urgent vm0 got 1000 of 1200: the device delivered 1000 + 1300 + 510 = 2810 of the 3600 asked
+        let short = try #require(MeasuredDelivery.shortfall(s, deliveredIops: [[1000], [1300], [510]], caps: caps, on: device))
+        #expect(short == MeasuredDelivery(deliveredIops4K: 2810, askedIops4K: 3600, tasks: 3) && short.saturated)
+        // a capped guest below its cap is short too (400 < 0.95 × 522 = 495.9)
+        #expect(MeasuredDelivery.shortfall(s, deliveredIops: [[1200], [1300], [400]], caps: caps, on: device)?.deliveredIops4K == 2900)
+        // sized again: 2810 × 0.92 = 2585.2; vm0 1200 and vm1 1300 fit (1385.2 − 35 reserved ≥ 1300), vm2 gets 85
+        s.delivery!.measured = short
+        #expect(Optimizer.capsByUrgency(s) == [nil, nil, 85])
+        // from the kernel's count per guest; a guest not measured, or a count that is not one: nothing
+        #expect(MeasuredDelivery.shortfall(s, guestIops: ["vm0": 1000, "vm1": 1300, "vm2": 510], caps: caps, on: device) == short)
+        #expect(MeasuredDelivery.shortfall(s, guestIops: ["vm0": 1000, "vm1": 1300], caps: caps, on: device) == nil)
+        #expect(MeasuredDelivery.shortfall(s, deliveredIops: [[.nan], [1300], [510]], caps: caps, on: device) == nil)
+    }
+
     @Test("the plan says what was measured before it, and that its caps come from it")
     func planReportShowsTheMeasuredDelivery() throws {
         var s = Self.scenario([[1200], [1300], [1100]], capacity: 3520)
@@ -258,6 +281,30 @@ struct CapPlanningTests {
         // bfq selected: nothing to keep; a target the model says none misses: plan
         #expect(try optimizer.plan(Self.scenario([[500]], capacity: 3520), currentScheduler: "bfq").keptScheduler == nil)
         #expect(try Optimizer(model: FlatModel(ms: 30), space: optimizer.space).plan(Self.scenario([[500]]), currentScheduler: "none").keptScheduler == nil)
+    }
+
+    @Test("a device without bfq keeps its own scheduler: the least urgent guests capped where it is saturated, nothing else planned, and the plan says why")
+    func withoutBfqOnlyCaps() throws {
+        let optimizer = Optimizer(model: FlatModel(), space: SearchSpace(hostTimeoutSyncMs: [32], hostSliceIdleUs: [0, 8000]))
+        // saturated (4500 of 3520): with bfq the plan selects it; without, mq-deadline stays and the caps are those of bfq without idling
+        let heavy = Self.scenario([[1500], [1500], [1500]], capacity: 3520)
+        let plan = try optimizer.plan(heavy, currentScheduler: "mq-deadline", offersBfq: false)
+        #expect(plan.keptScheduler == "mq-deadline" && !plan.bfqOffered)
+        #expect(plan.guests.map(\.readIopsCap) == [nil, 1487, 35], "\(plan.guests.map(\.readIopsCap))")
+        #expect(plan.host.sliceIdleUs == 0 && plan.guests.map(\.weight) == [100, 100, 100])
+        #expect(plan.guests[0].meets && !plan.guests[1].meets && !plan.guests[2].meets)
+        let text = PlanReport(plan: plan, device: "/dev/x").text()
+        #expect(text.contains("The device offers no bfq: its own scheduler, mq-deadline, stays (predicted as bfq without idling and with equal weights, which split a device the same way); the least urgent guests are capped."), "\(text)")
+        #expect(text.contains("vm2 capped at 35 read IOPS (asks 1500)") && !text.contains("host bfq"), "\(text)")
+        #expect(plan.warnings.contains { $0.hasPrefix("the device offers no bfq: its own scheduler (mq-deadline) stays and only caps are planned") })
+        #expect(try PlanReport(plan: plan, device: "/dev/x").json().contains("\"bfqOffered\" : false"))
+        // not saturated, but a target no scheduler of the device meets (30 ms > 25): nothing to cap, nothing changes
+        let slow = try Optimizer(model: FlatModel(ms: 30), space: optimizer.space).plan(Self.scenario([[500]], capacity: 3520), currentScheduler: "none", offersBfq: false)
+        #expect(slow.keptScheduler == "none" && slow.guests.allSatisfy { $0.readIopsCap == nil && !$0.meets })
+        #expect(PlanReport(plan: slow, device: "/dev/x").text().contains("its own scheduler, none, stays") && PlanReport(plan: slow, device: "/dev/x").text().contains("no cap is planned, so nothing changes."))
+        // where the device's scheduler meets every target it is kept as with bfq, nothing to say of bfq
+        let light = try optimizer.plan(Self.scenario([[500], [500]], capacity: 3520), currentScheduler: "none", offersBfq: false)
+        #expect(light.keptScheduler == "none" && light.bfqOffered && light.guests.allSatisfy(\.meets))
     }
 }
 
