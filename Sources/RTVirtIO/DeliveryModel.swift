@@ -175,6 +175,8 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
     public var askedIops4K: Double
     /// The tasks that asked for anything, while measured.
     public var tasks: Int
+    /// Measured under a plan that fell short (`shortfall`), not before planning.
+    public var underPlan: Bool?
 
     public init(deliveredIops4K: Double, askedIops4K: Double, tasks: Int) {
         self.deliveredIops4K = deliveredIops4K
@@ -233,7 +235,10 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
             let gotten = zip(got, scenario.guests[g].tasks).reduce(0) { $0 + $1.0 * device.requestCost4K(requestKB: $1.1.requestKB) }
             return allowed > 0 && gotten < DeliveryModel.minimumFraction * allowed
         }
-        return short ? measured : nil
+        guard short else { return nil }
+        var underPlan = measured
+        underPlan.underPlan = true
+        return underPlan
     }
 
     /// `shortfall` from each guest's IOPS as the kernel counted them.

@@ -78,7 +78,7 @@ public struct PlanReport: Sendable {
             lines.append("")
             lines.append("Device capacity \(formatNumber(capacity, decimals: 0)) IOPS (4 KiB reads); the guests ask \(formatNumber(asked, decimals: 0)) in 4 KiB requests (\(formatNumber(asked / capacity * 100, decimals: 0)) %).")
             if let measured = plan.measuredDelivery {
-                lines.append("Measured before planning: the device delivered \(formatNumber(measured.deliveredIops4K, decimals: 0)) of the \(formatNumber(measured.askedIops4K, decimals: 0)) asked"
+                lines.append("Measured \(measured.underPlan == true ? "under the first plan" : "before planning"): the device delivered \(formatNumber(measured.deliveredIops4K, decimals: 0)) of the \(formatNumber(measured.askedIops4K, decimals: 0)) asked"
                              + (!measured.saturated ? " — not saturated."
                                 : plan.measuredDeliveryUsed ? " — saturated; caps are sized from what it delivered, not from the fitted efficiency."
                                 : " — far below what this device delivers saturated, so the guests asked for less than they declare; caps are sized from the fitted efficiency."))
@@ -99,7 +99,9 @@ public struct PlanReport: Sendable {
             // the cap is in the capacity's 4 KiB reads; a guest that writes or asks larger ones is told so
             let plain = guest.tasks.allSatisfy(\.doesText.isEmpty)
             let capText = guest.readIopsCap.map { "  capped at \($0) \(plain ? "read IOPS" : "IOPS of 4 KiB, reads and writes")" } ?? ""
-            lines.append("\(guest.name)  criticality \(guest.criticality)  \(weightText)\(guest.weightPinned ? " pinned" : "")  share \(formatPercent(Double(guest.weight) / total))\(capText)  \(guest.meets ? "MEETS" : "MISSES")")
+            // a plan that keeps the device's own scheduler writes no weight: none to show
+            let weightPart = plan.keptScheduler != nil ? "" : "  \(weightText)\(guest.weightPinned ? " pinned" : "")  share \(formatPercent(Double(guest.weight) / total))"
+            lines.append("\(guest.name)  criticality \(guest.criticality)\(weightPart)\(capText)  \(guest.meets ? "MEETS" : "MISSES")")
             let withIops = plan.capacityIops != nil
             // what a task does, where any task of the plan is more than a 4 KiB read one at a time
             let withDoes = plan.guests.contains { $0.tasks.contains { !$0.doesText.isEmpty } }

@@ -183,12 +183,14 @@ struct CapPlanningTests {
         #expect(MeasuredDelivery.shortfall(s, deliveredIops: [[1200], [1300], [1100]], caps: nil, on: device) == nil)
         // the urgent vm0 got 1000 of 1200: the device delivered 1000 + 1300 + 510 = 2810 of the 3600 asked
         let short = try #require(MeasuredDelivery.shortfall(s, deliveredIops: [[1000], [1300], [510]], caps: caps, on: device))
-        #expect(short == MeasuredDelivery(deliveredIops4K: 2810, askedIops4K: 3600, tasks: 3) && short.saturated)
+        #expect(short.deliveredIops4K == 2810 && short.askedIops4K == 3600 && short.tasks == 3 && short.saturated && short.underPlan == true)
         // a capped guest below its cap is short too (400 < 0.95 × 522 = 495.9)
         #expect(MeasuredDelivery.shortfall(s, deliveredIops: [[1200], [1300], [400]], caps: caps, on: device)?.deliveredIops4K == 2900)
         // sized again: 2810 × 0.92 = 2585.2; vm0 1200 and vm1 1300 fit (1385.2 − 35 reserved ≥ 1300), vm2 gets 85
         s.delivery!.measured = short
         #expect(Optimizer.capsByUrgency(s) == [nil, nil, 85])
+        let replanned = try Optimizer(model: FlatModel(), space: SearchSpace(hostTimeoutSyncMs: [32], hostSliceIdleUs: [0])).plan(s)
+        #expect(PlanReport(plan: replanned, device: "/dev/x").text().contains("Measured under the first plan: the device delivered 2810 of the 3600 asked — saturated; caps are sized from what it delivered"))
         // from the kernel's count per guest; a guest not measured, or a count that is not one: nothing
         #expect(MeasuredDelivery.shortfall(s, guestIops: ["vm0": 1000, "vm1": 1300, "vm2": 510], caps: caps, on: device) == short)
         #expect(MeasuredDelivery.shortfall(s, guestIops: ["vm0": 1000, "vm1": 1300], caps: caps, on: device) == nil)
@@ -296,6 +298,7 @@ struct CapPlanningTests {
         let text = PlanReport(plan: plan, device: "/dev/x").text()
         #expect(text.contains("The device offers no bfq: its own scheduler, mq-deadline, stays (predicted as bfq without idling and with equal weights, which split a device the same way); the least urgent guests are capped."), "\(text)")
         #expect(text.contains("vm2 capped at 35 read IOPS (asks 1500)") && !text.contains("host bfq"), "\(text)")
+        #expect(text.contains("vm2  criticality 3  capped at 35 read IOPS  MISSES") && !text.contains("weight 100"), "no weight is written without bfq: \(text)")
         #expect(plan.warnings.contains { $0.hasPrefix("the device offers no bfq: its own scheduler (mq-deadline) stays and only caps are planned") })
         #expect(try PlanReport(plan: plan, device: "/dev/x").json().contains("\"bfqOffered\" : false"))
         // not saturated, but a target no scheduler of the device meets (30 ms > 25): nothing to cap, nothing changes
