@@ -85,10 +85,11 @@ public struct LabTestbed: Codable, Sendable {
 
     /// For provenance files and reports: what the device is.
     public var deviceDescription: String {
+        let bfq = (try? BlockDevice.resolve(device).offersBfq(HostFS())) == false ? "no bfq in this kernel" : "bfq"
         if let fuse {
-            return "loop device (--direct-io=on, bfq) over rtvirtio-fused (FUSE, direct_io, reads and writes served one at a time, \(fuse.serviceTimeUs) µs per 4 KiB read, \(fuse.writeServiceUs) µs per 4 KiB written) over a file of random data on the local disk"
+            return "loop device (--direct-io=on, \(bfq)) over rtvirtio-fused (FUSE, direct_io, reads and writes served one at a time, \(fuse.serviceTimeUs) µs per 4 KiB read, \(fuse.writeServiceUs) µs per 4 KiB written) over a file of random data on the local disk"
         }
-        return "loop device (--direct-io=on, bfq) over a file of random data on the local disk (\(Self.workDirectory))"
+        return "loop device (--direct-io=on, \(bfq)) over a file of random data on the local disk (\(Self.workDirectory))"
     }
 
     func save() throws {
