@@ -33,6 +33,9 @@ enum Live {
         return nil
     }()
     static var availableWithoutBfq: Bool { availability(noBfqSkipReason) }
+    /// For the suites whose plans need no bfq (caps, the observer): root, a hierarchy, losetup.
+    static var availableWithOrWithoutBfq: Bool { availability(noBfqSkipReason == nil ? nil : skipReason) }
+    static var loopDevicesOfferBfq: Bool { (try? HostFS().read("/sys/block/loop0/queue/scheduler"))?.contains("bfq") == true }
 
     /// For the suites no run on cgroup v2 has checked yet (the lab on its FUSE device, libvirt, the
     /// e2e guests): why they cannot run here.
