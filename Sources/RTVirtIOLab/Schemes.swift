@@ -38,6 +38,9 @@ public struct SchemeSettings: Sendable, Codable, Equatable {
     }
 
     public var usesBfq: Bool { scheduler == "bfq" }
+    /// Whether running under these settings writes anything to the bench's device: bfq, another
+    /// scheduler than its own, or a cap (the device's own scheduler without caps writes nothing).
+    public var changesTheDevice: Bool { scheduler != Scheme.deviceDefaultScheduler || capsIops?.contains { $0 != nil } == true }
 
     enum CodingKeys: String, CodingKey { case scheduler, host, weights, ioPriorities, predictedMs, predictedIops, capsIops }
     /// Results written before `scheduler` existed were all bfq, and had no caps.

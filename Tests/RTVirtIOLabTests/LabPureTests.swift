@@ -300,6 +300,11 @@ struct BenchResultsTests {
         results.summarise()
         #expect(results.rtvirtioAgainstBaselines().contains("; none, caps vm1 40 (measured before: 3000 of 3610 IOPS delivered)"), "\(results.rtvirtioAgainstBaselines())")
         results.schemes["rtvirtio"]!.cases["a"]!.runs.removeLast()
+        // only a plan that writes something is checked under it (apply --verify-s verifies only what it wrote)
+        #expect(!none.changesTheDevice && capped.changesTheDevice)
+        #expect(SchemeSettings(scheduler: "none", host: .kernelDefault, weights: [100, 100], ioPriorities: [nil, nil], capsIops: [nil, 40]).changesTheDevice)
+        #expect(SchemeSettings(scheduler: "mq-deadline", host: .kernelDefault, weights: [100, 100], ioPriorities: [nil, nil]).changesTheDevice)
+        #expect(!SchemeSettings(scheduler: "none", host: .kernelDefault, weights: [100, 100], ioPriorities: [nil, nil], capsIops: [nil, nil]).changesTheDevice)
         // and it survives results.json
         let decoded = try JSONDecoder().decode(BenchResults.self, from: JSONEncoder().encode(results))
         #expect(decoded.schemes["rtvirtio"]!.cases["a"]!.runs[2].shortfallUnderFirstPlan?.deliveredIops4K == 2400 && decoded.schemes["rtvirtio"]!.cases["a"]!.runs[2].firstPlan == none)
