@@ -28,11 +28,14 @@ enum Live {
     static let noBfqSkipReason: String? = {
         if geteuid() != 0 { return "needs root" }
         guard hierarchy != nil else { return "neither a v1 blkio hierarchy nor cgroup v2 with the io controller" }
-        if (try? HostFS().read("/sys/block/loop0/queue/scheduler"))?.contains("bfq") != false { return "loop devices offer bfq here (this suite is for kernels without it)" }
+        if (try? HostFS().read("/sys/block/loop0/queue/scheduler"))?.contains("bfq") != false { return offersBfqReason }
         if run("/sbin/losetup", ["--version"]).status != 0 { return "losetup (util-linux) is missing" }
         return nil
     }()
-    static var availableWithoutBfq: Bool { availability(noBfqSkipReason) }
+    static let offersBfqReason = "loop devices offer bfq here (this suite is for kernels without it)"
+    /// Where bfq is there the suite has nothing to test: said by its own skip comment, not as a missing interface
+    /// (CgroupV2GuestTests counts those lines as suites that could not run).
+    static var availableWithoutBfq: Bool { noBfqSkipReason == offersBfqReason ? false : availability(noBfqSkipReason) }
     /// For the suites whose plans need no bfq (caps, the observer): root, a hierarchy, losetup.
     static var availableWithOrWithoutBfq: Bool { availability(noBfqSkipReason == nil ? nil : skipReason) }
     static var loopDevicesOfferBfq: Bool { (try? HostFS().read("/sys/block/loop0/queue/scheduler"))?.contains("bfq") == true }
