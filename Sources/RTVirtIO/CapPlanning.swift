@@ -16,7 +16,7 @@ extension Optimizer {
     /// `idling`: size them for what the device delivers with bfq's idling on.
     public static func capsByUrgency(_ scenario: Scenario, idling: Bool = false) -> [Int?]? {
         guard let delivery = scenario.delivery else { return nil }
-        let demands = scenario.guests.map { $0.tasks.reduce(0) { $0 + delivery.cost4K($1) } }
+        let demands = scenario.guests.map(delivery.cost4K)
         let usable = delivery.usableIops(idling: idling, tasks: DeliveryModel.competing(scenario))
         guard demands.reduce(0, +) > usable else { return nil }
         let floor = max(10, (0.01 * delivery.capacityIops).rounded())
@@ -42,7 +42,7 @@ extension Optimizer {
         let order = scenario.urgencyOrder
         return order.enumerated().compactMap { rank, g in
             guard let cap = guests[g].readIopsCap else { return nil }
-            let asks = scenario.guests[g].tasks.reduce(0) { $0 + delivery.cost4K($1) }
+            let asks = delivery.cost4K(scenario.guests[g])
             let protected = order[..<rank].filter { guests[$0].readIopsCap == nil }.map { guests[$0].name }
             let forWhom = protected.isEmpty ? "so that the device is not saturated"
                 : "so that \(protected.joined(separator: ", ")) \(protected.count == 1 ? "gets" : "get") the IOPS \(protected.count == 1 ? "it asks" : "they ask") for"

@@ -116,6 +116,9 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     /// A task's demand in this device's 4 KiB requests per second.
     public func cost4K(_ task: TaskSpec) -> Double { Self.cost4K(iops: task.iops, requestKB: task.requestKB, on: self) }
 
+    /// A guest's demand (its tasks' together) in this device's 4 KiB requests per second.
+    public func cost4K(_ guest: Scenario.Guest) -> Double { guest.tasks.reduce(0) { $0 + cost4K($1) } }
+
     /// Delivered IOPS per task ([guest][task], in the task's own request size).
     /// `caps[g]`: guest g's read IOPS limit (4 KiB), nil for none.
     public func delivered(_ scenario: Scenario, settings: Settings) -> [[Double]] {
@@ -229,10 +232,11 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
     /// again on this, the caps fit the device the guests have now.
     public static func shortfall(_ scenario: Scenario, deliveredIops: [[Double]], caps: [Int?]?, on device: DeliveryModel) -> MeasuredDelivery? {
         guard let measured = MeasuredDelivery(scenario, deliveredIops: deliveredIops, on: device) else { return nil }
-        let short = zip(scenario.guests.indices, deliveredIops).contains { g, got in
-            let demand = scenario.guests[g].tasks.reduce(0) { $0 + device.cost4K($1) }
-            let allowed = min(demand, (caps?.indices.contains(g) == true ? caps?[g] : nil).map(Double.init) ?? demand)
-            let gotten = zip(got, scenario.guests[g].tasks).reduce(0) { $0 + $1.0 * device.requestCost4K(requestKB: $1.1.requestKB) }
+        let short = zip(scenario.guests, deliveredIops).enumerated().contains { g, pair in
+            let (guest, got) = pair
+            let cap = caps.flatMap { g < $0.count ? $0[g] : nil }
+            let allowed = min(device.cost4K(guest), cap.map(Double.init) ?? .infinity)
+            let gotten = zip(got, guest.tasks).reduce(0) { $0 + $1.0 * device.requestCost4K(requestKB: $1.1.requestKB) }
             return allowed > 0 && gotten < DeliveryModel.minimumFraction * allowed
         }
         guard short else { return nil }
