@@ -53,14 +53,16 @@ public struct BlockDevice: Sendable, Equatable {
     }
 
     /// The selected scheduler.
-    public func scheduler(_ fs: HostFS) throws -> String {
-        Self.parseScheduler(try fs.read(schedulerPath)).selected ?? "none"
-    }
+    public func scheduler(_ fs: HostFS) throws -> String { try schedulers(fs).selected }
 
     /// Whether the device offers bfq at all (a kernel without it, or the module not loaded: the
     /// plans keep the device's own scheduler and cap guests only).
-    public func offersBfq(_ fs: HostFS) throws -> Bool {
-        Self.parseScheduler(try fs.read(schedulerPath)).available.contains("bfq")
+    public func offersBfq(_ fs: HostFS) throws -> Bool { try schedulers(fs).offersBfq }
+
+    /// Both, from one read of the scheduler file (what a plan needs).
+    public func schedulers(_ fs: HostFS) throws -> (selected: String, offersBfq: Bool) {
+        let (selected, available) = Self.parseScheduler(try fs.read(schedulerPath))
+        return (selected ?? "none", available.contains("bfq"))
     }
 
     /// The slice_idle file to use: µs where the kernel has it (exact for 0 and

@@ -173,8 +173,9 @@ public actor DaemonCore {
         let plan: Plan
         do {
             let corrected: any LatencyModel = corrections.isEmpty ? model : CorrectedModel(base: model, corrections: corrections)
-            plan = try Optimizer(model: corrected, space: present.search).plan(scenario, currentScheduler: try? view.device.scheduler(fs),
-                                                                                     offersBfq: (try? view.device.offersBfq(fs)) ?? true)
+            let schedulers = try? view.device.schedulers(fs)
+            plan = try Optimizer(model: corrected, space: present.search).plan(scenario, currentScheduler: schedulers?.selected,
+                                                                                     offersBfq: schedulers?.offersBfq ?? true)
         } catch {
             logger.error("cannot plan: \(error)")
             notifier.status("error: \(error)")

@@ -57,7 +57,7 @@ struct ApplyCommand: ParsableCommand {
         let present = view.present(targets)
         // with --verify-s the guests are measured first, and the plan sized from what the device delivered
         let measuredBefore = try verifyS.map { try GuestsBefore.measure(view: view, targets: present, seconds: $0, fs: fs, otherwise: "nothing applied (--verify-s needs the measurement)") }
-        let (currentScheduler, offersBfq) = (try view.device.scheduler(fs), try view.device.offersBfq(fs))
+        let (currentScheduler, offersBfq) = try view.device.schedulers(fs)
         func planned(measured: MeasuredDelivery?) throws -> Plan {
             var scenario = Scenario(targets: present)
             scenario.delivery?.measured = measured

@@ -31,9 +31,9 @@ struct PlanCommand: ParsableCommand {
         let (targets, model) = try planning.load()
         // plan reads the device's scheduler where it can (nothing else): its own may already do
         let fs = HostFS()
-        let device = try? BlockDevice.resolve(targets.device, fs: fs)
-        let current = try? device?.scheduler(fs)
-        let offersBfq = (try? device?.offersBfq(fs)) ?? true   // a device not on this host: plan for one with bfq
+        let schedulers = try? BlockDevice.resolve(targets.device, fs: fs).schedulers(fs)
+        let current = schedulers?.selected
+        let offersBfq = schedulers?.offersBfq ?? true   // a device not on this host: plan for one with bfq
         var scenario = Scenario(targets: targets)
         if let measureS {
             let view = try HostView.observeGuests(targets, cgroupRoot: cgroupRoot, fs: fs, nothingTo: "measure")
