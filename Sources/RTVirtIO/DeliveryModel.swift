@@ -224,9 +224,13 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
     }
 
     /// What the device delivered with a plan's `caps` in force, where that is less than the plan
-    /// counted on: some guest got less than 95 % of what the plan let it ask (its demand, limited by
-    /// its cap), so the device served less than the plan was sized for. nil where every guest got
-    /// what the plan let it ask, or the measurement says nothing. On the contended testbed the device
+    /// counted on: a guest the plan leaves uncapped got less than 95 % of what it asks, so the device
+    /// served less than the plan was sized for. nil where every uncapped guest got what it asks, or
+    /// the measurement says nothing. A capped guest is promised no more than its cap and is not judged:
+    /// blk-throttle lets a guest of depth-1 readers through below its cap (capped at 35, three readers
+    /// got 30 and two got 20; at 76, about 65), and judging it re-planned plans that held on their
+    /// totals — 9 to 20 IOPS under what they handed out — and capped the next guest below its demand
+    /// (g4-LMH, bench/results/contended24-nobfq: 4 of 5 runs gave up vm1). On the contended testbed the device
     /// changed between the measurement before planning and the run (g4-MH: 3441 IOPS measured, then
     /// 1993 under the plan, the urgent guest starved: bench/results/contended24-measured); planned
     /// again on this, the caps fit the device the guests have now.
@@ -234,10 +238,10 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
         guard let measured = MeasuredDelivery(scenario, deliveredIops: deliveredIops, on: device) else { return nil }
         let short = zip(scenario.guests, deliveredIops).enumerated().contains { g, pair in
             let (guest, got) = pair
-            let cap = caps.flatMap { g < $0.count ? $0[g] : nil }
-            let allowed = min(device.cost4K(guest), cap.map(Double.init) ?? .infinity)
+            guard caps.flatMap({ g < $0.count ? $0[g] : nil }) == nil else { return false }
+            let asked = device.cost4K(guest)
             let gotten = zip(got, guest.tasks).reduce(0) { $0 + $1.0 * device.requestCost4K(requestKB: $1.1.requestKB) }
-            return allowed > 0 && gotten < DeliveryModel.minimumFraction * allowed
+            return asked > 0 && gotten < DeliveryModel.minimumFraction * asked
         }
         guard short else { return nil }
         var underPlan = measured

@@ -15,8 +15,8 @@ struct ApplyCommand: ParsableCommand {
         the change is kept only if it did not make them worse (more guests meet every target in urgency order, \
         or as many and no task that met misses); otherwise it is put back and both measurements are shown. \
         Where the targets give the device's capacity and no caps or idling are in force, the caps are sized from what \
-        the device delivered in the measurement before, not from the fitted efficiency; and where a guest then got less \
-        than the plan let it ask (the device delivered less than it was sized for), rtvirtio plans once more on what \
+        the device delivered in the measurement before, not from the fitted efficiency; and where a guest the plan leaves \
+        uncapped then got less than it asks (the device delivered less than it was sized for), rtvirtio plans once more on what \
         the device delivered under the plan, applies that and measures again, keeping it only if not worse. \
         On a device without bfq the device's own scheduler stays and caps are the only knob. \
         Exit status: 0 applied, 1 failed (host as before), 2 bad input, 3 applied without missing guests, \
@@ -80,7 +80,7 @@ struct ApplyCommand: ParsableCommand {
             // was wrong): planned once more on what it delivered then, kept only if not worse again
             if verification?.kept == true, let after, let shortfall = Self.shortfall(present, plan: plan, after: after),
                case let again = try planned(measured: shortfall), again.settings != plan.settings {
-                printError("under the plan the device delivered \(formatNumber(shortfall.deliveredIops4K, decimals: 0)) of the \(formatNumber(shortfall.askedIops4K, decimals: 0)) IOPS asked, and a guest got less than the plan let it ask: planning again on that…")
+                printError("under the plan the device delivered \(formatNumber(shortfall.deliveredIops4K, decimals: 0)) of the \(formatNumber(shortfall.askedIops4K, decimals: 0)) IOPS asked, and a guest the plan leaves uncapped got less than it asks: planning again on that…")
                 let second = try verifiedApply(applier, desired: desired(again), view: view, targets: present, seconds: verifyS, session: measuredBefore.session, before: after)
                 verification = (true, (verification?.text ?? "") + "Planned again on what the device delivered under the first plan:\n" + second.verification.text)
                 if second.verification.kept { (plan, changes) = (again, Self.merged(changes, second.changes)) }
@@ -123,7 +123,7 @@ struct ApplyCommand: ParsableCommand {
         return (result.changes, (result.kept, text), after)
     }
 
-    /// What the device delivered under `plan`, where a guest got less than the plan let it ask
+    /// What the device delivered under `plan`, where a guest it leaves uncapped got less than it asks
     /// (`MeasuredDelivery.shortfall`); nil where the plan held, the capacity is not declared, or a guest did nothing.
     static func shortfall(_ targets: Targets, plan: Plan, after: MeasuredOutcome) -> MeasuredDelivery? {
         let scenario = Scenario(targets: targets)
