@@ -97,7 +97,7 @@ public struct IdlingFit: Sendable {
     public func fitExpectation(_ points: [CalibrationDataset.Point]) -> IdlingParameters {
         var trials: [FitLoss.Trial] = [], calmRows: [Row] = [], stallTails: [Double] = []
         for point in points {
-            let loadMBps = point.scenario.totalDemandKBps / 1000, queues = point.scenario.taskCount
+            let loadMBps = Units.megabytes(kilobytes: point.scenario.totalDemandKBps), queues = point.scenario.taskCount   // as the model predicts
             let sliceIdleMs = point.settings.host.sliceIdleMs
             guard sliceIdleMs > 0 else { continue }
             for (guest, tasks) in point.windowTailsMs.enumerated() {

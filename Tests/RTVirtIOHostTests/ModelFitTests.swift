@@ -177,7 +177,7 @@ struct IdlingModelTests {
         let model = IdlingModel(parameters: truth)
         var rng = SplitMix64(seed: 21)
         let points = CalibrationPoint.design(count: 300, seed: 13).map { point in
-            let loadMBps = point.scenario.totalDemandKBps / 1000
+            let loadMBps = Units.megabytes(kilobytes: point.scenario.totalDemandKBps)   // as the model predicts: 1 MB = 1024 KB
             let calm = point.host.sliceIdleUs == 0 ? truth.noIdle : truth.idleCalm
             let calmMs = calm.ms(loadMBps: loadMBps, queues: point.scenario.taskCount, sliceIdleMs: point.host.sliceIdleMs)
             let windows: [[[Double]]] = point.guests.indices.map { guest in
@@ -195,6 +195,8 @@ struct IdlingModelTests {
         let s = fitted.stall
         #expect(abs(s.intercept + 3) < 0.4 && abs(s.perLoadMBps - 0.05) < 0.02 && abs(s.perShare + 2) < 0.4, "\(s)")
         #expect(abs(s.perQueue - 0.1) < 0.06 && abs(s.perSliceIdleMs - 0.1) < 0.04 && abs(s.perTaskKiops - 1) < 0.3, "\(s)")
+        // the calm windows are exact: the line's load term comes back within 1 % (a fit on KB/s ÷ 1000 found 1/1.024 of it)
+        #expect(abs(fitted.idleCalm.perLoadMBpsMs - 1) < 0.01, "\(fitted.idleCalm)")
         #expect(abs(fitted.idleCalm.interceptMs - 8) < 0.4 && abs(fitted.idleCalm.perQueueSliceIdleMs - 0.5) < 0.03
                 && abs(fitted.noIdle.interceptMs - 4) < 0.2, "\(fitted.idleCalm) \(fitted.noIdle)")
         // held out, against the noiseless expectation: within a few % once the margin is taken out
