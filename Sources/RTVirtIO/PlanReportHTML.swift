@@ -46,10 +46,12 @@ extension PlanReport {
         }
         if !plan.caps.isEmpty { body += "<h2>Caps</h2><ul>" + plan.caps.map { "<li>\(escapeHTML($0))</li>" }.joined() + "</ul>" }
         body += svg
-        body += "<table><tr><th>guest</th><th>criticality</th><th>weight</th><th>cap (IOPS of 4 KiB)</th><th>task</th><th>target ms</th><th>predicted ms</th><th>asks IOPS</th><th>predicted IOPS</th><th></th></tr>"
+        // a plan that keeps the device's own scheduler writes no weight: none to show (as the text)
+        let showsWeights = plan.keptScheduler == nil
+        body += "<table><tr><th>guest</th><th>criticality</th>\(showsWeights ? "<th>weight</th>" : "")<th>cap (IOPS of 4 KiB)</th><th>task</th><th>target ms</th><th>predicted ms</th><th>asks IOPS</th><th>predicted IOPS</th><th></th></tr>"
         for guest in plan.guests.sorted(by: { $0.criticality < $1.criticality }) {
             for task in guest.tasks {
-                body += "<tr class='\(task.meets ? "ok" : "miss")'><td>\(escapeHTML(guest.name))</td><td>\(guest.criticality)</td><td>\(guest.weight)</td><td>\(guest.readIopsCap.map(String.init) ?? "–")</td><td>\(escapeHTML(task.name))\(task.doesText.isEmpty ? "" : " (\(escapeHTML(task.doesText)))")</td><td>\(formatNumber(task.targetMs))</td><td>\(formatNumber(task.predictedMs))</td><td>\(formatNumber(task.requestedIops, decimals: 0))</td><td>\(task.predictedIops.map { formatNumber($0, decimals: 0) } ?? "–")</td><td>\(escapeHTML(missText(task)))</td></tr>"
+                body += "<tr class='\(task.meets ? "ok" : "miss")'><td>\(escapeHTML(guest.name))</td><td>\(guest.criticality)</td>\(showsWeights ? "<td>\(guest.weight)</td>" : "")<td>\(guest.readIopsCap.map(String.init) ?? "–")</td><td>\(escapeHTML(task.name))\(task.doesText.isEmpty ? "" : " (\(escapeHTML(task.doesText)))")</td><td>\(formatNumber(task.targetMs))</td><td>\(formatNumber(task.predictedMs))</td><td>\(formatNumber(task.requestedIops, decimals: 0))</td><td>\(task.predictedIops.map { formatNumber($0, decimals: 0) } ?? "–")</td><td>\(escapeHTML(missText(task)))</td></tr>"
             }
         }
         body += "</table>"

@@ -304,6 +304,9 @@ struct CapPlanningTests {
         #expect(text.contains("vm2  criticality 3  capped at 35 read IOPS  MISSES") && !text.contains("weight 100"), "no weight is written without bfq: \(text)")
         #expect(plan.warnings.contains { $0.hasPrefix("the device offers no bfq: its own scheduler (mq-deadline) stays and only caps are planned") })
         #expect(try PlanReport(plan: plan, device: "/dev/x").json().contains("\"bfqOffered\" : false"))
+        // the HTML table too: no weight column, the caps in theirs
+        let html = PlanReport(plan: plan, device: "/dev/x").html()
+        #expect(!html.contains("<th>weight</th>") && html.contains("<tr class='miss'><td>vm2</td><td>3</td><td>35</td>"), "\(html)")
         // not saturated, but a target no scheduler of the device meets (30 ms > 25): nothing to cap, nothing changes
         let slow = try Optimizer(model: FlatModel(ms: 30), space: optimizer.space).plan(Self.scenario([[500]], capacity: 3520), currentScheduler: "none", offersBfq: false)
         #expect(slow.keptScheduler == "none" && slow.guests.allSatisfy { $0.readIopsCap == nil && !$0.meets })
