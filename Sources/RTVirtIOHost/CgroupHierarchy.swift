@@ -34,8 +34,15 @@ public struct CgroupHierarchy: Sendable, Equatable {
     /// nothing can be read (then a line must be written to be sure).
     public func weightWithoutDeviceLine(_ cgroup: String, majMin: String, fs: HostFS) -> Int? {
         guard let lines = try? fs.read(weightFile(cgroup)), WeightLines.weight(for: majMin, in: lines) == nil else { return nil }
-        if version == .v2 { return WeightLines.weight(for: "default", in: lines) }
-        return (try? fs.read("\(cgroup)/blkio.bfq.weight")).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return defaultWeight(cgroup, lines: lines, fs: fs)
+    }
+
+    /// The cgroup's weight on a device without a line of its own, `lines` its weight file:
+    /// a "default N" line (v2), else v1's `blkio.bfq.weight`.
+    public func defaultWeight(_ cgroup: String, lines: String, fs: HostFS) -> Int? {
+        if let line = WeightLines.weight(for: "default", in: lines) { return line }
+        guard version == .v1 else { return nil }
+        return (try? fs.readValue("\(cgroup)/blkio.bfq.weight")).flatMap { Int($0) }
     }
 
     /// Finds the io controller: libcgroup's mount table first, /proc/self/mountinfo as the check and fallback.

@@ -60,9 +60,7 @@ extension HostView {
                 weights[guest] = hierarchy.version == .v2 ? BfqSettings.kernelDefaultWeight : number("\(cgroup)/blkio.bfq.weight")
                 continue
             }
-            weights[guest] = WeightLines.weight(for: device.majMin, in: lines)
-                ?? WeightLines.weight(for: "default", in: lines)
-                ?? number("\(cgroup)/blkio.bfq.weight")
+            weights[guest] = WeightLines.weight(for: device.majMin, in: lines) ?? hierarchy.defaultWeight(cgroup, lines: lines, fs: fs)
         }
         return Baseline(label: bfqSelected ? "now" : "now (bfq defaults)", host: host, weights: weights)
     }
