@@ -2,7 +2,7 @@ import Foundation
 import RTVirtIO
 import RTVirtIOHost
 
-/// `rtvirtio bench`: every case under every scheme on the lab's real bfq,
+/// `rtvirtio bench`: every case under every scheme on the lab's testbed device (real bfq where the kernel has it),
 /// schemes in a rotating order per repeat so that drift on a shared machine
 /// hits them alike. A run passes when every task's p99.99 over the run is
 /// within its target and it achieved at least 95 % of its demanded IOPS.
@@ -78,7 +78,7 @@ public struct BenchRunner {
     /// `measureBeforePlanningS` under the device's own scheduler, what each task got as fio
     /// counted it; nil for the other schemes, or when off.
     func measureBeforePlanning(_ benchCase: BenchCases.Case, scheme: Scheme, id: String) throws -> MeasuredDelivery? {
-        guard measureBeforePlanningS > 0, scheme.isModelDriven, let device = benchCase.scenario.delivery else { return nil }
+        guard let device = measuredDevice(benchCase, scheme: scheme) else { return nil }
         let before = try Scheme.deviceScheduler(Scheme.deviceDefaultScheduler).settings(for: benchCase.scenario)
         return MeasuredDelivery(benchCase.scenario, deliveredIops: try achievedIops(benchCase, before, id: id), on: device)
     }
@@ -90,9 +90,14 @@ public struct BenchRunner {
     /// verifies only what it wrote, and a second sample of the unchanged device, trusted over the first,
     /// re-planned g3-LM in contended24-nobfq and gave a guest up that the baselines kept.
     func checkPlan(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, scheme: Scheme, id: String) throws -> MeasuredDelivery? {
-        guard measureBeforePlanningS > 0, scheme.isModelDriven, let device = benchCase.scenario.delivery, settings.changesTheDevice else { return nil }
+        guard let device = measuredDevice(benchCase, scheme: scheme), settings.changesTheDevice else { return nil }
         return MeasuredDelivery.shortfall(benchCase.scenario, deliveredIops: try achievedIops(benchCase, settings, id: id, ioPriorities: settings.ioPriorities),
                                           caps: settings.capsIops, on: device)
+    }
+
+    /// The case's device, where `scheme` measures what it delivers (a model-driven scheme, a device of known capacity, measuring on).
+    func measuredDevice(_ benchCase: BenchCases.Case, scheme: Scheme) -> DeliveryModel? {
+        measureBeforePlanningS > 0 && scheme.isModelDriven ? benchCase.scenario.delivery : nil
     }
 
     /// What each task got as fio counted it ([guest][task] IOPS), the case's load run `measureBeforePlanningS` under `settings`.

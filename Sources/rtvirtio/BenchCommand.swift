@@ -8,11 +8,14 @@ import RTVirtIOLab
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Run benchmark cases on the lab's real bfq under every scheme; pass rates, results.json, results.md, report.html.",
+        abstract: "Run benchmark cases on the lab's testbed device under every scheme; pass rates, results.json, results.md, report.html.",
         discussion: """
         Needs root, fio and the v1 blkio hierarchy; brings the lab testbed up (and down at the end). Schemes: \
-        \(BenchCommand.allSchemes.joined(separator: ", ")). A run passes when every task's p99.99 over the run is \
-        within its target and it achieved ≥ 95 % of its IOPS. Example: rtvirtio bench --cases bench/cases/paper24.yaml --out out/bench
+        \(BenchCommand.allSchemes.joined(separator: ", ")), and rtvirtio (the default model's). bfq-noidle, default, \
+        ionice, mimic-rtxen and naive set bfq: on a kernel without it leave them out (the rtvirtio schemes keep the \
+        device's own scheduler there and only cap). A run passes when every \
+        task's p99.99 over the run is within its target and it achieved ≥ 95 % of its IOPS. \
+        Example: rtvirtio bench --cases bench/cases/contended24.yaml --schemes none,mq-deadline,rtvirtio --repeat 5 --out out/bench
         """)
 
     static let allSchemes = ["none", "mq-deadline", "bfq-noidle", "default", "ionice", "mimic-rtxen", "naive",
