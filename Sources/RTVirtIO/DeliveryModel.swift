@@ -229,7 +229,7 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
     /// the measurement says nothing. A capped guest is promised no more than its cap and is not judged:
     /// blk-throttle lets a guest of depth-1 readers through below its cap (capped at 35, three readers
     /// got 30 and two got 20; at 76, about 65), and judging it re-planned plans that held on their
-    /// totals — 9 to 20 IOPS under what they handed out — and capped the next guest below its demand
+    /// totals — 9 to 19 IOPS under what they handed out — and capped the next guest below its demand
     /// (g4-LMH, bench/results/contended24-nobfq: 4 of 5 runs gave up vm1). On the contended testbed the device
     /// changed between the measurement before planning and the run (g4-MH: 3441 IOPS measured, then
     /// 1993 under the plan, the urgent guest starved: bench/results/contended24-measured); planned

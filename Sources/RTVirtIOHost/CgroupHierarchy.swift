@@ -37,10 +37,10 @@ public struct CgroupHierarchy: Sendable, Equatable {
         return defaultWeight(cgroup, lines: lines, fs: fs)
     }
 
-    /// The cgroup's weight on a device without a line of its own, `lines` its weight file:
-    /// a "default N" line (v2), else v1's `blkio.bfq.weight`.
-    public func defaultWeight(_ cgroup: String, lines: String, fs: HostFS) -> Int? {
-        if let line = WeightLines.weight(for: "default", in: lines) { return line }
+    /// The cgroup's weight on a device without a line of its own, `lines` its weight file (nil where
+    /// it could not be read): a "default N" line (v2), else v1's `blkio.bfq.weight`.
+    public func defaultWeight(_ cgroup: String, lines: String?, fs: HostFS) -> Int? {
+        if let line = lines.flatMap({ WeightLines.weight(for: "default", in: $0) }) { return line }
         guard version == .v1 else { return nil }
         return (try? fs.readValue("\(cgroup)/blkio.bfq.weight")).flatMap { Int($0) }
     }

@@ -56,11 +56,12 @@ extension HostView {
         }
         var weights: [String: Int] = [:]
         for (guest, cgroup) in cgroups {
-            guard let lines = try? fs.read(hierarchy.weightFile(cgroup)) else {
-                weights[guest] = hierarchy.version == .v2 ? BfqSettings.kernelDefaultWeight : number("\(cgroup)/blkio.bfq.weight")
+            let lines = try? fs.read(hierarchy.weightFile(cgroup))
+            if lines == nil, hierarchy.version == .v2 {
+                weights[guest] = BfqSettings.kernelDefaultWeight
                 continue
             }
-            weights[guest] = WeightLines.weight(for: device.majMin, in: lines) ?? hierarchy.defaultWeight(cgroup, lines: lines, fs: fs)
+            weights[guest] = lines.flatMap { WeightLines.weight(for: device.majMin, in: $0) } ?? hierarchy.defaultWeight(cgroup, lines: lines, fs: fs)
         }
         return Baseline(label: bfqSelected ? "now" : "now (bfq defaults)", host: host, weights: weights)
     }
