@@ -109,10 +109,10 @@ step "Act 1, measured ($SECONDS_PER_RUN s): the kernel's own scheduler, which rt
 measure fast "$WORK/fast.yaml" "$FAST" 300
 table fast
 
-step "Act 2: a slow device the guests contend for (FUSE, one 4 KiB read at a time, 200 µs each)"
+step "Act 2: a slow device the guests contend for (FUSE, one 4 KiB read at a time, 284 µs each: 3521 IOPS)"
 dd if=/dev/urandom of="$WORK/slow.img" bs=1M count=256 status=none
 mkdir -p "$WORK/fuse"
-"$FUSED" "$WORK/slow.img" "$WORK/fuse" 200 > "$WORK/fused.log" 2>&1 &
+"$FUSED" "$WORK/slow.img" "$WORK/fuse" 284 > "$WORK/fused.log" 2>&1 &
 FUSE_PID=$!
 for _ in $(seq 50); do [ -e "$WORK/fuse/disk" ] && break; sleep 0.1; done
 SLOW=$(losetup -f --show --direct-io=on -r "$WORK/fuse/disk"); LOOPS+=("$SLOW")

@@ -11,7 +11,7 @@ public struct BenchSession {
     public var casesPath: String
     public var schemes: [(name: String, scheme: Scheme)]
     public var regime: LabTestbed.Regime
-    public var serviceUs = 200
+    public var serviceUs = LabTestbed.defaultServiceTimeUs
     public var durationS = 10
     public var repeats = 3
     /// BenchRunner.measureBeforePlanningS.

@@ -28,7 +28,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated schemes (default: all).") var schemes: String = BenchCommand.allSchemes.joined(separator: ",")
     @Option(help: "Comma-separated case names to run (default: all).") var only: String?
     @Option(help: "fast or device-bound (default: the regime the cases name, else fast).") var regime: LabTestbed.Regime?
-    @Option(help: "device-bound: the FUSE server's service time per 4 KiB, µs.") var serviceUs = 200
+    @Option(help: "device-bound: the FUSE server's service time per 4 KiB, µs.") var serviceUs = LabTestbed.defaultServiceTimeUs
     @Option(help: "Seconds of load per run.") var durationS = 10
     @Option(help: ArgumentHelp("""
         Seconds the rtvirtio schemes measure each case's load under the device's own scheduler before planning, \

@@ -21,7 +21,7 @@ struct LabCalibrateCommand: ParsableCommand {
     @Option(help: "fast or device-bound.") var regime: LabTestbed.Regime = .fast
     @Option(help: "Points in the design (repeats come on top).") var points = 1000
     @Option(help: "Seconds of load per point.") var durationS = 10
-    @Option(help: "device-bound: the FUSE server's service time per 4 KiB, µs.") var serviceUs = 200
+    @Option(help: "device-bound: the FUSE server's service time per 4 KiB, µs.") var serviceUs = LabTestbed.defaultServiceTimeUs
     @Option(help: ArgumentHelp("device-bound: per 4 KiB written, µs (--service-us if not given).", valueName: "µs"))
     var writeServiceUs: Int?
     @Option(help: "reads (Table II) or writers (ops, request sizes and queue depths too).")

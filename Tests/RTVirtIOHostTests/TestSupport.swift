@@ -239,7 +239,7 @@ final class SlowDevice {
     var path = ""
 
     /// nil, with the reason printed, where rtvirtio-fused or FUSE is missing.
-    static func make(serviceUs: Int = 200) throws -> SlowDevice? {
+    static func make(serviceUs: Int = LabTestbed.defaultServiceTimeUs) throws -> SlowDevice? {
         let fused = URL(fileURLWithPath: Live.binary).deletingLastPathComponent().appendingPathComponent("rtvirtio-fused").path
         guard FileManager.default.isExecutableFile(atPath: fused), FileManager.default.fileExists(atPath: "/dev/fuse") else {
             print("skipping: needs rtvirtio-fused beside the binary and /dev/fuse"); return nil
