@@ -52,10 +52,16 @@ public struct BenchRunner {
                     scenario.delivery?.measured = measured
                     var settings = try scheme.settings(for: scenario, offersBfq: offersBfq)
                     let first = settings
+                    // as `apply --verify-s`: checked under the plan, planned again on a shortfall, up to
+                    // MeasuredDelivery.maxReplans times (the last plan is not checked: the run measures it)
                     let shortfall = try checkPlan(benchCase, settings, scheme: scheme, id: id + "-check")
-                    if let shortfall {
-                        scenario.delivery?.measured = shortfall
-                        settings = try scheme.settings(for: scenario, offersBfq: offersBfq)
+                    var next = shortfall, replans = 0
+                    while let measuredUnderPlan = next, replans < MeasuredDelivery.maxReplans {
+                        scenario.delivery?.measured = measuredUnderPlan
+                        let again = try scheme.settings(for: scenario, offersBfq: offersBfq)
+                        guard again != settings else { break }
+                        (settings, replans) = (again, replans + 1)
+                        next = replans < MeasuredDelivery.maxReplans ? try checkPlan(benchCase, settings, scheme: scheme, id: id + "-check\(replans + 1)") : nil
                     }
                     let rows = try runner.run(Self.point(benchCase, settings, id: id), ioPriorities: settings.ioPriorities)
                     var run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows, predicted: settings.predictedMs, predictedIops: settings.predictedIops),
@@ -63,6 +69,7 @@ public struct BenchRunner {
                     run.measuredBeforePlanning = measured
                     run.shortfallUnderFirstPlan = shortfall
                     run.firstPlan = shortfall == nil ? nil : first
+                    run.replans = replans
                     results.schemes[name, default: .init()].cases[benchCase.name, default: .init()].runs.append(run)
                     done += 1
                     let eta = Date().timeIntervalSince(started) / Double(done) * Double(total - done)
@@ -163,9 +170,11 @@ public struct BenchResults: Codable, Sendable {
         public var shortfallUnderFirstPlan: MeasuredDelivery?
         /// The first plan, where the check found a shortfall (it may equal `settings`).
         public var firstPlan: SchemeSettings?
+        /// How often the scheme planned again on a shortfall under its plan (0 where it was not checked or held).
+        public var replans = 0
         public var pass: Bool { tasks.allSatisfy(\.pass) }
 
-        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, urgencyOrder, measuredBeforePlanning, shortfallUnderFirstPlan, firstPlan, pass, taskPassRate, urgentFirstScore, guests }
+        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, urgencyOrder, measuredBeforePlanning, shortfallUnderFirstPlan, firstPlan, replans, pass, taskPassRate, urgentFirstScore, guests }
         public init(repeatIndex: Int, order: Int, settings: SchemeSettings, tasks: [TaskResult], urgencyOrder: [String] = []) {
             self.repeatIndex = repeatIndex; self.order = order; self.settings = settings; self.tasks = tasks
             self.urgencyOrder = urgencyOrder.isEmpty ? tasks.map(\.guest).uniqued() : urgencyOrder
@@ -178,6 +187,7 @@ public struct BenchResults: Codable, Sendable {
             measuredBeforePlanning = try c.decodeIfPresent(MeasuredDelivery.self, forKey: .measuredBeforePlanning)
             shortfallUnderFirstPlan = try c.decodeIfPresent(MeasuredDelivery.self, forKey: .shortfallUnderFirstPlan)
             firstPlan = try c.decodeIfPresent(SchemeSettings.self, forKey: .firstPlan)
+            replans = try c.decodeIfPresent(Int.self, forKey: .replans) ?? (firstPlan == nil ? 0 : 1)
         }
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -186,6 +196,7 @@ public struct BenchResults: Codable, Sendable {
             try c.encodeIfPresent(measuredBeforePlanning, forKey: .measuredBeforePlanning)
             try c.encodeIfPresent(shortfallUnderFirstPlan, forKey: .shortfallUnderFirstPlan)
             try c.encodeIfPresent(firstPlan, forKey: .firstPlan)
+            if replans > 0 { try c.encode(replans, forKey: .replans) }
             try c.encode(pass, forKey: .pass); try c.encode(taskPassRate, forKey: .taskPassRate)
             try c.encode(urgentFirstScore, forKey: .urgentFirstScore); try c.encode(guests, forKey: .guests)
         }

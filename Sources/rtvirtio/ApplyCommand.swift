@@ -16,8 +16,9 @@ struct ApplyCommand: ParsableCommand {
         or as many and no task that met misses); otherwise it is put back and both measurements are shown. \
         Where the targets give the device's capacity and no caps or idling are in force, the caps are sized from what \
         the device delivered in the measurement before, not from the fitted efficiency; and where a guest the plan leaves \
-        uncapped then got less than it asks (the device delivered less than it was sized for), rtvirtio plans once more on what \
-        the device delivered under the plan, applies that and measures again, keeping it only if not worse. \
+        uncapped then got less than it asks (the device delivered less than it was sized for), rtvirtio plans again on what \
+        the device delivered under the plan, applies that and measures again, keeping it only if not worse — up to \(MeasuredDelivery.maxReplans) times \
+        while an uncapped guest still falls short (each round's caps are sized on the last, so they only tighten). \
         On a device without bfq the device's own scheduler stays and caps are the only knob. \
         Exit status: 0 applied, 1 failed (host as before), 2 bad input, 3 applied without missing guests, \
         5 applied, measured worse, put back.
@@ -76,14 +77,19 @@ struct ApplyCommand: ParsableCommand {
         } else if let verifyS, let measuredBefore {
             var after: MeasuredOutcome?
             (changes, verification, after) = try verifiedApply(applier, desired: desired(plan), view: view, targets: present, seconds: verifyS, session: measuredBefore.session, before: measuredBefore.outcome)
-            // the device may deliver less under the plan than it was sized for (it changed, or the fit
-            // was wrong): planned once more on what it delivered then, kept only if not worse again
-            if verification?.kept == true, let after, let shortfall = Self.shortfall(present, plan: plan, after: after),
-               case let again = try planned(measured: shortfall), again.settings != plan.settings {
-                printError("under the plan the device delivered \(formatNumber(shortfall.deliveredIops4K, decimals: 0)) of the \(formatNumber(shortfall.askedIops4K, decimals: 0)) IOPS asked, and a guest the plan leaves uncapped got less than it asks: planning again on that…")
-                let second = try verifiedApply(applier, desired: desired(again), view: view, targets: present, seconds: verifyS, session: measuredBefore.session, before: after)
-                verification = (true, (verification?.text ?? "") + "Planned again on what the device delivered under the first plan:\n" + second.verification.text)
-                if second.verification.kept { (plan, changes) = (again, Self.merged(changes, second.changes)) }
+            // the device may deliver less under the plan than it was sized for (it changed, the fit was
+            // wrong, depth-1 readers cannot use all of it): planned again on what it delivered then, up to
+            // MeasuredDelivery.maxReplans times, each kept only if not worse again
+            var replans = 0
+            while replans < MeasuredDelivery.maxReplans, verification?.kept == true, let under = after,
+                  let shortfall = Self.shortfall(present, plan: plan, after: under),
+                  case let again = try planned(measured: shortfall), again.settings != plan.settings {
+                replans += 1
+                printError("under the plan the device delivered \(formatNumber(shortfall.deliveredIops4K, decimals: 0)) of the \(formatNumber(shortfall.askedIops4K, decimals: 0)) IOPS asked, and a guest the plan leaves uncapped got less than it asks: planning again on that (\(replans) of at most \(MeasuredDelivery.maxReplans))…")
+                let next = try verifiedApply(applier, desired: desired(again), view: view, targets: present, seconds: verifyS, session: measuredBefore.session, before: under)
+                verification = (true, (verification?.text ?? "") + "Planned again on what the device delivered under the plan before:\n" + next.verification.text)
+                guard next.verification.kept else { break }
+                (plan, changes, after) = (again, Self.merged(changes, next.changes), next.after)
             }
         } else {
             changes = try applier.apply(desired(plan), device: view.device)
