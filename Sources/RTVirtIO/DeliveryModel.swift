@@ -238,7 +238,9 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
     /// guest falls short under the plan. Once was not enough on the contended testbed with a steady
     /// device (bench/results/contended24-clock): with several capped depth-1 readers the second plan's
     /// caps still left the urgent guest 4-8 % short in 2 of 5 runs of g4-LMH; each round sizes the
-    /// caps on what the device delivered under the last, so they only tighten.
+    /// caps on what the device delivered under the last, so they only tighten. Measured since
+    /// (contended24-clock-replans): no second round ran — the 3-s check under the second plan found
+    /// no shortfall, the 10-s run after it did (g4-LMH, 2 of 5): a longer check, not more rounds, is next.
     public static let maxReplans = 3
 
     public static func shortfall(_ scenario: Scenario, deliveredIops: [[Double]], caps: [Int?]?, on device: DeliveryModel) -> MeasuredDelivery? {
