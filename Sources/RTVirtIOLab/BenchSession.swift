@@ -56,7 +56,7 @@ public struct BenchSession {
             "durationS": String(durationS), "repeats": String(repeats), "measureBeforePlanningS": String(measureBeforePlanningS),
             "kernel": ((try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"),
             "device": testbed.deviceDescription,
-            "gitCommit": commit, "date": started, "finished": ISO8601DateFormatter().string(from: Date()),
+            "gitCommit": commit, "binary": Provenance.binary(), "date": started, "finished": ISO8601DateFormatter().string(from: Date()),
             "command": CommandLine.arguments.joined(separator: " "),
         ]
         return results

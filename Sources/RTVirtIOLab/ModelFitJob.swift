@@ -102,6 +102,7 @@ public struct ModelFitJob {
             ("loss", "squared log error, underestimates x\(formatNumber(underestimatePenalty))"),
             ("heldOut", "\(folds)-fold: median |error| \(AccuracyReport.percent(heldOut.medianAbsErrorPct)), p90 \(AccuracyReport.percent(heldOut.p90AbsErrorPct)), underestimates \(AccuracyReport.percent(heldOut.underestimateRate * 100))"),
             ("gitCommit", Provenance.gitCommit()),
+            ("binary", Provenance.binary()),
             ("date", ISO8601DateFormatter().string(from: Date())),
             ("command", CommandLine.arguments.joined(separator: " ")),
         ])

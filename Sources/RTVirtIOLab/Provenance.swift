@@ -12,6 +12,16 @@ public enum Provenance {
         return head + (changed ? "+dirty" : "")
     }
 
+    /// The binary that measured: its path, SHA-256 and modification time. `gitCommit` is the checkout's
+    /// HEAD as the run started, which need not be what the binary was built from (paper24-fast-nobfq named
+    /// 7568d12, its binary was 0e829bd); the hash ties a result to the binary kept beside it.
+    public static func binary(_ path: String = "/proc/self/exe") -> String {
+        let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? path
+        let sum = ((try? runProgram("/usr/bin/sha256sum", [resolved])) ?? "?").split(separator: " ").first.map(String.init) ?? "?"
+        let modified = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.modificationDate] as? Date
+        return "\(resolved), sha256 \(sum), modified \(modified.map { ISO8601DateFormatter().string(from: $0) } ?? "?")"
+    }
+
     /// `existing` with `line` ("  - {…}") appended to its `resumed:` list, which
     /// need not be the last key (a hand-written `notes:` may follow it); a new
     /// list at the end if there is none.

@@ -385,4 +385,16 @@ struct ProvenanceCommitTests {
         try "b\n".write(toFile: directory + "/f", atomically: true, encoding: .utf8)
         #expect(Provenance.gitCommit(in: directory) == clean + "+dirty")
     }
+
+    @Test("a result names the binary that measured it: path, SHA-256 of its bytes, modification time")
+    func binaryIsHashed() throws {
+        let path = NSTemporaryDirectory() + "rtvirtio-binary-\(getpid())"
+        try "abc".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_764_892_800)], ofItemAtPath: path)
+        #expect(Provenance.binary(path) == "\(path), sha256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad, modified 2025-12-05T00:00:00Z")
+        // the running test binary, through /proc/self/exe: a real path and a 64-digit hash
+        let running = Provenance.binary()
+        #expect(!running.hasPrefix("/proc/") && running.range(of: #"sha256 [0-9a-f]{64}, modified 20"#, options: .regularExpression) != nil, "\(running)")
+    }
 }
