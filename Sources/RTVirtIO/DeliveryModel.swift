@@ -194,7 +194,7 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
               zip(deliveredIops, scenario.guests).allSatisfy({ $0.count == $1.tasks.count }) else { return nil }
         guard deliveredIops.allSatisfy({ $0.allSatisfy { $0.isFinite && $0 >= 0 } }) else { return nil }
         let delivered = zip(deliveredIops, scenario.guests).reduce(0) { $0 + Self.delivered4K($1.0, guest: $1.1, on: device) }
-        let asked = scenario.guests.reduce(0) { sum, guest in guest.tasks.reduce(sum) { $0 + device.cost4K($1) } }
+        let asked = scenario.guests.reduce(0) { $0 + device.cost4K($1) }
         guard asked > 0 else { return nil }
         self.init(deliveredIops4K: delivered, askedIops4K: asked, tasks: DeliveryModel.competing(scenario))
     }
@@ -223,6 +223,15 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
         return perTask
     }
 
+    /// How often `apply --verify-s` (and the benchmark's rtvirtio scheme) plans again while an uncapped
+    /// guest falls short under the plan. Once was not enough on the contended testbed with a steady
+    /// device (bench/results/contended24-clock): with several capped depth-1 readers the second plan's
+    /// caps still left the urgent guest 4-8 % short in 2 of 5 runs of g4-LMH; each round sizes the
+    /// caps on what the device delivered under the last, so they only tighten. Measured since
+    /// (contended24-clock-replans): no second round ran — the 3-s check under the second plan found
+    /// no shortfall, the 10-s run after it did (g4-LMH, 2 of 5): a longer check, not more rounds, is next.
+    public static let maxReplans = 3
+
     /// What the device delivered with a plan's `caps` in force, where that is less than the plan
     /// counted on: a guest the plan leaves uncapped got less than 95 % of what it asks, so the device
     /// served less than the plan was sized for. nil where every uncapped guest got what it asks, or
@@ -234,15 +243,6 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
     /// changed between the measurement before planning and the run (g4-MH: 3441 IOPS measured, then
     /// 1993 under the plan, the urgent guest starved: bench/results/contended24-measured); planned
     /// again on this, the caps fit the device the guests have now.
-    /// How often `apply --verify-s` (and the benchmark's rtvirtio scheme) plans again while an uncapped
-    /// guest falls short under the plan. Once was not enough on the contended testbed with a steady
-    /// device (bench/results/contended24-clock): with several capped depth-1 readers the second plan's
-    /// caps still left the urgent guest 4-8 % short in 2 of 5 runs of g4-LMH; each round sizes the
-    /// caps on what the device delivered under the last, so they only tighten. Measured since
-    /// (contended24-clock-replans): no second round ran — the 3-s check under the second plan found
-    /// no shortfall, the 10-s run after it did (g4-LMH, 2 of 5): a longer check, not more rounds, is next.
-    public static let maxReplans = 3
-
     public static func shortfall(_ scenario: Scenario, deliveredIops: [[Double]], caps: [Int?]?, on device: DeliveryModel) -> MeasuredDelivery? {
         guard let measured = MeasuredDelivery(scenario, deliveredIops: deliveredIops, on: device) else { return nil }
         let short = zip(scenario.guests, deliveredIops).enumerated().contains { g, pair in

@@ -6,9 +6,9 @@
 // completes at max(its arrival, the previous completion) + its service time, and the
 // server's own overhead (FUSE round trips, wake-ups) overlaps the head's work on several
 // threads. A sleep per request on one thread added that overhead to every request, so the
-// device's capacity followed the machine's CPU load (2.1k-3.4k IOPS run to run, 200 us). The file is opened with direct_io (no page cache in
-// between), so a loop device over it (losetup --direct-io=on) with bfq
-// queues real requests in front of a real, shared, slow server.
+// device's capacity followed the machine's CPU load (2.1k-3.4k IOPS run to run, 200 us).
+// The file is opened with direct_io (no page cache in between), so a loop device over it
+// (losetup --direct-io=on) queues real requests in front of a real, shared, slow server.
 //   rtvirtio-fused BACKING MOUNTPOINT SERVICE_US [WRITE_SERVICE_US]   (runs until unmounted)
 #define FUSE_USE_VERSION 31
 #include <errno.h>

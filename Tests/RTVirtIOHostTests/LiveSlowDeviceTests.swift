@@ -9,8 +9,9 @@ import RTVirtIOLab
 struct LiveSlowDeviceTests {
     @Test("needs root: the FUSE device serves one 4 KiB read per service time to 16 readers", .timeLimit(.minutes(1)))
     func rootServesItsRate() throws {
-        guard let slow = try SlowDevice.make(serviceUs: 284) else { return }
-        let nominal = 1e6 / 284   // 3521 IOPS
+        let serviceUs = 284
+        guard let slow = try SlowDevice.make(serviceUs: serviceUs) else { return }
+        let nominal = 1e6 / Double(serviceUs)   // 3521 IOPS
         // 16 readers of depth 1: the server's own overhead per request (FUSE round trip, wake-up)
         // must overlap the head's work; when every request slept in turn it added ~95 µs here (2.6k IOPS)
         let iops = try CapacityProbe.readIops(device: slow.path, seconds: 3, jobs: 16)
