@@ -212,13 +212,20 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
         zip(got, guest.tasks).reduce(0) { $0 + $1.0 * device.requestCost4K(requestKB: $1.1.requestKB) }
     }
 
-    /// Each guest's measured IOPS spread over its tasks as they declare theirs; nil where a guest was not measured.
+    /// Each guest's measured IOPS spread over its tasks; nil where a guest was not measured. Short of
+    /// what it declares, its slow readers get what they ask and its fastest take what is short (max-min
+    /// fair): a depth-1 reader runs out of time per request first. Measured: in each of the 10 runs of
+    /// contended24-clock and -replans where an uncapped guest missed, the short task was its fastest,
+    /// and this spread put it within 0.1 % of what fio counted (spread as declared, the guest's 4 %
+    /// short read as every task's 4 %, under the 5 % that misses). At or above what it declares, as declared.
     static func perTask(_ scenario: Scenario, guestIops: [String: Double]) -> [[Double]]? {
         var perTask: [[Double]] = []
         for guest in scenario.guests {
             guard let measured = guestIops[guest.name] else { return nil }
-            let declared = guest.tasks.reduce(0) { $0 + $1.iops }
-            perTask.append(guest.tasks.map { declared > 0 ? measured * $0.iops / declared : 0 })
+            let declared = guest.tasks.map(\.iops)
+            let total = declared.reduce(0, +)
+            perTask.append(measured < total ? DeliveryModel.maxMinFair(demands: declared, weights: declared.map { _ in 1 }, capacity: measured)
+                                            : declared.map { total > 0 ? measured * $0 / total : 0 })
         }
         return perTask
     }
@@ -233,7 +240,9 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
     public static let maxReplans = 3
 
     /// What the device delivered with a plan's `caps` in force, where that is less than the plan
-    /// counted on: a guest the plan leaves uncapped got less than 95 % of what it asks, so the device
+    /// counted on: a task of a guest the plan leaves uncapped got less than 95 % of what it asks (the
+    /// benchmark's rule; judged by guest, vm0 of g4-LMH got 1100 of 1143, 96 %, and passed the check while its
+    /// fastest reader got 774 of 817 and missed: contended24-clock-replans), so the device
     /// served less than the plan was sized for. nil where every uncapped guest got what it asks, or
     /// the measurement says nothing. A capped guest is promised no more than its cap and is not judged:
     /// blk-throttle lets a guest of depth-1 readers through below its cap (capped at 35, three readers
@@ -248,8 +257,7 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
         let short = zip(scenario.guests, deliveredIops).enumerated().contains { g, pair in
             let (guest, got) = pair
             guard caps.flatMap({ g < $0.count ? $0[g] : nil }) == nil else { return false }
-            let asked = device.cost4K(guest)
-            return asked > 0 && delivered4K(got, guest: guest, on: device) < DeliveryModel.minimumFraction * asked
+            return zip(guest.tasks, got).contains { task, got in task.iops > 0 && got < DeliveryModel.minimumFraction * task.iops }
         }
         guard short else { return nil }
         var underPlan = measured

@@ -91,8 +91,8 @@ public struct BenchRunner {
     }
 
     /// The plan's settings under the case's load for as long as the measurement before planning
-    /// (as `apply --verify-s` measures after applying): where a guest the plan leaves uncapped got
-    /// less than it asks, what the device delivered then, for the scheme to plan again on; nil where the plan held.
+    /// (as `apply --verify-s` measures after applying): where a task of a guest the plan leaves uncapped
+    /// got less than 95 % of what it asks (as fio counted), what the device delivered then, for the scheme to plan again on; nil where the plan held.
     /// A plan that changes nothing (the device's own scheduler, no caps) is not checked: `apply --verify-s`
     /// verifies only what it wrote, and a second sample of the unchanged device, trusted over the first,
     /// re-planned g3-LM in contended24-nobfq and gave a guest up that the baselines kept.
@@ -165,8 +165,8 @@ public struct BenchResults: Codable, Sendable {
         public var urgencyOrder: [String]
         /// What the device delivered to the case's load just before the scheme planned (model-driven schemes).
         public var measuredBeforePlanning: MeasuredDelivery?
-        /// What the device delivered under the scheme's first plan where a guest it left uncapped got
-        /// less than it asks (model-driven schemes); the run's `settings` were planned again on it.
+        /// What the device delivered under the scheme's first plan where a task of a guest it left
+        /// uncapped got less than 95 % of what it asks (model-driven schemes); the run's `settings` were planned again on it.
         public var shortfallUnderFirstPlan: MeasuredDelivery?
         /// The first plan, where the check found a shortfall (it may equal `settings`).
         public var firstPlan: SchemeSettings?

@@ -16,7 +16,8 @@ struct ApplyCommand: ParsableCommand {
         or as many and no task that met misses); otherwise it is put back and both measurements are shown. \
         Where the targets give the device's capacity and no caps or idling are in force, the caps are sized from what \
         the device delivered in the measurement before, not from the fitted efficiency; and where a guest the plan leaves \
-        uncapped then got less than it asks (the device delivered less than it was sized for), rtvirtio plans again on what \
+        uncapped then got less than its tasks ask (what it is short counted on its fastest task, which misses below 95 %: \
+        the device delivered less than it was sized for), rtvirtio plans again on what \
         the device delivered under the plan, applies that and measures again, keeping it only if not worse — up to \(MeasuredDelivery.maxReplans) times \
         while an uncapped guest still falls short (each round's caps are sized on the last, so they only tighten). \
         On a device without bfq the device's own scheduler stays and caps are the only knob. \
@@ -85,7 +86,7 @@ struct ApplyCommand: ParsableCommand {
                   let shortfall = Self.shortfall(present, plan: plan, after: under),
                   case let again = try planned(measured: shortfall), again.settings != plan.settings {
                 replans += 1
-                printError("under the plan the device delivered \(formatNumber(shortfall.deliveredIops4K, decimals: 0)) of the \(formatNumber(shortfall.askedIops4K, decimals: 0)) IOPS asked, and a guest the plan leaves uncapped got less than it asks: planning again on that (\(replans) of at most \(MeasuredDelivery.maxReplans))…")
+                printError("under the plan the device delivered \(formatNumber(shortfall.deliveredIops4K, decimals: 0)) of the \(formatNumber(shortfall.askedIops4K, decimals: 0)) IOPS asked, and a guest the plan leaves uncapped got less than its tasks ask (its fastest under 95 %): planning again on that (\(replans) of at most \(MeasuredDelivery.maxReplans))…")
                 let next = try verifiedApply(applier, desired: desired(again), view: view, targets: present, seconds: verifyS, session: measuredBefore.session, before: under)
                 verification = (true, (verification?.text ?? "") + "Planned again on what the device delivered under the plan before:\n" + next.verification.text)
                 guard next.verification.kept else { break }
@@ -129,8 +130,8 @@ struct ApplyCommand: ParsableCommand {
         return (result.changes, (result.kept, text), after)
     }
 
-    /// What the device delivered under `plan`, where a guest it leaves uncapped got less than it asks
-    /// (`MeasuredDelivery.shortfall`); nil where the plan held, the capacity is not declared, or a guest did nothing.
+    /// What the device delivered under `plan`, where a task of a guest it leaves uncapped got less than 95 %
+    /// of what it asks (`MeasuredDelivery.shortfall`, the kernel's count per guest spread over its tasks); nil where the plan held, the capacity is not declared, or a guest did nothing.
     static func shortfall(_ targets: Targets, plan: Plan, after: MeasuredOutcome) -> MeasuredDelivery? {
         let scenario = Scenario(targets: targets)
         guard let device = scenario.delivery, plan.host.sliceIdleUs == 0 else { return nil }

@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("""
         Seconds the rtvirtio schemes measure each case's load under the device's own scheduler before planning, \
         as `apply --verify-s` does, so their caps are sized from what the device delivers then; and as long under \
-        their plan, planning again (up to \(MeasuredDelivery.maxReplans) times) where a guest the plan leaves uncapped got less than it asks (0: the model alone).
+        their plan, planning again (up to \(MeasuredDelivery.maxReplans) times) where a task of a guest the plan leaves uncapped got less than 95 % of what it asks (0: the model alone).
         """, valueName: "S")) var measureBeforeS = 3
     @Option(help: "Repeats of every case × scheme (3 by default: one run of a case flips too often to judge it).") var `repeat` = 3
     @Option(help: ArgumentHelp("Directory for results.json, results.md and report.html.", valueName: "dir")) var out = "out/bench"
