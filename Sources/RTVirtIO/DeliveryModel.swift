@@ -253,16 +253,24 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
     /// 1993 under the plan, the urgent guest starved: bench/results/contended24-measured); planned
     /// again on this, the caps fit the device the guests have now.
     public static func shortfall(_ scenario: Scenario, deliveredIops: [[Double]], caps: [Int?]?, on device: DeliveryModel) -> MeasuredDelivery? {
-        guard let measured = MeasuredDelivery(scenario, deliveredIops: deliveredIops, on: device) else { return nil }
-        let short = zip(scenario.guests, deliveredIops).enumerated().contains { g, pair in
-            let (guest, got) = pair
-            guard caps.flatMap({ g < $0.count ? $0[g] : nil }) == nil else { return false }
-            return zip(guest.tasks, got).contains { task, got in task.iops > 0 && got < DeliveryModel.minimumFraction * task.iops }
-        }
-        guard short else { return nil }
+        guard let measured = MeasuredDelivery(scenario, deliveredIops: deliveredIops, on: device),
+              let worst = worstUncappedFraction(scenario, deliveredIops: deliveredIops, caps: caps),
+              worst < DeliveryModel.minimumFraction else { return nil }
         var underPlan = measured
         underPlan.underPlan = true
         return underPlan
+    }
+
+    /// The least share of what it asks that a task of a guest `caps` leave uncapped got; nil where
+    /// no such task asked for anything or the measurement does not fit the scenario.
+    public static func worstUncappedFraction(_ scenario: Scenario, deliveredIops: [[Double]], caps: [Int?]?) -> Double? {
+        guard deliveredIops.count == scenario.guests.count else { return nil }
+        let fractions = zip(scenario.guests, deliveredIops).enumerated().flatMap { g, pair -> [Double] in
+            let (guest, got) = pair
+            guard caps.flatMap({ g < $0.count ? $0[g] : nil }) == nil, got.count == guest.tasks.count else { return [] }
+            return zip(guest.tasks, got).compactMap { task, got in task.iops > 0 ? got / task.iops : nil }
+        }
+        return fractions.min()
     }
 
     /// `shortfall` from each guest's IOPS as the kernel counted them.

@@ -17,6 +17,8 @@ public struct BenchRunner {
     /// before planning (as `apply --verify-s` does), so their caps are sized from what the device
     /// delivers that minute; 0: plan on the model alone.
     public var measureBeforePlanningS = 3
+    /// Seconds of the check under a plan; nil: as long as the measurement before planning.
+    public var checkPlanS: Int? = nil
 
     public init(testbed: LabTestbed, cases: BenchCases, schemes: [(name: String, scheme: Scheme)]) {
         self.testbed = testbed
@@ -29,7 +31,7 @@ public struct BenchRunner {
     public func run(progress: (String) -> Void = { _ in }) throws -> BenchResults {
         let runner = PointRunner(testbed: testbed, durationS: durationS)
         let offersBfq = try BlockDevice.resolve(testbed.device).offersBfq(HostFS())
-        let needBfq = schemes.filter { !$0.scheme.isModelDriven && (try? $0.scheme.settings(for: cases.cases[0].scenario).usesBfq) == true }.map(\.name)
+        let needBfq = schemes.filter(\.scheme.setsBfq).map(\.name)
         guard offersBfq || needBfq.isEmpty else {
             throw LabTestbed.Failure.unsupported("the testbed's device offers no bfq, which the schemes \(needBfq.joined(separator: ", ")) set; "
                                                  + "leave them out (--schemes none,mq-deadline,rtvirtio) or use a kernel with bfq")
@@ -54,14 +56,15 @@ public struct BenchRunner {
                     let first = settings
                     // as `apply --verify-s`: checked under the plan, planned again on a shortfall, up to
                     // MeasuredDelivery.maxReplans times (the last plan is not checked: the run measures it)
-                    let shortfall = try checkPlan(benchCase, settings, scheme: scheme, id: id + "-check")
+                    var checks: [Double] = []
+                    let shortfall = try checkPlan(benchCase, settings, scheme: scheme, id: id + "-check", worst: &checks)
                     var next = shortfall, replans = 0
                     while let measuredUnderPlan = next, replans < MeasuredDelivery.maxReplans {
                         scenario.delivery?.measured = measuredUnderPlan
                         let again = try scheme.settings(for: scenario, offersBfq: offersBfq)
                         guard again != settings else { break }
                         (settings, replans) = (again, replans + 1)
-                        next = replans < MeasuredDelivery.maxReplans ? try checkPlan(benchCase, settings, scheme: scheme, id: id + "-check\(replans + 1)") : nil
+                        next = replans < MeasuredDelivery.maxReplans ? try checkPlan(benchCase, settings, scheme: scheme, id: id + "-check\(replans + 1)", worst: &checks) : nil
                     }
                     let rows = try runner.run(Self.point(benchCase, settings, id: id), ioPriorities: settings.ioPriorities)
                     var run = BenchResults.Run(repeatIndex: r, order: position, settings: settings, tasks: Self.tasks(benchCase, rows, predicted: settings.predictedMs, predictedIops: settings.predictedIops),
@@ -70,6 +73,7 @@ public struct BenchRunner {
                     run.shortfallUnderFirstPlan = shortfall
                     run.firstPlan = shortfall == nil ? nil : first
                     run.replans = replans
+                    run.checkWorstFractions = checks
                     results.schemes[name, default: .init()].cases[benchCase.name, default: .init()].runs.append(run)
                     done += 1
                     let eta = Date().timeIntervalSince(started) / Double(done) * Double(total - done)
@@ -96,10 +100,12 @@ public struct BenchRunner {
     /// A plan that changes nothing (the device's own scheduler, no caps) is not checked: `apply --verify-s`
     /// verifies only what it wrote, and a second sample of the unchanged device, trusted over the first,
     /// re-planned g3-LM in contended24-nobfq and gave a guest up that the baselines kept.
-    func checkPlan(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, scheme: Scheme, id: String) throws -> MeasuredDelivery? {
+    /// `worst`: the least share an uncapped task got under the plan is appended to it, for results.json.
+    func checkPlan(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, scheme: Scheme, id: String, worst: inout [Double]) throws -> MeasuredDelivery? {
         guard let device = measuredDevice(benchCase, scheme: scheme), settings.changesTheDevice else { return nil }
-        return MeasuredDelivery.shortfall(benchCase.scenario, deliveredIops: try achievedIops(benchCase, settings, id: id, ioPriorities: settings.ioPriorities),
-                                          caps: settings.capsIops, on: device)
+        let got = try achievedIops(benchCase, settings, id: id, durationS: checkPlanS ?? measureBeforePlanningS, ioPriorities: settings.ioPriorities)
+        if let fraction = MeasuredDelivery.worstUncappedFraction(benchCase.scenario, deliveredIops: got, caps: settings.capsIops) { worst.append(fraction) }
+        return MeasuredDelivery.shortfall(benchCase.scenario, deliveredIops: got, caps: settings.capsIops, on: device)
     }
 
     /// The case's device, where `scheme` measures what it delivers (a model-driven scheme, a device of known capacity, measuring on).
@@ -107,9 +113,9 @@ public struct BenchRunner {
         measureBeforePlanningS > 0 && scheme.isModelDriven ? benchCase.scenario.delivery : nil
     }
 
-    /// What each task got as fio counted it ([guest][task] IOPS), the case's load run `measureBeforePlanningS` under `settings`.
-    func achievedIops(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, id: String, ioPriorities: [IOPriority?] = []) throws -> [[Double]] {
-        let rows = try PointRunner(testbed: testbed, durationS: measureBeforePlanningS).run(Self.point(benchCase, settings, id: id), ioPriorities: ioPriorities)
+    /// What each task got as fio counted it ([guest][task] IOPS), the case's load run `durationS` (else `measureBeforePlanningS`) under `settings`.
+    func achievedIops(_ benchCase: BenchCases.Case, _ settings: SchemeSettings, id: String, durationS: Int? = nil, ioPriorities: [IOPriority?] = []) throws -> [[Double]] {
+        let rows = try PointRunner(testbed: testbed, durationS: durationS ?? measureBeforePlanningS).run(Self.point(benchCase, settings, id: id), ioPriorities: ioPriorities)
         var got = benchCase.guests.map { $0.tasks.map { _ in 0.0 } }
         for row in rows { got[row.guestIndex][row.taskIndex] = row.achievedIops }
         return got
@@ -172,9 +178,12 @@ public struct BenchResults: Codable, Sendable {
         public var firstPlan: SchemeSettings?
         /// How often the scheme planned again on a shortfall under its plan (0 where it was not checked or held).
         public var replans = 0
+        /// Each check under a plan: the least share of what it asks an uncapped task got (what the run is then
+        /// compared with: a check that held before a run that fell short says the check did not foresee it).
+        public var checkWorstFractions: [Double] = []
         public var pass: Bool { tasks.allSatisfy(\.pass) }
 
-        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, urgencyOrder, measuredBeforePlanning, shortfallUnderFirstPlan, firstPlan, replans, pass, taskPassRate, urgentFirstScore, guests }
+        enum CodingKeys: String, CodingKey { case repeatIndex, order, settings, tasks, urgencyOrder, measuredBeforePlanning, shortfallUnderFirstPlan, firstPlan, replans, checkWorstFractions, pass, taskPassRate, urgentFirstScore, guests }
         public init(repeatIndex: Int, order: Int, settings: SchemeSettings, tasks: [TaskResult], urgencyOrder: [String] = []) {
             self.repeatIndex = repeatIndex; self.order = order; self.settings = settings; self.tasks = tasks
             self.urgencyOrder = urgencyOrder.isEmpty ? tasks.map(\.guest).uniqued() : urgencyOrder
@@ -188,6 +197,7 @@ public struct BenchResults: Codable, Sendable {
             shortfallUnderFirstPlan = try c.decodeIfPresent(MeasuredDelivery.self, forKey: .shortfallUnderFirstPlan)
             firstPlan = try c.decodeIfPresent(SchemeSettings.self, forKey: .firstPlan)
             replans = try c.decodeIfPresent(Int.self, forKey: .replans) ?? (firstPlan == nil ? 0 : 1)
+            checkWorstFractions = try c.decodeIfPresent([Double].self, forKey: .checkWorstFractions) ?? []
         }
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -197,6 +207,7 @@ public struct BenchResults: Codable, Sendable {
             try c.encodeIfPresent(shortfallUnderFirstPlan, forKey: .shortfallUnderFirstPlan)
             try c.encodeIfPresent(firstPlan, forKey: .firstPlan)
             if replans > 0 { try c.encode(replans, forKey: .replans) }
+            if !checkWorstFractions.isEmpty { try c.encode(checkWorstFractions, forKey: .checkWorstFractions) }
             try c.encode(pass, forKey: .pass); try c.encode(taskPassRate, forKey: .taskPassRate)
             try c.encode(urgentFirstScore, forKey: .urgentFirstScore); try c.encode(guests, forKey: .guests)
         }

@@ -182,6 +182,9 @@ extension BenchResults.Run {
             notes.append(firstPlan == settings ? "under it: \(Self.delivered(shortfall)), planned again to the same"
                          : "first \(describe(firstPlan)), under which \(Self.delivered(shortfall))")
         }
+        if !checkWorstFractions.isEmpty {
+            notes.append("checked: the worst uncapped task got " + checkWorstFractions.map { formatNumber(100 * $0, decimals: 1) + " %" }.joined(separator: ", then "))
+        }
         return describe(settings) + (notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))")
     }
 

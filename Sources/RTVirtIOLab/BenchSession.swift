@@ -16,6 +16,8 @@ public struct BenchSession {
     public var repeats = 3
     /// BenchRunner.measureBeforePlanningS.
     public var measureBeforePlanningS = 3
+    /// BenchRunner.checkPlanS.
+    public var checkPlanS: Int? = nil
     /// Instead of the schemes, each case under SettingsSweep's settings (each case runs alone).
     public var sweep = false
 
@@ -45,7 +47,7 @@ public struct BenchSession {
             var subset = cases
             subset.cases = runCases
             var runner = BenchRunner(testbed: testbed, cases: subset, schemes: caseSchemes)
-            (runner.durationS, runner.repeats, runner.measureBeforePlanningS) = (durationS, repeats, measureBeforePlanningS)
+            (runner.durationS, runner.repeats, runner.measureBeforePlanningS, runner.checkPlanS) = (durationS, repeats, measureBeforePlanningS, checkPlanS)
             results.merge(try runner.run(progress: progress))
         }
         results.caseOrder = cases.cases.map(\.name)
@@ -54,6 +56,7 @@ public struct BenchSession {
             "cases": casesPath, "targetRule": cases.targetRule, "regime": regime.rawValue,
             "scaleRule": cases.scaleRule ?? "", "capacityIops": cases.capacityIops.map { formatNumber($0) } ?? "",
             "durationS": String(durationS), "repeats": String(repeats), "measureBeforePlanningS": String(measureBeforePlanningS),
+            "checkPlanS": String(checkPlanS ?? measureBeforePlanningS),
             "kernel": ((try? HostFS().readValue("/proc/sys/kernel/osrelease")) ?? "?"),
             "device": testbed.deviceDescription,
             "gitCommit": commit, "binary": Provenance.binary(), "date": started, "finished": ISO8601DateFormatter().string(from: Date()),

@@ -122,6 +122,16 @@ public enum Scheme: Sendable {
         }
     }
 
+    /// Whether the scheme writes bfq whatever the case: rtvirtio's keep the device's own scheduler
+    /// where it has no bfq, the device's own scheduler never sets it.
+    public var setsBfq: Bool {
+        switch self {
+        case .kernelDefault, .bfqNoIdle, .ionice, .mimicRTXen, .naive: return true
+        case .deviceScheduler, .rtvirtio: return false
+        case .fixed(let settings): return settings.usesBfq
+        }
+    }
+
     /// rtvirtio's optimizer: it plans from a model, and may plan from a measurement too.
     public var isModelDriven: Bool {
         if case .rtvirtio = self { return true }

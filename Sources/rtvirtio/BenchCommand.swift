@@ -11,8 +11,8 @@ struct BenchCommand: ParsableCommand {
         abstract: "Run benchmark cases on the lab's testbed device under every scheme; pass rates, results.json, results.md, report.html.",
         discussion: """
         Needs root, fio and the v1 blkio hierarchy; brings the lab testbed up (and down at the end). Schemes: \
-        \(BenchCommand.allSchemes.joined(separator: ", ")), and rtvirtio (the default model's). bfq-noidle, default, \
-        ionice, mimic-rtxen and naive set bfq: on a kernel without it leave them out (the rtvirtio schemes keep the \
+        \(BenchCommand.allSchemes.joined(separator: ", ")), and rtvirtio (the default model's). \(BenchCommand.bfqSchemes.joined(separator: ", ")) \
+        set bfq: on a kernel without it leave them out (the rtvirtio schemes keep the \
         device's own scheduler there and only cap). A run passes when every \
         task's p99.99 over the run is within its target and it achieved ≥ 95 % of its IOPS. \
         Example: rtvirtio bench --cases bench/cases/contended24.yaml --schemes none,mq-deadline,rtvirtio --repeat 5 --out out/bench
@@ -35,6 +35,8 @@ struct BenchCommand: ParsableCommand {
         as `apply --verify-s` does, so their caps are sized from what the device delivers then; and as long under \
         their plan, planning again (up to \(MeasuredDelivery.maxReplans) times) where a task of a guest the plan leaves uncapped got less than 95 % of what it asks (0: the model alone).
         """, valueName: "S")) var measureBeforeS = 3
+    @Option(help: ArgumentHelp("Seconds of each check under a plan (default: --measure-before-s); results.json records what the worst uncapped task got in each.",
+                               valueName: "S")) var checkS: Int?
     @Option(help: "Repeats of every case × scheme (3 by default: one run of a case flips too often to judge it).") var `repeat` = 3
     @Option(help: ArgumentHelp("Directory for results.json, results.md and report.html.", valueName: "dir")) var out = "out/bench"
     @Option(help: "text or json on standard output.") var format: OutputFormat = .text
@@ -50,6 +52,7 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         _ = try searchSliceIdleUs()
         guard (0...60).contains(measureBeforeS) else { throw ValidationError("--measure-before-s wants 0 to 60 seconds (got \(measureBeforeS))") }
+        if let checkS, !(1...60).contains(checkS) { throw ValidationError("--check-s wants 1 to 60 seconds (got \(checkS))") }
         guard renderOnly || !cases.isEmpty else { throw ValidationError("--cases is required (or --render-only with --out)") }
     }
 
@@ -83,7 +86,7 @@ struct BenchCommand: ParsableCommand {
         var session = BenchSession(cases: file, casesPath: cases, schemes: try names.map { (name: $0, scheme: try Self.scheme($0, search: file.search)) },
                                    regime: try Self.regime(chosen: regime, named: file.namedRegimes, cases: cases))
         (session.serviceUs, session.durationS, session.repeats, session.sweep) = (serviceUs, durationS, `repeat`, sweep)
-        session.measureBeforePlanningS = measureBeforeS
+        (session.measureBeforePlanningS, session.checkPlanS) = (measureBeforeS, checkS)
         let results = try session.run { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
         let json = try results.write(to: out)
         print(format == .json ? String(decoding: json, as: UTF8.self) : results.markdown() + "\n" + results.passingSchemes() + "wrote \(out)/results.json, results.md, report.html")
@@ -104,7 +107,8 @@ struct BenchCommand: ParsableCommand {
         return fromFile
     }
 
-    static func scheme(_ name: String, search: SearchSpace) throws -> Scheme {
+    /// The schemes written down in advance (no model to load), by name; nil for the others.
+    static func fixedScheme(_ name: String) -> Scheme? {
         switch name {
         case "none", "mq-deadline": return .deviceScheduler(name)
         case "bfq-noidle": return .bfqNoIdle
@@ -112,6 +116,16 @@ struct BenchCommand: ParsableCommand {
         case "ionice": return .ionice
         case "mimic-rtxen": return .mimicRTXen
         case "naive": return .naive
+        default: return nil
+        }
+    }
+
+    /// The schemes that set bfq, for `--help`.
+    static var bfqSchemes: [String] { allSchemes.filter { fixedScheme($0)?.setsBfq == true } }
+
+    static func scheme(_ name: String, search: SearchSpace) throws -> Scheme {
+        if let fixed = fixedScheme(name) { return fixed }
+        switch name {
         case "rtvirtio-analytical": return .rtvirtio(model: try ConfigFiles.loadModel(.analytical, params: nil), space: search)
         case "rtvirtio-mlp": return .rtvirtio(model: try ConfigFiles.loadModel(.mlp, params: nil), space: search)
         case "rtvirtio-idling": return .rtvirtio(model: try ConfigFiles.loadModel(.idling, params: nil), space: search)

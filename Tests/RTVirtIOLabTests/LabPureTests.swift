@@ -286,12 +286,14 @@ struct BenchResultsTests {
         third.measuredBeforePlanning = MeasuredDelivery(deliveredIops4K: 3480, askedIops4K: 3610, tasks: 2)
         third.shortfallUnderFirstPlan = MeasuredDelivery(deliveredIops4K: 2400, askedIops4K: 3610, tasks: 2)
         third.firstPlan = none
+        third.checkWorstFractions = [0.9123, 0.97]
         var fourth = third
         fourth.firstPlan = capped
+        fourth.checkWorstFractions = []
         results.schemes["rtvirtio"]!.cases["a"]!.runs += [third, fourth]
         results.summarise()
         let replanned = results.rtvirtioAgainstBaselines()
-        #expect(replanned.contains("; bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35 (measured before: 3480 of 3610 IOPS delivered; first none, under which 2400 of 3610 IOPS delivered)"), "\(replanned)")
+        #expect(replanned.contains("; bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35 (measured before: 3480 of 3610 IOPS delivered; first none, under which 2400 of 3610 IOPS delivered; checked: the worst uncapped task got 91.2 %, then 97 %)"), "\(replanned)")
         #expect(replanned.contains("caps vm1 35 (measured before: 3480 of 3610 IOPS delivered; under it: 2400 of 3610 IOPS delivered, planned again to the same)"), "\(replanned)")
         // without bfq: the device's own scheduler with caps
         var fifth = run([true, false], settings: SchemeSettings(scheduler: "none", host: .kernelDefault, weights: [100, 100], ioPriorities: [nil, nil], capsIops: [nil, 40]))
@@ -308,6 +310,7 @@ struct BenchResultsTests {
         // and it survives results.json
         let decoded = try JSONDecoder().decode(BenchResults.self, from: JSONEncoder().encode(results))
         #expect(decoded.schemes["rtvirtio"]!.cases["a"]!.runs[2].shortfallUnderFirstPlan?.deliveredIops4K == 2400 && decoded.schemes["rtvirtio"]!.cases["a"]!.runs[2].firstPlan == none)
+        #expect(decoded.schemes["rtvirtio"]!.cases["a"]!.runs[2].checkWorstFractions == [0.9123, 0.97] && decoded.schemes["rtvirtio"]!.cases["a"]!.runs[3].checkWorstFractions.isEmpty)
     }
 
     @Test("Wilson 95 % interval, hand-worked")

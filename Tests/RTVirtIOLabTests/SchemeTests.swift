@@ -34,6 +34,15 @@ struct SchemeTests {
         #expect(try Scheme.kernelDefault.settings(for: Self.scenario).scheduler == "bfq")
     }
 
+    @Test("a scheme says whether it sets bfq as its settings do, without a case: the ones a kernel without bfq cannot run")
+    func setsBfq() throws {
+        let fixed: [Scheme] = [.kernelDefault, .deviceScheduler("none"), .deviceScheduler("mq-deadline"), .bfqNoIdle, .ionice, .mimicRTXen, .naive]
+        for scheme in fixed { #expect(scheme.setsBfq == (try scheme.settings(for: Self.scenario).usesBfq), "\(scheme)") }
+        #expect(fixed.filter(\.setsBfq).count == 5)
+        let own = try Scheme.deviceScheduler("none").settings(for: Self.scenario)
+        #expect(!Scheme.fixed(own).setsBfq && Scheme.fixed(try Scheme.bfqNoIdle.settings(for: Self.scenario)).setsBfq)
+    }
+
     @Test("naive: weight ∝ demand / tightest target, the largest at 1000")
     func naive() throws {
         // vm0 2400 / 20 = 120, vm1 6000 / 200 = 30 → 1000, 250; vm2 pinned 700
