@@ -40,7 +40,8 @@ struct SchemeTests {
         for scheme in fixed { #expect(scheme.setsBfq == (try scheme.settings(for: Self.scenario).usesBfq), "\(scheme)") }
         #expect(fixed.filter(\.setsBfq).count == 5)
         let own = try Scheme.deviceScheduler("none").settings(for: Self.scenario)
-        #expect(!Scheme.fixed(own).setsBfq && Scheme.fixed(try Scheme.bfqNoIdle.settings(for: Self.scenario)).setsBfq)
+        let noIdle = try Scheme.bfqNoIdle.settings(for: Self.scenario)
+        #expect(!Scheme.fixed(own).setsBfq && Scheme.fixed(noIdle).setsBfq)
     }
 
     @Test("naive: weight ∝ demand / tightest target, the largest at 1000")
