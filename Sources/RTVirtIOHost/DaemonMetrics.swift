@@ -13,12 +13,17 @@ public final class DaemonMetrics: Sendable {
     let sliceIdle: Gauge
 
     public init() {
-        applies = registry.makeCounter(name: "rtvirtio_applies_total", help: "Plans written to the kernel")
-        applyFailures = registry.makeCounter(name: "rtvirtio_apply_failures_total", help: "Applies that failed and were rolled back")
-        planSeconds = registry.makeGauge(name: "rtvirtio_plan_seconds", help: "Time the last plan took")
+        applies = registry.makeCounter(descriptor: Self.metric("rtvirtio_applies_total", help: "Plans written to the kernel"))
+        applyFailures = registry.makeCounter(descriptor: Self.metric("rtvirtio_apply_failures_total", help: "Applies that failed and were rolled back"))
+        planSeconds = registry.makeGauge(descriptor: Self.metric("rtvirtio_plan_seconds", help: "Time the last plan took"))
         // base units in the names (Prometheus's convention): seconds, not ms
-        timeoutSync = registry.makeGauge(name: "rtvirtio_host_timeout_sync_seconds", help: "Planned host bfq timeout_sync")
-        sliceIdle = registry.makeGauge(name: "rtvirtio_host_slice_idle_seconds", help: "Planned host bfq slice_idle")
+        timeoutSync = registry.makeGauge(descriptor: Self.metric("rtvirtio_host_timeout_sync_seconds", help: "Planned host bfq timeout_sync"))
+        sliceIdle = registry.makeGauge(descriptor: Self.metric("rtvirtio_host_slice_idle_seconds", help: "Planned host bfq slice_idle"))
+    }
+
+    /// A metric's whole name, base unit included (`_seconds`, `_total`), as its one name part.
+    static func metric(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     public func applied() { applies.increment() }
@@ -28,7 +33,7 @@ public final class DaemonMetrics: Sendable {
     /// holds the plan (it was set only when planning, and went stale for seconds).
     public func measured(loads: [String: MeasuredLoad], guests: [String]) {
         for guest in guests {
-            registry.makeGauge(name: "rtvirtio_guest_measured_iops", labels: [("guest", guest)], help: "IOPS (reads and writes) measured in the last interval")
+            registry.makeGauge(descriptor: Self.metric("rtvirtio_guest_measured_iops", help: "IOPS (reads and writes) measured in the last interval"), labels: [("guest", guest)])
                 .set(loads[guest]?.iops ?? 0)
         }
     }
@@ -38,17 +43,17 @@ public final class DaemonMetrics: Sendable {
         timeoutSync.set(Double(plan.host.timeoutSyncMs) / 1000)
         sliceIdle.set(plan.host.sliceIdleMs / 1000)
         for guest in plan.guests {
-            registry.makeGauge(name: "rtvirtio_guest_weight", labels: [("guest", guest.name)], help: "Planned bfq weight")
+            registry.makeGauge(descriptor: Self.metric("rtvirtio_guest_weight", help: "Planned bfq weight"), labels: [("guest", guest.name)])
                 .set(Double(guest.weight))
-            registry.makeGauge(name: "rtvirtio_guest_read_iops_cap", labels: [("guest", guest.name)], help: "Planned IOPS cap, reads and writes together (0: none)")
+            registry.makeGauge(descriptor: Self.metric("rtvirtio_guest_read_iops_cap", help: "Planned IOPS cap, reads and writes together (0: none)"), labels: [("guest", guest.name)])
                 .set(Double(guest.readIopsCap ?? 0))
             for task in guest.tasks {
                 let labels = [("guest", guest.name), ("task", task.name)]
-                registry.makeGauge(name: "rtvirtio_task_predicted_latency_seconds", labels: labels, help: "Predicted tail latency")
+                registry.makeGauge(descriptor: Self.metric("rtvirtio_task_predicted_latency_seconds", help: "Predicted tail latency"), labels: labels)
                     .set(task.predictedMs.isFinite ? task.predictedMs / 1000 : .nan)
-                registry.makeGauge(name: "rtvirtio_task_target_latency_seconds", labels: labels, help: "Tail-latency target").set(task.targetMs / 1000)
+                registry.makeGauge(descriptor: Self.metric("rtvirtio_task_target_latency_seconds", help: "Tail-latency target"), labels: labels).set(task.targetMs / 1000)
                 if let iops = task.predictedIops {
-                    registry.makeGauge(name: "rtvirtio_task_predicted_iops", labels: labels, help: "IOPS the plan predicts the task gets").set(iops)
+                    registry.makeGauge(descriptor: Self.metric("rtvirtio_task_predicted_iops", help: "IOPS the plan predicts the task gets"), labels: labels).set(iops)
                 }
             }
         }
@@ -57,12 +62,10 @@ public final class DaemonMetrics: Sendable {
     /// The closed loop's measurement of the last interval: each guest's tail, and per task whether it met.
     /// `tasksMet`: per task, whether the ops it issues measured within its target (`OpVerdict.meets`).
     public func measured(guest: String, tailMs: Double, tasksMet: [(name: String, met: Bool)]) {
-        registry.makeGauge(name: "rtvirtio_guest_measured_latency_seconds", labels: [("guest", guest)],
-                           help: "Tail latency measured in the host kernel over the last interval (the targets' percentile)")
+        registry.makeGauge(descriptor: Self.metric("rtvirtio_guest_measured_latency_seconds", help: "Tail latency measured in the host kernel over the last interval (the targets' percentile)"), labels: [("guest", guest)])
             .set(tailMs / 1000)
         for task in tasksMet {
-            registry.makeGauge(name: "rtvirtio_task_target_met", labels: [("guest", guest), ("task", task.name)],
-                               help: "1 when the tail of the ops the task issues (reads, writes) met its target over the last interval")
+            registry.makeGauge(descriptor: Self.metric("rtvirtio_task_target_met", help: "1 when the tail of the ops the task issues (reads, writes) met its target over the last interval"), labels: [("guest", guest), ("task", task.name)])
                 .set(task.met ? 1.0 : 0.0)
         }
     }

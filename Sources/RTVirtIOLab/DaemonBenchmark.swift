@@ -82,7 +82,7 @@ public struct DaemonBenchmark: Sendable {
         process.arguments = ["daemon", "--targets", targets, "--state-dir", "\(scratch.path)/\(name)-state",
                              "--interval-s", String(intervalS), "--cgroup-v2-fixture", root]
         let log = "\(scratch.path)/\(name).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
         LabCleanup.add(process: process)   // stopped with the benchmark, whatever stops it
@@ -182,5 +182,5 @@ struct SwallowingLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .critical
     subscript(metadataKey key: String) -> Logger.Metadata.Value? { get { nil } set {} }
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {}
+    func log(event: LogEvent) {}
 }
