@@ -160,8 +160,13 @@ extension BenchResults {
                 let failed = mine.runs.flatMap { run in run.tasks.filter { !$0.pass }.map { task in
                     "\(task.guest)/\(task.task) \(formatNumber(task.p9999Ms, decimals: 1)) ms, \(formatNumber(task.achievedIops, decimals: 0)) of \(formatNumber(task.demandedIops, decimals: 0)) IOPS"
                 } }
-                losses.append("- \(caseName): \(best.0) \(formatNumber(best.1, decimals: 2)) > \(name) \(formatNumber(mine.urgentFirstScore, decimals: 2)); "
-                              + "\(name) chose \(chose); its failed tasks (all repeats): \(failed.prefix(6).joined(separator: "; "))\(failed.count > 6 ? "; …" : "")")
+                let theirs = schemes[best.0]?.cases[caseName]?.runs ?? []
+                func perRun(_ runs: [Run]) -> String { runs.map { formatNumber($0.urgentFirstScore, decimals: 2) }.joined(separator: " ") }
+                // both left the device as it was in every run: what differs is the runs, not a setting
+                let sameSettings = mine.runs.allSatisfy { !$0.settings.changesTheDevice } && theirs.allSatisfy { !$0.settings.changesTheDevice }
+                losses.append("- \(caseName): \(best.0) \(formatNumber(best.1, decimals: 2)) > \(name) \(formatNumber(mine.urgentFirstScore, decimals: 2)) "
+                              + "(per run: \(perRun(theirs)) against \(perRun(mine.runs))); "
+                              + "\(name) chose \(chose)\(sameSettings ? ", the settings \(best.0) ran under, in every run: the runs differ, not the settings" : ""); its failed tasks (all repeats): \(failed.prefix(6).joined(separator: "; "))\(failed.count > 6 ? "; …" : "")")
             }
             func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
             lines.append("\(name) against the best baseline of each case (urgent-first, mean over \(ourScores.count) cases): "

@@ -272,8 +272,14 @@ struct BenchResultsTests {
         results.summarise()
         let text = results.rtvirtioAgainstBaselines()
         #expect(text.hasPrefix("rtvirtio against the best baseline of each case (urgent-first, mean over 2 cases): 0.5 against 0.5; a baseline did better in 1 case:"), "\(text)")
-        #expect(text.contains("- a: none 1 > rtvirtio 0.5; rtvirtio chose bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35; its failed tasks (all repeats): vm1/t 90 ms, 100 of 100 IOPS"), "\(text)")
+        #expect(text.contains("- a: none 1 > rtvirtio 0.5 (per run: 1 against 0.5); rtvirtio chose bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35; its failed tasks (all repeats): vm1/t 90 ms, 100 of 100 IOPS"), "\(text)")
         #expect(!text.contains("- b:"))
+        // where rtvirtio wrote nothing in every run it ran under the baseline's own settings: said so
+        var same = results
+        same.schemes["rtvirtio"]!.cases["a"]!.runs = [run([true, false], settings: none), run([false, true], settings: none)]
+        same.summarise()
+        #expect(same.rtvirtioAgainstBaselines().contains("- a: none 1 > rtvirtio 0.25 (per run: 1 against 0.5 0); rtvirtio chose none, the settings none ran under, in every run: the runs differ, not the settings; its failed"),
+                "\(same.rtvirtioAgainstBaselines())")
         // runs planned from a measurement may choose differently: each choice, with what was measured before it
         var second = run([true, false], settings: none)
         second.measuredBeforePlanning = MeasuredDelivery(deliveredIops4K: 3480, askedIops4K: 3610, tasks: 2)
