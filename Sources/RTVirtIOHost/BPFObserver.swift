@@ -136,7 +136,7 @@ enum LibbpfLog {
             guard level != LIBBPF_DEBUG, let format, let args else { return 0 }
             var buffer = [CChar](repeating: 0, count: 512)
             _ = vsnprintf(&buffer, buffer.count, format, args)
-            let line = String(cString: buffer).trimmingCharacters(in: .whitespacesAndNewlines)
+            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             LibbpfLog.lock.withLock {
                 LibbpfLog.lines.append(line)
                 if LibbpfLog.lines.count > 3 { LibbpfLog.lines.removeFirst() }

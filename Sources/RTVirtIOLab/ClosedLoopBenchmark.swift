@@ -117,7 +117,7 @@ public struct ClosedLoopBenchmark {
         let observer = try BPFObserver(device: block)
         let session = GuestObserver(observer: observer, guests: names.map { ($0, "\(testbed.cgroupRoot)/\($0)") })
         let log = "\(work)/daemon.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: binary)
         daemon.arguments = ["daemon", "--targets", targets, "--interval-s", formatNumber(intervalS), "--state-dir", "\(work)/state",

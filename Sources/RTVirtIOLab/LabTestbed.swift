@@ -118,7 +118,7 @@ public struct LabTestbed: Codable, Sendable {
         // The server outlives this command: it must not hold the caller's
         // terminal or pipe open (`testbed up | tail` would never end).
         let log = fusedLog
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(forWritingAtPath: log)
         process.standardError = process.standardOutput

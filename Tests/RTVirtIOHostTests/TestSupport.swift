@@ -130,7 +130,7 @@ final class LoopDevice {
         directory = NSTemporaryDirectory() + "rtvirtio-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let image = "\(directory)/disk.img"
-        FileManager.default.createFile(atPath: image, contents: nil)
+        _ = FileManager.default.createFile(atPath: image, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: image))
         try handle.truncate(atOffset: UInt64(sizeMB) << 20)
         try handle.close()
@@ -251,7 +251,7 @@ final class SlowDevice {
         scratch = try LoopDevice(sizeMB: 1)
         let image = scratch.directory + "/slow.img"
         mountpoint = scratch.directory + "/fuse"
-        FileManager.default.createFile(atPath: image, contents: nil)
+        _ = FileManager.default.createFile(atPath: image, contents: nil)
         try FileHandle(forWritingTo: URL(fileURLWithPath: image)).truncate(atOffset: 64 << 20)
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
         server.executableURL = URL(fileURLWithPath: fused)
