@@ -251,6 +251,18 @@ struct BenchResultsTests {
         #expect(BenchResults(schemes: [:]).kernelAgreement() == nil)
     }
 
+    @Test("a loss is weighed against the runs' own variation: exact permutation test, hand-worked")
+    func permutationTest() {
+        // two passes among ten runs: both land on one side in C(8,5) + C(8,3) = 112 of C(10,5) = 252 splits
+        #expect(BenchResults.permutationP([1, 0, 1, 0, 0], [0, 0, 0, 0, 0]) == 112.0 / 252)
+        // one miss among ten: every split differs by 0.2
+        #expect(BenchResults.permutationP([1, 1, 1, 1, 1], [0, 1, 1, 1, 1]) == 1)
+        // five against five: only the two splits that keep them apart
+        #expect(BenchResults.permutationP([1, 1, 1, 1, 1], [0, 0, 0, 0, 0]) == 2.0 / 252)
+        #expect(BenchResults.permutationP(Array(repeating: 1, count: 11), Array(repeating: 0, count: 10)) == nil)
+        #expect(BenchResults.permutationP([], [1]) == nil)
+    }
+
     @Test("every case where a baseline beat rtvirtio on the urgent-first score is named, with what rtvirtio chose and what failed")
     func losingCasesAreNamed() throws {
         func run(_ passes: [Bool], settings: SchemeSettings) -> BenchResults.Run {
@@ -272,13 +284,13 @@ struct BenchResultsTests {
         results.summarise()
         let text = results.rtvirtioAgainstBaselines()
         #expect(text.hasPrefix("rtvirtio against the best baseline of each case (urgent-first, mean over 2 cases): 0.5 against 0.5; a baseline did better in 1 case:"), "\(text)")
-        #expect(text.contains("- a: none 1 > rtvirtio 0.5 (per run: 1 against 0.5); rtvirtio chose bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35; its failed tasks (all repeats): vm1/t 90 ms, 100 of 100 IOPS"), "\(text)")
+        #expect(text.contains("- a: none 1 > rtvirtio 0.5 (per run: 1 against 0.5; exact permutation test p 1); rtvirtio chose bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35; its failed tasks (all repeats): vm1/t 90 ms, 100 of 100 IOPS"), "\(text)")
         #expect(!text.contains("- b:"))
         // where rtvirtio wrote nothing in every run it ran under the baseline's own settings: said so
         var same = results
         same.schemes["rtvirtio"]!.cases["a"]!.runs = [run([true, false], settings: none), run([false, true], settings: none)]
         same.summarise()
-        #expect(same.rtvirtioAgainstBaselines().contains("- a: none 1 > rtvirtio 0.25 (per run: 1 against 0.5 0); rtvirtio chose none, the settings none ran under, in every run: the runs differ, not the settings; its failed"),
+        #expect(same.rtvirtioAgainstBaselines().contains("- a: none 1 > rtvirtio 0.25 (per run: 1 against 0.5 0; exact permutation test p 0.67); rtvirtio chose none, the settings none ran under, in every run: the runs differ, not the settings; its failed"),
                 "\(same.rtvirtioAgainstBaselines())")
         // runs planned from a measurement may choose differently: each choice, with what was measured before it
         var second = run([true, false], settings: none)
