@@ -147,12 +147,16 @@ extension BenchResults {
         for name in ours {
             var ourScores: [Double] = [], bestScores: [Double] = []
             var losses: [String] = []
+            var clearWins = 0, clearLosses = 0
             for caseName in caseOrder {
                 guard let mine = schemes[name]?.cases[caseName], !mine.runs.isEmpty else { continue }
                 let best = baselines.compactMap { b in schemes[b]?.cases[caseName].map { (b, $0.urgentFirstScore) } }.max { $0.1 < $1.1 }
                 guard let best else { continue }
                 ourScores.append(mine.urgentFirstScore)
                 bestScores.append(best.1)
+                let theirs = schemes[best.0]?.cases[caseName]?.runs ?? []
+                let p = Self.permutationP(theirs.map(\.urgentFirstScore), mine.runs.map(\.urgentFirstScore))
+                if let p, p < 0.05 { if mine.urgentFirstScore > best.1 { clearWins += 1 } else if mine.urgentFirstScore < best.1 { clearLosses += 1 } }
                 guard best.1 > mine.urgentFirstScore + 1e-9 else { continue }
                 // a scheme that measures before planning may choose differently in each run
                 let choices = mine.runs.map(\.choice).uniqued()
@@ -160,11 +164,9 @@ extension BenchResults {
                 let failed = mine.runs.flatMap { run in run.tasks.filter { !$0.pass }.map { task in
                     "\(task.guest)/\(task.task) \(formatNumber(task.p9999Ms, decimals: 1)) ms, \(formatNumber(task.achievedIops, decimals: 0)) of \(formatNumber(task.demandedIops, decimals: 0)) IOPS"
                 } }
-                let theirs = schemes[best.0]?.cases[caseName]?.runs ?? []
                 func perRun(_ runs: [Run]) -> String { runs.map { formatNumber($0.urgentFirstScore, decimals: 2) }.joined(separator: " ") }
                 // both left the device as it was in every run: what differs is the runs, not a setting
                 let sameSettings = mine.runs.allSatisfy { !$0.settings.changesTheDevice } && theirs.allSatisfy { !$0.settings.changesTheDevice }
-                let p = Self.permutationP(theirs.map(\.urgentFirstScore), mine.runs.map(\.urgentFirstScore))
                 losses.append("- \(caseName): \(best.0) \(formatNumber(best.1, decimals: 2)) > \(name) \(formatNumber(mine.urgentFirstScore, decimals: 2)) "
                               + "(per run: \(perRun(theirs)) against \(perRun(mine.runs))\(p.map { "; exact permutation test p \(formatNumber($0, decimals: 2))" } ?? "")); "
                               + "\(name) chose \(chose)\(sameSettings ? ", the settings \(best.0) ran under, in every run: the runs differ, not the settings" : ""); its failed tasks (all repeats): \(failed.prefix(6).joined(separator: "; "))\(failed.count > 6 ? "; …" : "")")
@@ -172,6 +174,7 @@ extension BenchResults {
             func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
             lines.append("\(name) against the best baseline of each case (urgent-first, mean over \(ourScores.count) cases): "
                          + "\(formatNumber(mean(ourScores), decimals: 3)) against \(formatNumber(mean(bestScores), decimals: 3)); "
+                         + "beyond the runs' draw (exact permutation test p < 0.05) better in \(clearWins), worse in \(clearLosses); "
                          + "a baseline did better in \(losses.count) case\(losses.count == 1 ? "" : "s")\(losses.isEmpty ? "." : ":")")
             lines += losses
         }

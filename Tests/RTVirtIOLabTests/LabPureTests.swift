@@ -283,13 +283,22 @@ struct BenchResultsTests {
         (results.caseOrder, results.schemeOrder) = (["a", "b"], ["none", "rtvirtio"])
         results.summarise()
         let text = results.rtvirtioAgainstBaselines()
-        #expect(text.hasPrefix("rtvirtio against the best baseline of each case (urgent-first, mean over 2 cases): 0.5 against 0.5; a baseline did better in 1 case:"), "\(text)")
+        #expect(text.hasPrefix("rtvirtio against the best baseline of each case (urgent-first, mean over 2 cases): 0.5 against 0.5; beyond the runs' draw (exact permutation test p < 0.05) better in 0, worse in 0; a baseline did better in 1 case:"), "\(text)")
         #expect(text.contains("- a: none 1 > rtvirtio 0.5 (per run: 1 against 0.5; exact permutation test p 1); rtvirtio chose bfq timeout_sync 32 ms, slice_idle 0 ms, caps vm1 35; its failed tasks (all repeats): vm1/t 90 ms, 100 of 100 IOPS"), "\(text)")
         #expect(!text.contains("- b:"))
         // where rtvirtio wrote nothing in every run it ran under the baseline's own settings: said so
         var same = results
         same.schemes["rtvirtio"]!.cases["a"]!.runs = [run([true, false], settings: none), run([false, true], settings: none)]
         same.summarise()
+        // five runs won against five lost: beyond the draw (p 2/252); one against one is not (p 1)
+        var clear = results
+        clear.schemes["none"]!.cases["c"] = .init()
+        clear.schemes["none"]!.cases["c"]!.runs = Array(repeating: run([false, true], settings: none), count: 5)
+        clear.schemes["rtvirtio"]!.cases["c"] = .init()
+        clear.schemes["rtvirtio"]!.cases["c"]!.runs = Array(repeating: run([true, false], settings: capped), count: 5)
+        clear.caseOrder.append("c")
+        clear.summarise()
+        #expect(clear.rtvirtioAgainstBaselines().contains("beyond the runs' draw (exact permutation test p < 0.05) better in 1, worse in 0;"), "\(clear.rtvirtioAgainstBaselines())")
         #expect(same.rtvirtioAgainstBaselines().contains("- a: none 1 > rtvirtio 0.25 (per run: 1 against 0.5 0; exact permutation test p 0.67); rtvirtio chose none, the settings none ran under, in every run: the runs differ, not the settings; its failed"),
                 "\(same.rtvirtioAgainstBaselines())")
         // runs planned from a measurement may choose differently: each choice, with what was measured before it
