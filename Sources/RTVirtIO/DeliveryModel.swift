@@ -221,7 +221,8 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
     static func perTask(_ scenario: Scenario, guestIops: [String: Double]) -> [[Double]]? {
         var perTask: [[Double]] = []
         for guest in scenario.guests {
-            guard let measured = guestIops[guest.name] else { return nil }
+            // a count that is not one says nothing (spread max-min fairly, -5 would read as a starved guest)
+            guard let measured = guestIops[guest.name], measured.isFinite, measured >= 0 else { return nil }
             let declared = guest.tasks.map(\.iops)
             let total = declared.reduce(0, +)
             perTask.append(measured < total ? DeliveryModel.maxMinFair(demands: declared, weights: declared.map { _ in 1 }, capacity: measured)
@@ -270,7 +271,7 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
         let fractions = zip(scenario.guests, deliveredIops).enumerated().flatMap { g, pair -> [Double] in
             let (guest, got) = pair
             guard caps.flatMap({ g < $0.count ? $0[g] : nil }) == nil, got.count == guest.tasks.count else { return [] }
-            return zip(guest.tasks, got).compactMap { task, got in task.iops > 0 ? got / task.iops : nil }
+            return zip(guest.tasks, got).compactMap { task, got in task.iops > 0 && got.isFinite ? got / task.iops : nil }
         }
         return fractions.min()
     }

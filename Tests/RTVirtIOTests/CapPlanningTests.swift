@@ -220,6 +220,10 @@ struct CapPlanningTests {
         #expect(MeasuredDelivery.perTask(s, guestIops: ["vm0": 1100, "vm1": 1143, "vm2": 806, "vm3": 33])?[0] == [54, 272, 774])
         #expect(MeasuredDelivery.shortfall(s, guestIops: ["vm0": 1100, "vm1": 1143, "vm2": 806, "vm3": 33], caps: caps, on: device)?.deliveredIops4K == 3082)
         #expect(MeasuredDelivery.shortfall(s, guestIops: ["vm0": 1110, "vm1": 1143, "vm2": 806, "vm3": 33], caps: caps, on: device) == nil)
+        // a count that is not one says nothing, as before the spread: not a starved guest
+        #expect(MeasuredDelivery.perTask(s, guestIops: ["vm0": -5, "vm1": 1143, "vm2": 806, "vm3": 33]) == nil)
+        #expect(MeasuredDelivery.shortfall(s, guestIops: ["vm0": -5, "vm1": 1143, "vm2": 806, "vm3": 33], caps: caps, on: device) == nil)
+        #expect(MeasuredDelivery.worstUncappedFraction(s, deliveredIops: [[54, 272, .nan], held, [54, 376, 376], [11, 11, 11]], caps: caps) == 54.0 / 54)
         // more than declared (another process in the guest): spread as declared, none short
         #expect(MeasuredDelivery.perTask(s, guestIops: ["vm0": 2286, "vm1": 1143, "vm2": 806, "vm3": 33])?[0] == [108, 544, 1634])
     }
