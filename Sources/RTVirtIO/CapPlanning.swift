@@ -79,7 +79,7 @@ extension Scenario {
         Scenario(guests: zip(guests, caps).map { guest, cap in
             guard let cap else { return guest }
             let demands = guest.tasks.map { DeliveryModel.cost4K(iops: $0.iops, requestKB: $0.requestKB, on: delivery) }
-            let allowed = DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap))
+            let allowed = DeliveryModel.maxMinFair(demands: demands, capacity: Double(cap))
             var tasks = guest.tasks
             for t in tasks.indices { tasks[t].iops = allowed[t] / DeliveryModel.requestCost4K(requestKB: tasks[t].requestKB, on: delivery) }
             return guest.replacingTasks(tasks)

@@ -128,7 +128,7 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
         let asked: [[Double]] = scenario.guests.enumerated().map { g, guest in
             let demands = guest.tasks.map(cost4K)
             guard let cap = caps[g] else { return demands }
-            return Self.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap))
+            return Self.maxMinFair(demands: demands, capacity: Double(cap))
         }
         let usable = usableIops(idling: idling, tasks: Self.competing(scenario))
         let depths = scenario.guests.map { $0.tasks.map { Double(max($0.queueDepth, 1)) } }
@@ -146,6 +146,13 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
         return zip(scenario.guests, got4K).map { guest, got in
             zip(guest.tasks, got).map { task, value in value / requestCost4K(requestKB: task.requestKB) }
         }
+    }
+
+    /// Max-min fair shares with equal weights: an amount split over demands so that no one gets more
+    /// than it asks and the rest share what the satisfied leave (a cap over a guest's tasks, a guest's
+    /// measured count over them).
+    public static func maxMinFair(demands: [Double], capacity: Double) -> [Double] {
+        maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: capacity)
     }
 
     /// Weighted max-min fair shares (water-filling): no one gets more than it
@@ -225,7 +232,7 @@ public struct MeasuredDelivery: Sendable, Equatable, Codable {
             guard let measured = guestIops[guest.name], measured.isFinite, measured >= 0 else { return nil }
             let declared = guest.tasks.map(\.iops)
             let total = declared.reduce(0, +)
-            perTask.append(measured < total ? DeliveryModel.maxMinFair(demands: declared, weights: declared.map { _ in 1 }, capacity: measured)
+            perTask.append(measured < total ? DeliveryModel.maxMinFair(demands: declared, capacity: measured)
                                             : declared.map { total > 0 ? measured * $0 / total : 0 })
         }
         return perTask

@@ -55,7 +55,7 @@ public struct CalibrationPoint: Sendable, Equatable {
         let demands = guest.taskIops.indices.map { t in
             DeliveryModel.cost4K(iops: Double(guest.taskIops[t]), requestKB: Double(guest.requestKB(t)), on: delivery)
         }
-        return DeliveryModel.maxMinFair(demands: demands, weights: demands.map { _ in 1 }, capacity: Double(cap)).map { max(1, Int($0.rounded())) }
+        return DeliveryModel.maxMinFair(demands: demands, capacity: Double(cap)).map { max(1, Int($0.rounded())) }
     }
 
     /// The point measured under `scheduler`: for any but bfq nothing of bfq is written, so it
