@@ -48,7 +48,7 @@ let package = Package(
         ]),
         .testTarget(name: "RTVirtIOTests", dependencies: ["RTVirtIO"], resources: [.copy("Fixtures")]),
         // the lab's pure parts (schemes, cases files, the planner against the exhaustive grid): no root, no kernel
-        .testTarget(name: "RTVirtIOLabTests", dependencies: ["RTVirtIO", "RTVirtIOLab", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "RTVirtIOLabTests", dependencies: ["RTVirtIO", "RTVirtIOHost", "RTVirtIOLab", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "RTVirtIOHostTests", dependencies: ["RTVirtIO", "RTVirtIOHost", "RTVirtIOLab",
                                                           .product(name: "Yams", package: "Yams")]),
     ],

@@ -84,18 +84,26 @@ public struct CgroupHierarchy: Sendable, Equatable {
     /// A mount point from mountinfo: a v1 cgroup with `controller` in its
     /// super options, or (nil) the cgroup2 mount.
     static func mountPoint(in mountinfo: String, v1Controller controller: String?) -> String? {
-        for line in mountinfo.split(separator: "\n") {
+        cgroupMounts(in: mountinfo).first { mount in
+            if let controller { return mount.version == .v1 && mount.controllers.contains(controller) }
+            return mount.version == .v2
+        }?.path
+    }
+
+    /// Every cgroup mount in mountinfo, in mount order (the order /proc/mounts lists them):
+    /// its path, version and (v1) controllers.
+    public static func cgroupMounts(in mountinfo: String) -> [(path: String, version: Version, controllers: [String])] {
+        mountinfo.split(separator: "\n").compactMap { line in
             let halves = line.components(separatedBy: " - ")
-            guard halves.count == 2 else { continue }
+            guard halves.count == 2 else { return nil }
             let fields = halves[0].split(separator: " "), tail = halves[1].split(separator: " ")
-            guard fields.count >= 5, tail.count >= 3 else { continue }
-            if let controller {
-                if tail[0] == "cgroup", tail[2].split(separator: ",").contains(Substring(controller)) { return String(fields[4]) }
-            } else if tail[0] == "cgroup2" {
-                return String(fields[4])
+            guard fields.count >= 5, tail.count >= 3 else { return nil }
+            switch tail[0] {
+            case "cgroup": return (String(fields[4]), .v1, tail[2].split(separator: ",").map(String.init))
+            case "cgroup2": return (String(fields[4]), .v2, [])
+            default: return nil
             }
         }
-        return nil
     }
 
     /// The absolute cgroup directory for a path relative to `root`; nil if it escapes.

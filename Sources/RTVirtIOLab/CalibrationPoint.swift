@@ -246,7 +246,7 @@ public struct PointRunner: Sendable {
             try? FileManager.default.removeItem(atPath: work)
             for directory in LabTestbed.cgroupsDeepestFirst(testbed.cgroupRoot) where directory != testbed.cgroupRoot { rmdir(directory) }
         }
-        var processes: [(guest: Int, task: Int, process: Process)] = []
+        var jobs: [(guest: Int, task: Int, job: FioLoad.Job)] = []
         // each task's own cgroup, so the kernel's measurement is per task; attached before any fio starts
         let observer = try? BPFObserver(device: block)
         var taskOfCgroup: [UInt64: (Int, Int)] = [:]
@@ -273,26 +273,27 @@ public struct PointRunner: Sendable {
                                          applied: String(limit), majMin: block.majMin).write(String(limit), fs)
                     }
                 }
-                let process = try FioLoad.start(name: "g\(g)t\(t)", device: testbed.device, cgroupProcs: "\(taskCgroup)/cgroup.procs",
-                                                iops: iops, op: guest.op(t), queueDepth: guest.queueDepth(t), requestKB: guest.requestKB(t),
-                                                seconds: durationS,
-                                                extra: ["--write_lat_log=\(work)/g\(g)t\(t)", "--log_avg_msec=0", "--per_job_logs=1",
-                                                        "--output-format=json", "--output=\(work)/g\(g)t\(t).json"] + priority)
-                processes.append((g, t, process))
+                jobs.append((g, t, FioLoad.Job(name: "g\(g)t\(t)", cgroup: taskCgroup, iops: iops, op: guest.op(t), queueDepth: guest.queueDepth(t),
+                                               requestKB: guest.requestKB(t), extra: ["--write_lat_log=\(work)/g\(g)t\(t)"] + priority)))
             }
         }
-        for entry in processes { entry.process.waitUntilExit() }
+        let fio = try FioLoad.start(device: testbed.device, seconds: durationS, jobs: jobs.map(\.job),
+                                    extra: ["--log_avg_msec=0", "--per_job_logs=1"])
+        let cleanup = LabCleanup.add(process: fio)
+        fio.waitUntilExit()
+        LabCleanup.remove(cleanup)
+        guard fio.terminationStatus == 0 else {
+            throw HostError("run fio for", path: jobs.map(\.job.name).joined(separator: ","), detail: "exit \(fio.terminationStatus)")
+        }
         var kernel: [String: LatencyHistogram] = [:]
         for (key, histogram) in (try? observer?.histograms()) ?? [:] {
             guard let (g, t) = taskOfCgroup[key.cgroupID] else { continue }
             kernel["\(g)/\(t)", default: LatencyHistogram()] = kernel["\(g)/\(t)", default: LatencyHistogram()] + histogram
         }
         let totalWeight = Double(point.guests.reduce(0) { $0 + $1.weight })
-        return try processes.map { g, t, process in
-            guard process.terminationStatus == 0 else {
-                throw HostError("run fio for", path: "g\(g)t\(t)", detail: "exit \(process.terminationStatus)")
-            }
-            let samples = LatencySample.parseFioLog(try fs.read("\(work)/g\(g)t\(t)_lat.1.log"))
+        return try jobs.enumerated().map { index, entry in
+            let (g, t) = (entry.guest, entry.task)
+            let samples = LatencySample.parseFioLog(try fs.read(FioLoad.latencyLog(prefix: "\(work)/g\(g)t\(t)", jobIndex: index)))
             let guest = point.guests[g]
             var row = CalibrationRow(
                 pointID: point.id, repeatIndex: point.repeatIndex, regime: testbed.regime.rawValue, guestCount: point.guests.count,

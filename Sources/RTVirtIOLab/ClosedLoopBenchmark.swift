@@ -105,15 +105,13 @@ public struct ClosedLoopBenchmark {
              + "guests:\n" + names.indices.map { g in
             "  - {name: \(names[g]), criticality: \(g + 1), match: {cgroup: \(names[g])}, tasks: [{name: t, iops: \(guestsIops[g]), targetMs: \(formatNumber(targetsMs[g]))}]}\n"
         }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
-        var loads: [Process] = []
-        defer { for load in loads where load.isRunning { kill(load.processIdentifier, SIGKILL); load.waitUntilExit() } }
-        for (g, name) in names.enumerated() {
-            let cgroup = "\(testbed.cgroupRoot)/\(name)"
-            mkdir(cgroup, 0o755)
-            loads.append(try FioLoad.start(name: name, device: testbed.device, cgroupProcs: "\(cgroup)/cgroup.procs",
-                                           iops: guestsIops[g], seconds: seconds + 10))
-            LabCleanup.add(process: loads.last!)
-        }
+        for name in names { mkdir("\(testbed.cgroupRoot)/\(name)", 0o755) }
+        let load = try FioLoad.start(device: testbed.device, seconds: seconds + 10, jobs: names.enumerated().map { g, name in
+            FioLoad.Job(name: name, cgroup: "\(testbed.cgroupRoot)/\(name)", iops: guestsIops[g])
+        })
+        LabCleanup.add(process: load)
+        // SIGTERM: fio stops its jobs (SIGKILL would leave them running to their end, orphaned)
+        defer { if load.isRunning { kill(load.processIdentifier, SIGTERM); load.waitUntilExit() } }
         let observer = try BPFObserver(device: block)
         let session = GuestObserver(observer: observer, guests: names.map { ($0, "\(testbed.cgroupRoot)/\($0)") })
         let log = "\(work)/daemon.log"

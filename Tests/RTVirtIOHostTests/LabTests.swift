@@ -205,3 +205,36 @@ struct LabInterruptTests {
         #expect(!(try runProgram("/sbin/losetup", ["-a"])).contains(directory), "a loop device over \(directory) is still attached")
     }
 }
+
+/// The lab's load on any kernel, bfq or not: one fio process runs all of a point's tasks, each
+/// job in its own cgroup (one process per task spun through its rate pauses: FioLoad).
+@Suite(.serialized, .enabled(if: Live.availableWithOrWithoutBfq && !Live.isV2 && FileManager.default.fileExists(atPath: "/usr/bin/fio"),
+                             "needs root, v1 blkio cgroups, losetup and fio"))
+struct LiveLabLoadTests {
+    @Test("needs root: one fio process runs a point's three tasks, each charged to its own cgroup (the kernel counts what fio did there), the capped one held to its cap",
+          .timeLimit(.minutes(1)))
+    func rootOneFioProcessPerPoint() throws {
+        let lock = try LabTestbed.exclusive()
+        defer { close(lock) }
+        if let stale = try LabTestbed.current() { try stale.down() }
+        let testbed = try LabTestbed.up(regime: .fast, sizeMB: 64)
+        defer { try? testbed.down() }
+        // under the device's own scheduler, so the point runs with or without bfq; g1 capped at 50 of its 200
+        let point = CalibrationPoint(id: "one-process", guests: [.init(weight: 100, taskIops: [300, 100]), .init(weight: 100, taskIops: [200])],
+                                     host: .kernelDefault, repeatIndex: 0, scheduler: "none", capsIops: [nil, 50])
+        let rows = try PointRunner(testbed: testbed, durationS: 3).run(point)
+        #expect(rows.map(\.taskIops) == [300, 100, 200])
+        for row in rows.prefix(2) { #expect(abs(row.achievedIops - Double(row.taskIops)) <= 0.05 * Double(row.taskIops), "\(row.csv())") }
+        #expect(rows[2].achievedIops >= 40 && rows[2].achievedIops <= 55, "capped at 50: \(rows[2].csv())")
+        if FileManager.default.fileExists(atPath: BPFObserver.kernelBTF) {
+            for row in rows {
+                // a job left outside its task's cgroup would show 0 here
+                let kernel = try #require(row.kernel, "BTF present: the point is measured in the kernel too")
+                #expect(abs(Double(kernel.count) - Double(row.stats.samples)) <= max(2, 0.01 * Double(row.stats.samples)), "\(row.csv())")
+            }
+        }
+        // the run's cgroups are gone (fio was told to leave them; the runner removes them) and so is fio
+        #expect(LabTestbed.cgroupsDeepestFirst(testbed.cgroupRoot) == [testbed.cgroupRoot])
+        #expect(Live.run("/usr/bin/pgrep", ["-f", "filename=\(testbed.device)"]).stdout.isEmpty)
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import RTVirtIO
+import RTVirtIOHost
 @testable import RTVirtIOLab
 import Yams
 
@@ -381,6 +382,52 @@ struct LabWriterLoadTests {
         #expect(FioLoad.arguments(iops: 500, op: .readWrite(readPercent: 70), queueDepth: 1)
                 == ["--rw=randrw", "--rwmixread=70", "--rate_iops=350,150", "--ioengine=psync"])
         #expect(FioLoad.arguments(iops: 500, op: .readWrite(readPercent: 100), queueDepth: 1)[2] == "--rate_iops=500,1")
+    }
+
+    /// /proc/self/mountinfo of this machine's kind: v1 blkio listed before the cgroup2 mount.
+    static let hybridMounts = """
+        35 25 0:30 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+        36 25 0:31 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio
+        41 25 0:36 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+        """
+
+    @Test("one fio process: shared options once, then a section per task with its cgroup (relative to the blkio mount), kept afterwards, and its own options")
+    func fioCommandLine() throws {
+        let jobs = [FioLoad.Job(name: "g0t0", cgroup: "/sys/fs/cgroup/blkio/rtvirtio-lab/g0/t0", iops: 817, extra: ["--write_lat_log=/w/g0t0", "--prioclass=1"]),
+                    FioLoad.Job(name: "g1t0", cgroup: "/sys/fs/cgroup/blkio/rtvirtio-lab/g1/t0", iops: 50, op: .write, queueDepth: 8, requestKB: 64)]
+        let line = try FioLoad.commandLine(device: "/dev/loop7", seconds: 10, jobs: jobs, extra: ["--per_job_logs=1"], mountinfo: Self.hybridMounts)
+        #expect(line == ["--filename=/dev/loop7", "--direct=1", "--time_based", "--runtime=10", "--per_job_logs=1",
+                         "--name=g0t0", "--cgroup=rtvirtio-lab/g0/t0", "--cgroup_nodelete=1", "--bs=4k", "--rw=randread", "--rate_iops=817",
+                         "--ioengine=psync", "--write_lat_log=/w/g0t0", "--prioclass=1",
+                         "--name=g1t0", "--cgroup=rtvirtio-lab/g1/t0", "--cgroup_nodelete=1", "--bs=64k", "--rw=randwrite", "--rate_iops=50",
+                         "--ioengine=libaio", "--iodepth=8"])
+        // fio numbers a job's log by its place among all the process's jobs
+        #expect(FioLoad.latencyLog(prefix: "/w/g1t0", jobIndex: 1) == "/w/g1t0_lat.2.log")
+    }
+
+    @Test("fio resolves cgroup= under the first blkio or cgroup2 mount: a cgroup elsewhere, the mount itself, or a path over fio's 64 bytes is refused")
+    func fioCgroupPlacement() throws {
+        #expect(try FioLoad.cgroupOption("/sys/fs/cgroup/blkio/lab/g0", mountinfo: Self.hybridMounts) == "lab/g0")
+        let v2First = """
+            41 25 0:36 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+            36 25 0:31 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio
+            """
+        // fio would put the job under /sys/fs/cgroup/unified: unthrottled, uncounted by the blkio cgroup
+        #expect(throws: HostError("place fio's jobs in", path: "/sys/fs/cgroup/blkio/lab/g0",
+                                  detail: "fio resolves cgroup= under /sys/fs/cgroup/unified, the first cgroup2 mount, and this cgroup is not below it")) {
+            try FioLoad.cgroupOption("/sys/fs/cgroup/blkio/lab/g0", mountinfo: v2First)
+        }
+        #expect(throws: HostError.self) { try FioLoad.cgroupOption("/sys/fs/cgroup/blkio", mountinfo: Self.hybridMounts) }
+        #expect(throws: HostError.self) { try FioLoad.cgroupOption("/sys/fs/cgroup/blkiox/g0", mountinfo: Self.hybridMounts) }
+        #expect(throws: HostError("place fio's jobs in", path: "/x", detail: "no v1 blkio or cgroup2 mount in mountinfo")) {
+            try FioLoad.cgroupOption("/x", mountinfo: "36 25 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory")
+        }
+        // 63 bytes fit (fio's buffer holds them and the NUL), 64 do not
+        let fits = "/sys/fs/cgroup/blkio/" + String(repeating: "a", count: 63 - 21)
+        #expect(try FioLoad.cgroupOption(fits, mountinfo: Self.hybridMounts).count == 42)
+        #expect(throws: HostError("place fio's jobs in", path: fits + "a", detail: "fio holds a cgroup's path in 64 bytes; use a shorter one")) {
+            try FioLoad.cgroupOption(fits + "a", mountinfo: Self.hybridMounts)
+        }
     }
 
     @Test("a guest's cap reaches its tasks in 4 KiB units, as planned: a 1 MiB scanner asking 3000 is 768000 of them")
