@@ -40,7 +40,10 @@ public struct DeliveryModel: Sendable, Equatable, Codable {
     /// asked for more than 110 % of the capacity (3520 IOPS), least squares of delivered/capacity
     /// on the number of tasks (3–11): 1.010 − 0.0256 n (2 tasks 0.96, 8 tasks 0.81); residuals
     /// p25 −0.02, p10 −0.17. With idling, the 32 such configurations of device-bound-30s.csv:
-    /// median 0.67 (0.47–0.80), no trend fitted.
+    /// median 0.67 (0.47–0.80), no trend fitted. Both measured with one fio process per task, which
+    /// spun the lab's two CPUs (bench/results/fio-one-process): with one fio process the saturated
+    /// testbed delivered 0.997–1.001 of its capacity with 3–12 tasks (bench/results/contended24-onefio,
+    /// 35 measurements before planning). Kept until re-fitted on data measured that way.
     public static let deviceBoundNoIdle = Efficiency(intercept: 1.010, perTask: 0.0256)
     public static let deviceBoundIdle = Efficiency.constant(0.67)
 

@@ -214,8 +214,9 @@ public struct CalibrationRow: Sendable {
     }
 }
 
-/// Runs one point on the testbed: knobs and weights written, one fio per
-/// task in its own cgroup (moved there before its first I/O), logs parsed.
+/// Runs one point on the testbed: knobs and weights written, one fio job per
+/// task in its own cgroup (moved there before its first I/O), all the jobs in
+/// one fio process (`FioLoad`: a process per task spun on two CPUs), logs parsed.
 public struct PointRunner: Sendable {
     public var testbed: LabTestbed
     public var durationS: Int

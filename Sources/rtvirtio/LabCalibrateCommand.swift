@@ -10,7 +10,7 @@ struct LabCalibrateCommand: ParsableCommand {
         commandName: "calibrate",
         abstract: "Measure the calibration dataset on the testbed: resumable, appends to the CSV, skips measured points.",
         discussion: """
-        Samples the paper's Table II space plus slice_idle 0 (space-filling, seeded), one fio per task \
+        Samples the paper's Table II space plus slice_idle 0 (space-filling, seeded), one fio job per task in its own cgroup, all in one fio process \
         (4 KiB random O_DIRECT reads at the task's rate, one at a time), p99.99 over the run and in 1-second windows with \
         sample counts. --workload writers draws, beside those, each task's op (read, write, readwrite 70 or 30 % reads), \
         request size (4, 16, 64 KiB, the IOPS scaled to the same bytes) and queue depth (1, 4, 16, 32: libaio), \
