@@ -90,12 +90,7 @@ struct LiveLabTests {
     }
 
     @Test("needs root: bench runs a case under bfq and the device's own scheduler, judges every task, and puts bfq back", .timeLimit(.minutes(1)))
-    func rootBenchRunsAndJudges() throws {
-        let lock = try LabTestbed.exclusive()
-        defer { close(lock) }
-        if let stale = try LabTestbed.current() { try stale.down() }
-        let testbed = try LabTestbed.up(regime: .fast, sizeMB: 64)
-        defer { try? testbed.down() }
+    func rootBenchRunsAndJudges() throws { try withFastTestbed { testbed in
         let cases = try BenchCases.parse("""
             targetRule: test
             cases:
@@ -137,7 +132,7 @@ struct LiveLabTests {
             }
         }
         #expect(results.schemes["ionice"]?.cases["two"]?.runs.first?.settings.ioPriorities == [IOPriority(.realtime, 0), IOPriority(.bestEffort, 0)])
-    }
+    } }
 }
 
 /// Reads a sysfs file every 50 ms on its own thread until stopped: what values it took.
@@ -213,12 +208,7 @@ struct LabInterruptTests {
 struct LiveLabLoadTests {
     @Test("needs root: one fio process runs a point's three tasks, each charged to its own cgroup (the kernel counts what fio did there), the capped one held to its cap",
           .timeLimit(.minutes(1)))
-    func rootOneFioProcessPerPoint() throws {
-        let lock = try LabTestbed.exclusive()
-        defer { close(lock) }
-        if let stale = try LabTestbed.current() { try stale.down() }
-        let testbed = try LabTestbed.up(regime: .fast, sizeMB: 64)
-        defer { try? testbed.down() }
+    func rootOneFioProcessPerPoint() throws { try withFastTestbed { testbed in
         // under the device's own scheduler, so the point runs with or without bfq; g1 capped at 50 of its 200
         let point = CalibrationPoint(id: "one-process", guests: [.init(weight: 100, taskIops: [300, 100]), .init(weight: 100, taskIops: [200])],
                                      host: .kernelDefault, repeatIndex: 0, scheduler: "none", capsIops: [nil, 50])
@@ -236,5 +226,16 @@ struct LiveLabLoadTests {
         // the run's cgroups are gone (fio was told to leave them; the runner removes them) and so is fio
         #expect(LabTestbed.cgroupsDeepestFirst(testbed.cgroupRoot) == [testbed.cgroupRoot])
         #expect(Live.run("/usr/bin/pgrep", ["-f", "filename=\(testbed.device)"]).stdout.isEmpty)
-    }
+    } }
+}
+
+/// A fast 64-MiB testbed for one test, under the lab's lock (never taking down one a running lab
+/// command uses; a stale one from a crash is taken down first), taken down after it.
+func withFastTestbed(_ body: (LabTestbed) throws -> Void) throws {
+    let lock = try LabTestbed.exclusive()
+    defer { close(lock) }
+    if let stale = try LabTestbed.current() { try stale.down() }
+    let testbed = try LabTestbed.up(regime: .fast, sizeMB: 64)
+    defer { try? testbed.down() }
+    try body(testbed)
 }
