@@ -275,16 +275,16 @@ public struct PointRunner: Sendable {
                     }
                 }
                 jobs.append((g, t, FioLoad.Job(name: "g\(g)t\(t)", cgroup: taskCgroup, iops: iops, op: guest.op(t), queueDepth: guest.queueDepth(t),
-                                               requestKB: guest.requestKB(t), extra: ["--write_lat_log=\(work)/g\(g)t\(t)"] + priority)))
+                                               requestKB: guest.requestKB(t), latencyLog: "\(work)/g\(g)t\(t)", extra: priority)))
             }
         }
-        let fio = try FioLoad.start(device: testbed.device, seconds: durationS, jobs: jobs.map(\.job),
-                                    extra: ["--log_avg_msec=0", "--per_job_logs=1"])
+        let fioJobs = jobs.map(\.job)
+        let fio = try FioLoad.start(device: testbed.device, seconds: durationS, jobs: fioJobs)
         let cleanup = LabCleanup.add(process: fio)
         fio.waitUntilExit()
         LabCleanup.remove(cleanup)
         guard fio.terminationStatus == 0 else {
-            throw HostError("run fio for", path: jobs.map(\.job.name).joined(separator: ","), detail: "exit \(fio.terminationStatus)")
+            throw HostError("run fio for", path: fioJobs.map(\.name).joined(separator: ","), detail: "exit \(fio.terminationStatus)")
         }
         var kernel: [String: LatencyHistogram] = [:]
         for (key, histogram) in (try? observer?.histograms()) ?? [:] {
@@ -294,7 +294,7 @@ public struct PointRunner: Sendable {
         let totalWeight = Double(point.guests.reduce(0) { $0 + $1.weight })
         return try jobs.enumerated().map { index, entry in
             let (g, t) = (entry.guest, entry.task)
-            let samples = LatencySample.parseFioLog(try fs.read(FioLoad.latencyLog(prefix: "\(work)/g\(g)t\(t)", jobIndex: index)))
+            let samples = LatencySample.parseFioLog(try fs.read(FioLoad.latencyLogFile(fioJobs, index: index)!))  // every job here logs
             let guest = point.guests[g]
             var row = CalibrationRow(
                 pointID: point.id, repeatIndex: point.repeatIndex, regime: testbed.regime.rawValue, guestCount: point.guests.count,

@@ -25,7 +25,9 @@ enum FioLoad {
         var op: TaskOp = .read
         var queueDepth: Int = 1
         var requestKB: Int = 4
-        /// Options of this job alone (its latency log, its ioprio class).
+        /// Where fio logs each request's latency: this prefix (`latencyLogFile` names the file).
+        var latencyLog: String? = nil
+        /// Options of this job alone (its ioprio class).
         var extra: [String] = []
     }
 
@@ -46,16 +48,19 @@ enum FioLoad {
 
     /// fio's arguments: the options every job shares, then one `--name=` section per job.
     static func commandLine(device: String, seconds: Int, jobs: [Job], extra: [String], mountinfo: String) throws -> [String] {
-        let shared = ["--filename=\(device)", "--direct=1", "--time_based", "--runtime=\(seconds)"] + extra
+        // every request in the log (not averages), one file per job
+        let logs = jobs.contains { $0.latencyLog != nil } ? ["--log_avg_msec=0", "--per_job_logs=1"] : []
+        let shared = ["--filename=\(device)", "--direct=1", "--time_based", "--runtime=\(seconds)"] + logs + extra
         return try shared + jobs.flatMap { job in
             ["--name=\(job.name)", "--cgroup=\(try cgroupOption(job.cgroup, mountinfo: mountinfo))", "--cgroup_nodelete=1",
-             "--bs=\(job.requestKB)k"] + arguments(iops: job.iops, op: job.op, queueDepth: job.queueDepth) + job.extra
+             "--bs=\(job.requestKB)k"] + arguments(iops: job.iops, op: job.op, queueDepth: job.queueDepth)
+                + (job.latencyLog.map { ["--write_lat_log=\($0)"] } ?? []) + job.extra
         }
     }
 
-    /// The latency log fio writes for the job at `index` (0-based) of one process given
-    /// `--write_lat_log=prefix --per_job_logs=1`: fio numbers it by the job's place among all.
-    static func latencyLog(prefix: String, jobIndex: Int) -> String { "\(prefix)_lat.\(jobIndex + 1).log" }
+    /// The latency log fio wrote for `jobs[index]` run as one process: fio numbers it by the
+    /// job's place among all (1-based). nil for a job without one.
+    static func latencyLogFile(_ jobs: [Job], index: Int) -> String? { jobs[index].latencyLog.map { "\($0)_lat.\(index + 1).log" } }
 
     /// `cgroup=` as fio resolves it: relative to the first cgroup mount in mount order that is a
     /// v1 blkio hierarchy or cgroup2 (cgroup.c, `find_cgroup_mnt`). A cgroup under any other

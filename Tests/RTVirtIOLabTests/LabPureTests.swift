@@ -393,16 +393,21 @@ struct LabWriterLoadTests {
 
     @Test("one fio process: shared options once, then a section per task with its cgroup (relative to the blkio mount), kept afterwards, and its own options")
     func fioCommandLine() throws {
-        let jobs = [FioLoad.Job(name: "g0t0", cgroup: "/sys/fs/cgroup/blkio/rtvirtio-lab/g0/t0", iops: 817, extra: ["--write_lat_log=/w/g0t0", "--prioclass=1"]),
-                    FioLoad.Job(name: "g1t0", cgroup: "/sys/fs/cgroup/blkio/rtvirtio-lab/g1/t0", iops: 50, op: .write, queueDepth: 8, requestKB: 64)]
-        let line = try FioLoad.commandLine(device: "/dev/loop7", seconds: 10, jobs: jobs, extra: ["--per_job_logs=1"], mountinfo: Self.hybridMounts)
-        #expect(line == ["--filename=/dev/loop7", "--direct=1", "--time_based", "--runtime=10", "--per_job_logs=1",
+        let jobs = [FioLoad.Job(name: "g0t0", cgroup: "/sys/fs/cgroup/blkio/rtvirtio-lab/g0/t0", iops: 817, latencyLog: "/w/g0t0", extra: ["--prioclass=1"]),
+                    FioLoad.Job(name: "g1t0", cgroup: "/sys/fs/cgroup/blkio/rtvirtio-lab/g1/t0", iops: 50, op: .write, queueDepth: 8, requestKB: 64,
+                                latencyLog: "/w/g1t0")]
+        let line = try FioLoad.commandLine(device: "/dev/loop7", seconds: 10, jobs: jobs, extra: ["--gtod_reduce=0"], mountinfo: Self.hybridMounts)
+        #expect(line == ["--filename=/dev/loop7", "--direct=1", "--time_based", "--runtime=10", "--log_avg_msec=0", "--per_job_logs=1", "--gtod_reduce=0",
                          "--name=g0t0", "--cgroup=rtvirtio-lab/g0/t0", "--cgroup_nodelete=1", "--bs=4k", "--rw=randread", "--rate_iops=817",
                          "--ioengine=psync", "--write_lat_log=/w/g0t0", "--prioclass=1",
                          "--name=g1t0", "--cgroup=rtvirtio-lab/g1/t0", "--cgroup_nodelete=1", "--bs=64k", "--rw=randwrite", "--rate_iops=50",
-                         "--ioengine=libaio", "--iodepth=8"])
+                         "--ioengine=libaio", "--iodepth=8", "--write_lat_log=/w/g1t0"])
         // fio numbers a job's log by its place among all the process's jobs
-        #expect(FioLoad.latencyLog(prefix: "/w/g1t0", jobIndex: 1) == "/w/g1t0_lat.2.log")
+        #expect(FioLoad.latencyLogFile(jobs, index: 1) == "/w/g1t0_lat.2.log")
+        // no job logs: no log options at all
+        let quiet = try FioLoad.commandLine(device: "/dev/loop7", seconds: 10, jobs: [jobs[1]].map { var job = $0; job.latencyLog = nil; return job },
+                                            extra: [], mountinfo: Self.hybridMounts)
+        #expect(!quiet.contains { $0.hasPrefix("--log_avg_msec") || $0.hasPrefix("--per_job_logs") || $0.hasPrefix("--write_lat_log") })
     }
 
     @Test("fio resolves cgroup= under the first blkio or cgroup2 mount: a cgroup elsewhere, the mount itself, or a path over fio's 64 bytes is refused")
