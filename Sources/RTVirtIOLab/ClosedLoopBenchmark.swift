@@ -105,15 +105,16 @@ public struct ClosedLoopBenchmark {
              + "guests:\n" + names.indices.map { g in
             "  - {name: \(names[g]), criticality: \(g + 1), match: {cgroup: \(names[g])}, tasks: [{name: t, iops: \(guestsIops[g]), targetMs: \(formatNumber(targetsMs[g]))}]}\n"
         }.joined()).write(toFile: targets, atomically: true, encoding: .utf8)
-        for name in names { mkdir("\(testbed.cgroupRoot)/\(name)", 0o755) }
-        let load = try FioLoad.start(device: testbed.device, seconds: seconds + 10, jobs: names.enumerated().map { g, name in
-            FioLoad.Job(name: name, cgroup: "\(testbed.cgroupRoot)/\(name)", iops: guestsIops[g])
+        let cgroups = names.map { "\(testbed.cgroupRoot)/\($0)" }
+        for cgroup in cgroups { mkdir(cgroup, 0o755) }
+        let load = try FioLoad.start(device: testbed.device, seconds: seconds + 10, jobs: names.indices.map { g in
+            FioLoad.Job(name: names[g], cgroup: cgroups[g], iops: guestsIops[g])
         })
         LabCleanup.add(process: load)
-        // SIGTERM: fio stops its jobs (SIGKILL would leave them running to their end, orphaned)
-        defer { if load.isRunning { kill(load.processIdentifier, SIGTERM); load.waitUntilExit() } }
+        // SIGTERM first: fio stops its jobs (SIGKILL alone would leave them running to their end, orphaned)
+        defer { LabCleanup.stop(load) }
         let observer = try BPFObserver(device: block)
-        let session = GuestObserver(observer: observer, guests: names.map { ($0, "\(testbed.cgroupRoot)/\($0)") })
+        let session = GuestObserver(observer: observer, guests: Array(zip(names, cgroups)))
         let log = "\(work)/daemon.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let daemon = Process()

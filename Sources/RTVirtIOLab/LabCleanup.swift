@@ -39,13 +39,15 @@ public enum LabCleanup {
     /// A child process stopped with the command: SIGTERM, then SIGKILL after 2 s
     /// (only while it runs: a reaped child's pid may be another process's by then).
     @discardableResult
-    public static func add(process: Process) -> Int {
+    public static func add(process: Process) -> Int { add { stop(process) } }
+
+    /// SIGTERM, then SIGKILL after 2 s, then reaped; nothing if it has ended.
+    public static func stop(_ process: Process) {
         let pid = process.processIdentifier
-        return add {
-            guard process.isRunning, kill(pid, SIGTERM) == 0 else { return }
-            for _ in 0..<20 where kill(pid, 0) == 0 { usleep(100_000) }
-            kill(pid, SIGKILL)
-        }
+        guard process.isRunning, kill(pid, SIGTERM) == 0 else { return }
+        for _ in 0..<20 where process.isRunning { usleep(100_000) }
+        if process.isRunning { kill(pid, SIGKILL) }
+        process.waitUntilExit()
     }
 
     /// SIGINT and SIGTERM run every undo, say so, and exit 130. Keep the sources alive.
