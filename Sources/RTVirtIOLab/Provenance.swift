@@ -56,7 +56,7 @@ public enum Provenance {
         regime: \(regime)
         device: "\(testbed.deviceDescription)"
         scheduler: "\(scheduler == "bfq" ? "bfq (the design's knobs and weights written per point)" : "\(scheduler) for every point (the testbed's bfq put back after each); knobs and weights recorded as the models' proxy: bfq without idling, equal weights")"
-        load: "\(workload == .reads ? "one fio job per task, all in one fio process: 4 KiB random reads, O_DIRECT, psync, rate_iops = task IOPS" : "one fio job per task, all in one fio process: random O_DIRECT reads, writes or both (randrw, rwmixread 70 or 30, rate_iops split per direction), 4/16/64 KiB, psync at depth 1 and libaio at 4/16/32, rate_iops = task IOPS; every point has a writer; the op, readPercent and queueDepth columns say which"); total latency (fio lat log, per I/O)"
+        load: "one fio job per task, all in one fio process: \(workload == .reads ? "4 KiB random reads, O_DIRECT, psync, rate_iops = task IOPS" : "random O_DIRECT reads, writes or both (randrw, rwmixread 70 or 30, rate_iops split per direction), 4/16/64 KiB, psync at depth 1 and libaio at 4/16/32, rate_iops = task IOPS; every point has a writer; the op, readPercent and queueDepth columns say which"); total latency (fio lat log, per I/O)"
         guestKnobs: "no guest kernel on this testbed: guest timeout_sync/slice_idle recorded as the defaults (124 ms / 8 ms), not varied"
         kernel: "\(kernel)"
         cpu: "\(cpu) x \(ProcessInfo.processInfo.processorCount)"
